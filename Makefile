@@ -1,0 +1,132 @@
+# concbench: `make` builds ./concbench, `make check` runs every test,
+# `make demo` runs the headline sweep and draws its charts, `make bench` the
+# benchmark suites. Missing Debian packages are installed first
+# (scripts/deps.sh; NO_DEPS=1 skips that). V=1 shows the full commands.
+
+O ?= build
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(V),1)
+Q :=
+quiet = @:
+else
+Q := @
+quiet = @printf '  %-6s %s\n'
+endif
+
+# Install what is missing before anything looks for a library. Parse time,
+# so the pkg-config probes below already see the installed packages.
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+ifndef NO_DEPS
+DEPS_FAILED := $(shell scripts/deps.sh >&2 || echo failed)
+ifneq ($(DEPS_FAILED),)
+$(error scripts/deps.sh failed: see its message above)
+endif
+endif
+endif
+
+WARNINGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2
+CFLAGS ?= -O2 -g
+# C11 and POSIX 2008; _DEFAULT_SOURCE adds the Linux names POSIX lacks
+# (MAP_ANONYMOUS, MAP_STACK), nothing that changes POSIX behaviour.
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	$(WARNINGS) $(CFLAGS) -I. -I$(O) -MMD -MP
+ifeq ($(DEVELOPER),1)
+ALL_CFLAGS += -Werror
+endif
+ifdef SANITIZE
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+# jansson is required; libuv, Boost.Context and http-parser each enable the
+# parts that need them, and a missing one leaves those parts registered as
+# unavailable (exit 3) rather than breaking the build.
+ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags jansson)
+LIBS := $(shell $(PKG_CONFIG) --libs jansson) -lpthread -lm
+have_lib = $(shell printf '#include <$(1)>\nint main(void){return 0;}\n' | \
+	$(CC) -x c - -o /dev/null $(2) 2>/dev/null && echo 1)
+ifeq ($(shell $(PKG_CONFIG) --exists libuv && echo 1),1)
+ALL_CFLAGS += -DCONC_HAVE_UV $(shell $(PKG_CONFIG) --cflags libuv)
+LIBS += $(shell $(PKG_CONFIG) --libs libuv)
+UV_VERSION := $(shell $(PKG_CONFIG) --modversion libuv)
+endif
+ifeq ($(call have_lib,stdio.h,-lboost_context),1)
+ALL_CFLAGS += -DCONC_HAVE_BOOST_CONTEXT
+LIBS += -lboost_context
+BOOST_VERSION := $(shell sed -n 's/^\#define BOOST_LIB_VERSION "\(.*\)"/\1/p' \
+	/usr/include/boost/version.hpp 2>/dev/null)
+endif
+ifeq ($(call have_lib,http_parser.h,-lhttp_parser),1)
+ALL_CFLAGS += -DCONC_HAVE_HTTP_PARSER
+LIBS += -lhttp_parser
+HTTP_PARSER_VERSION := $(shell dpkg-query -W -f='$${Version}' \
+	libhttp-parser-dev 2>/dev/null)
+endif
+
+SRCS := $(sort $(wildcard cmd/*.c models/*.c workloads/*.c))
+OBJS := $(SRCS:%.c=$(O)/%.o)
+LIB_OBJS := $(filter-out $(O)/cmd/main.o,$(OBJS))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+
+all: $(O)/concbench
+ifeq ($(O),build)
+all: concbench
+concbench: $(O)/concbench
+	$(Q)ln -sf $(O)/concbench concbench
+endif
+
+# Build facts baked into the binary and the report; rewritten only when they
+# change, so an unchanged tree does not rebuild.
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+$(O)/version.h: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '#define CONC_VERSION "$(VERSION)"' \
+		'#define CONC_CC "$(shell $(CC) --version | head -n1)"' \
+		'#define CONC_CFLAGS "$(CFLAGS) $(if $(SANITIZE),-fsanitize=$(SANITIZE))"' \
+		'#define CONC_LIBUV_VERSION "$(UV_VERSION)"' \
+		'#define CONC_BOOST_VERSION "$(BOOST_VERSION)"' \
+		'#define CONC_HTTP_PARSER_VERSION "$(HTTP_PARSER_VERSION)"' > $@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv $@.new $@
+
+$(O)/cmd/main.o $(O)/cmd/report.o: $(O)/version.h
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/concbench: $(OBJS)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+$(O)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJS) $(LIBS) -lcriterion
+
+# Every test: Criterion unit tests, then the bats CLI tests against the
+# binary just built. Nothing leaves loopback.
+check: $(O)/concbench $(UNIT_BINS)
+	$(Q)for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 1 || exit 1; done
+	$(Q)CONCBENCH=$(abspath $(O)/concbench) bats tests/cli
+
+unit: $(UNIT_BINS)
+	$(Q)for t in $(UNIT_BINS); do $$t --jobs 1 || exit 1; done
+
+demo: $(O)/concbench
+	$(Q)CONCBENCH=$(abspath $(O)/concbench) bench/io-vs-cpu.sh
+
+bench: $(O)/concbench
+	$(Q)for s in bench/*.sh; do CONCBENCH=$(abspath $(O)/concbench) $$s || exit 1; done
+
+clean:
+	rm -rf build build-* concbench
+
+FORCE:
+.PHONY: all check unit demo bench clean FORCE
+
+-include $(OBJS:.o=.d) $(UNIT_BINS:=.d)

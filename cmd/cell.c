@@ -1,0 +1,328 @@
+/*
+ * Runs one cell: untimed setup, warmups, timed runs, untimed teardown. Each
+ * run is measured the same way whatever the model: wall time around
+ * model->run (thread and process creation included), rusage of the process
+ * and its reaped children, peak RSS, per-task times, and the checked answer.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+#include "cmd/cell.h"
+#include "cmd/clock.h"
+#include "cmd/err.h"
+
+struct cell_rusage {
+    uint64_t user_ns, sys_ns, nvcsw, nivcsw;
+};
+
+static uint64_t cell_tv_ns(struct timeval tv)
+{
+    return (uint64_t)tv.tv_sec * CONC_NS_PER_S +
+           (uint64_t)tv.tv_usec * CONC_NS_PER_US;
+}
+
+/* This process and its reaped children (fork's workers), added up. */
+static void cell_rusage_read(struct cell_rusage *u)
+{
+    struct rusage self, kids;
+
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    u->user_ns = cell_tv_ns(self.ru_utime) + cell_tv_ns(kids.ru_utime);
+    u->sys_ns = cell_tv_ns(self.ru_stime) + cell_tv_ns(kids.ru_stime);
+    u->nvcsw = (uint64_t)(self.ru_nvcsw + kids.ru_nvcsw);
+    u->nivcsw = (uint64_t)(self.ru_nivcsw + kids.ru_nivcsw);
+}
+
+/*
+ * Resets the kernel's peak-RSS mark (Linux clear_refs "5"), so each run's
+ * peak is its own rather than the largest since the process started.
+ * Returns whether it could.
+ */
+static int cell_peak_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    int ok;
+
+    if (!f)
+        return 0;
+    ok = fputs("5", f) >= 0;
+    return (fclose(f) == 0) && ok;
+}
+
+/* Peak RSS in KiB since the last reset (VmHWM), or ru_maxrss. */
+static uint64_t cell_peak_kib(int was_reset)
+{
+    char line[256];
+    unsigned long long kib = 0;
+    FILE *f = was_reset ? fopen("/proc/self/status", "r") : NULL;
+
+    if (f) {
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "VmHWM: %llu kB", &kib) == 1)
+                break;
+        fclose(f);
+    }
+    if (!kib) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kib = (unsigned long long)ru.ru_maxrss;
+    }
+    return kib;
+}
+
+/* Folds the per-task outputs into s and checks the answer. */
+static void cell_collect(const struct conc_cell *cell, void *shared,
+                         const struct conc_task_out *out,
+                         const struct conc_hist *op_ns,
+                         struct conc_run_stats *s)
+{
+    const struct conc_workload *w = cell->workload;
+    struct conc_hist *task_ns = conc_xmalloc(sizeof(*task_ns));
+    int first_err = 0;
+    uint64_t errors = 0;
+
+    conc_hist_init(task_ns);
+    s->totals.tasks = cell->tasks;
+    for (unsigned i = 0; i < cell->tasks; i++) {
+        const struct conc_task_out *o = &out[i];
+        if (o->status) {
+            s->task_failures++;
+            first_err = first_err ? first_err : o->status;
+            continue;
+        }
+        conc_hist_add(task_ns, o->end_ns - o->start_ns);
+        s->totals.result += o->result;
+        s->totals.ops += o->ops;
+        s->totals.bytes += o->bytes;
+        for (int k = 0; k < CONC_ERR_KINDS; k++)
+            s->errors[k] += o->errors[k];
+    }
+    for (int k = 0; k < CONC_ERR_KINDS; k++)
+        errors += s->errors[k];
+    s->totals.errors = errors;
+    conc_hist_pcts(task_ns, &s->task_ns);
+    conc_hist_pcts(op_ns, &s->op_ns);
+    s->op_count = op_ns->count;
+    free(task_ns);
+
+    s->result_ok = w->verify(shared, &s->totals, s->why, sizeof(s->why)) == 0;
+    if (s->task_failures) {
+        snprintf(s->why, sizeof(s->why), "%d of %u tasks failed: %s",
+                 s->task_failures, cell->tasks, strerror(-first_err));
+        s->result_ok = false;
+    } else if (errors) {
+        int n = snprintf(s->why, sizeof(s->why), "%llu errors (",
+                         (unsigned long long)errors);
+        for (int k = 0; k < CONC_ERR_KINDS && n < (int)sizeof(s->why); k++)
+            if (s->errors[k])
+                n += snprintf(s->why + n, sizeof(s->why) - (size_t)n, "%s%s %u",
+                              n > 0 && s->why[n - 1] != '(' ? ", " : "",
+                              conc_err_kind_names[k], s->errors[k]);
+        if (n < (int)sizeof(s->why) - 1)
+            strcat(s->why, ")");
+    }
+    s->failed = !s->result_ok || errors || s->task_failures;
+    if (!s->failed)
+        s->why[0] = '\0';
+}
+
+/* Noisy or too short to time well: say so, once per cell. */
+static void cell_warn(const struct conc_cell *cell,
+                      const struct conc_cell_result *res)
+{
+    const struct conc_summary *w = &res->wall;
+
+    if (w->n >= 2 && w->mean > 0 && w->stddev / w->mean > 0.10)
+        conc_warn("'%s' under '%s' with %u tasks is noisy: stddev is %.0f%% "
+                  "of the mean; close other programs or raise --runs",
+                  cell->workload->name, cell->model->name, cell->tasks,
+                  100 * w->stddev / w->mean);
+    if (w->n && w->median < 5 * CONC_NS_PER_MS)
+        conc_warn("'%s' under '%s' with %u tasks runs for under 5 ms, too "
+                  "short to time well; raise the work per task",
+                  cell->workload->name, cell->model->name, cell->tasks);
+    if (w->outliers)
+        conc_warn("%zu of %zu runs are outliers (kept in the statistics)",
+                  w->outliers, w->n);
+}
+
+int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
+{
+    const struct conc_model *m = cell->model;
+    const struct conc_workload *w = cell->workload;
+    struct conc_task_out *out;
+    struct conc_hist *op_ns;
+    void *shared = NULL, *region;
+    size_t out_bytes, region_bytes;
+    double *walls;
+    int err;
+
+    memset(res, 0, sizeof(*res));
+    if (m->unavailable || w->unavailable) {
+        res->skipped = m->unavailable ? m->unavailable : w->unavailable;
+        conc_error_msg(0, "%s '%s' is unavailable in this build: %s",
+                       m->unavailable ? "model" : "workload",
+                       m->unavailable ? m->name : w->name, res->skipped);
+        res->failed = true;
+        return CONC_EXIT_UNAVAILABLE;
+    }
+    if (m->check && (err = m->check(&cell->mp, cell->tasks)) != 0) {
+        res->err = err;
+        res->failed = true;
+        return CONC_EXIT_USAGE;
+    }
+    err = w->setup(&shared, &cell->wp, cell->tasks);
+    if (err) {
+        res->err = err;
+        res->failed = true;
+        return CONC_EXIT_FAILED;
+    }
+
+    /* Shared, so forked children can write their tasks' results into it. */
+    out_bytes = (size_t)cell->tasks * sizeof(*out);
+    out_bytes = (out_bytes + 63) & ~(size_t)63;
+    region_bytes = out_bytes + sizeof(*op_ns);
+    region = mmap(NULL, region_bytes, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (region == MAP_FAILED) {
+        res->err = conc_error(-errno, "cannot map results of %u tasks",
+                              cell->tasks);
+        res->failed = true;
+        w->teardown(shared);
+        return CONC_EXIT_FAILED;
+    }
+    out = region;
+    op_ns = (struct conc_hist *)((char *)region + out_bytes);
+    res->runs = conc_xcalloc(cell->runs ? cell->runs : 1, sizeof(*res->runs));
+
+    for (unsigned k = 0; k < cell->warmup + cell->runs; k++) {
+        struct conc_run_stats s;
+        struct cell_rusage u0, u1;
+        struct conc_run r = {
+            .w = w, .shared = shared, .tasks = cell->tasks, .mp = &cell->mp,
+            .out = out,
+        };
+        bool warm = k < cell->warmup;
+        int reset;
+        uint64_t t0, t1;
+
+        memset(region, 0, region_bytes);
+        for (unsigned i = 0; i < cell->tasks; i++)
+            out[i].op_ns = op_ns;
+        memset(&s, 0, sizeof(s));
+
+        reset = cell_peak_reset();
+        cell_rusage_read(&u0);
+        t0 = conc_now_ns();
+        err = m->run(&r);
+        t1 = conc_now_ns();
+        cell_rusage_read(&u1);
+        if (err) {
+            res->err = err;
+            res->failed = true;
+            break;
+        }
+        s.wall_ns = t1 - t0;
+        s.user_ns = u1.user_ns - u0.user_ns;
+        s.sys_ns = u1.sys_ns - u0.sys_ns;
+        s.ctxsw_voluntary = u1.nvcsw - u0.nvcsw;
+        s.ctxsw_involuntary = u1.nivcsw - u0.nivcsw;
+        s.max_rss_kib = cell_peak_kib(reset);
+        if (r.child_max_rss_kib > s.max_rss_kib)
+            s.max_rss_kib = r.child_max_rss_kib;
+        cell_collect(cell, shared, out, op_ns, &s);
+
+        if (s.failed) {
+            conc_error_msg(0, "%s %u of %u failed: %s",
+                           warm ? "warmup run" : "run",
+                           (warm ? k : k - cell->warmup) + 1,
+                           warm ? cell->warmup : cell->runs, s.why);
+            res->failed = true;
+        }
+        if (!warm)
+            res->runs[res->nruns++] = s;
+    }
+    munmap(region, region_bytes);
+    w->teardown(shared);
+
+    walls = conc_xcalloc(res->nruns ? res->nruns : 1, sizeof(*walls));
+    size_t nw = 0;
+    for (unsigned i = 0; i < res->nruns; i++)
+        if (!res->runs[i].failed)
+            walls[nw++] = (double)res->runs[i].wall_ns;
+    conc_summarize(walls, nw, &res->wall);
+    free(walls);
+    cell_warn(cell, res);
+    return res->failed ? CONC_EXIT_FAILED : CONC_EXIT_OK;
+}
+
+void conc_cell_result_fini(struct conc_cell_result *res)
+{
+    free(res->runs);
+    memset(res, 0, sizeof(*res));
+}
+
+int conc_cell_init(struct conc_cell *cell, const struct conc_model *model,
+                   const struct conc_workload *workload, unsigned tasks,
+                   unsigned runs, unsigned warmup)
+{
+    memset(cell, 0, sizeof(*cell));
+    cell->model = model;
+    cell->workload = workload;
+    cell->tasks = tasks;
+    cell->runs = runs;
+    cell->warmup = warmup;
+    if (conc_params_init(&cell->mp, model->opts) ||
+        conc_params_init(&cell->wp, workload->opts))
+        return -EINVAL;
+    return 0;
+}
+
+int conc_cell_set(struct conc_cell *cell, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    const char *keys[2 * CONC_OPTS_MAX];
+    char key[64];
+    size_t n;
+    int err;
+
+    if (!eq || eq == kv)
+        return conc_error_msg(-EINVAL, "bad option '%s': expected key=value",
+                              kv);
+    if ((size_t)(eq - kv) >= sizeof(key))
+        return conc_error_msg(-EINVAL, "unknown option '%.*s'",
+                              (int)(eq - kv), kv);
+    memcpy(key, kv, (size_t)(eq - kv));
+    key[eq - kv] = '\0';
+    err = conc_params_set(&cell->mp, key, eq + 1);
+    if (err == -ENOENT)
+        err = conc_params_set(&cell->wp, key, eq + 1);
+    if (err != -ENOENT)
+        return err;
+
+    n = conc_opts_keys(cell->model->opts, keys, CONC_OPTS_MAX);
+    n += conc_opts_keys(cell->workload->opts, keys + n, CONC_OPTS_MAX);
+    const char *hint = conc_suggest(key, keys, n);
+    if (hint)
+        return conc_error_msg(-ENOENT, "unknown option '%s' for model '%s' "
+                              "and workload '%s'; did you mean '%s'?", key,
+                              cell->model->name, cell->workload->name, hint);
+    return conc_error_msg(-ENOENT, "unknown option '%s' for model '%s' and "
+                          "workload '%s' (see 'concbench list')", key,
+                          cell->model->name, cell->workload->name);
+}
+
+void conc_cell_fini(struct conc_cell *cell)
+{
+    conc_params_fini(&cell->mp);
+    conc_params_fini(&cell->wp);
+}
+
+const char *const conc_err_kind_names[CONC_ERR_KINDS] = {
+    "refused", "reset", "timeout", "bad_status", "parse", "other",
+};

@@ -1,0 +1,75 @@
+/*
+ * One cell: a (model, workload, options, tasks) combination, run `warmup`
+ * untimed and `runs` timed times. Shared by `run` and `sweep`.
+ */
+#ifndef CONC_CELL_H
+#define CONC_CELL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cmd/hist.h"
+#include "cmd/opts.h"
+#include "cmd/stats.h"
+#include "models/model.h"
+#include "workloads/workload.h"
+
+struct conc_cell {
+    const struct conc_model *model;
+    const struct conc_workload *workload;
+    struct conc_params mp, wp; /* model and workload options */
+    unsigned tasks, runs, warmup;
+};
+
+/* What one timed run measured. */
+struct conc_run_stats {
+    uint64_t wall_ns, user_ns, sys_ns, max_rss_kib;
+    uint64_t ctxsw_voluntary, ctxsw_involuntary;
+    struct conc_pcts task_ns; /* per-task start..done */
+    struct conc_pcts op_ns;   /* per-operation (workload's op_name) */
+    uint64_t op_count;
+    struct conc_totals totals;
+    uint32_t errors[CONC_ERR_KINDS];
+    int task_failures;        /* tasks whose step returned -errno */
+    bool result_ok;
+    bool failed;              /* wrong result, errors or a failed task */
+    char why[160];            /* why it failed, empty when it passed */
+};
+
+struct conc_cell_result {
+    struct conc_run_stats *runs; /* [nruns] */
+    unsigned nruns;              /* timed runs done (< cell->runs on abort) */
+    struct conc_summary wall;    /* over the passed runs only */
+    bool failed;                 /* any run failed, or the model failed */
+    int err;                     /* model/setup failure: -errno, else 0 */
+    const char *skipped;         /* not run, and why (sweep) */
+};
+
+/*
+ * Runs cell: setup (untimed), warmups, timed runs, teardown. Fills res
+ * (free with conc_cell_result_fini). Returns 0 when every run passed,
+ * CONC_EXIT_FAILED when a run failed (reasons printed), or
+ * CONC_EXIT_UNAVAILABLE.
+ */
+int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res);
+void conc_cell_result_fini(struct conc_cell_result *res);
+
+/*
+ * Makes cell for model and workload with their default options and the
+ * given counts. 0, or -EINVAL if a default fails to parse (a table bug).
+ */
+int conc_cell_init(struct conc_cell *cell, const struct conc_model *model,
+                   const struct conc_workload *workload, unsigned tasks,
+                   unsigned runs, unsigned warmup);
+
+/*
+ * Applies "key=value" to whichever of the cell's model and workload
+ * declares key. 0, or -EINVAL/-ERANGE/-ENOENT with a one-line message (an
+ * unknown key gets a "did you mean").
+ */
+int conc_cell_set(struct conc_cell *cell, const char *kv);
+
+/* Frees the cell's params. */
+void conc_cell_fini(struct conc_cell *cell);
+
+#endif

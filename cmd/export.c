@@ -1,0 +1,158 @@
+/*
+ * CSV and Markdown exports, and the atomic file writer every output file
+ * goes through.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/err.h"
+#include "cmd/export.h"
+
+int conc_write_atomic(const char *path, const char *text, size_t len)
+{
+    char *tmp;
+    int fd, err = 0;
+
+    if (strcmp(path, "-") == 0) {
+        if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
+            return conc_error(-errno, "cannot write to stdout");
+        return 0;
+    }
+    tmp = conc_xmalloc(strlen(path) + 32);
+    sprintf(tmp, "%s.tmp.%ld", path, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        err = conc_error(-errno, "cannot write '%s'", path);
+        free(tmp);
+        return err;
+    }
+    for (size_t off = 0; off < len && !err;) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno != EINTR)
+            err = -errno;
+        else if (n > 0)
+            off += (size_t)n;
+    }
+    if (close(fd) != 0 && !err)
+        err = -errno;
+    if (!err && rename(tmp, path) != 0)
+        err = -errno;
+    if (err) {
+        conc_error(err, "cannot write '%s'", path);
+        unlink(tmp);
+    }
+    free(tmp);
+    return err;
+}
+
+/* A growing string for building a file in memory before one atomic write. */
+struct export_buf {
+    char *s;
+    size_t len, cap;
+};
+
+static void export_printf(struct export_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void export_printf(struct export_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < b->cap - b->len)
+            break;
+        b->cap = b->cap * 2 + (size_t)n + 256;
+        b->s = conc_xrealloc(b->s, b->cap);
+    }
+    b->len += (size_t)n;
+}
+
+/* "n=1e8 segment=32KiB": the options the user set, as given. */
+static void export_options(struct export_buf *b, const struct conc_params *p,
+                           const char *sep)
+{
+    for (int i = 0; p->opts && p->opts[i].key; i++)
+        if (p->v[i].set)
+            export_printf(b, "%s%s=%s", sep, p->opts[i].key, p->v[i].s);
+}
+
+int conc_export_csv(const char *path, const struct conc_cell *cells,
+                    const struct conc_cell_result *results, size_t n)
+{
+    struct export_buf b = { conc_xmalloc(256), 0, 256 };
+    int err;
+
+    export_printf(&b, "model,workload,options,tasks,run,wall_ns,user_ns,"
+                      "sys_ns,max_rss_kib,ctxsw_voluntary,ctxsw_involuntary,"
+                      "task_p50_ns,task_p99_ns,op_p50_ns,op_p99_ns,ops,bytes,"
+                      "errors,result,result_ok\n");
+    for (size_t c = 0; c < n; c++) {
+        for (unsigned r = 0; r < results[c].nruns; r++) {
+            const struct conc_run_stats *s = &results[c].runs[r];
+            export_printf(&b, "%s,%s,\"", cells[c].model->name,
+                          cells[c].workload->name);
+            export_options(&b, &cells[c].mp, b.s[b.len - 1] == '"' ? "" : " ");
+            export_options(&b, &cells[c].wp, b.s[b.len - 1] == '"' ? "" : " ");
+            export_printf(&b, "\",%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
+                              "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%s\n",
+                          cells[c].tasks, r + 1,
+                          (unsigned long long)s->wall_ns,
+                          (unsigned long long)s->user_ns,
+                          (unsigned long long)s->sys_ns,
+                          (unsigned long long)s->max_rss_kib,
+                          (unsigned long long)s->ctxsw_voluntary,
+                          (unsigned long long)s->ctxsw_involuntary,
+                          (unsigned long long)s->task_ns.p50,
+                          (unsigned long long)s->task_ns.p99,
+                          (unsigned long long)s->op_ns.p50,
+                          (unsigned long long)s->op_ns.p99,
+                          (unsigned long long)s->totals.ops,
+                          (unsigned long long)s->totals.bytes,
+                          (unsigned long long)s->totals.errors,
+                          (unsigned long long)s->totals.result,
+                          s->result_ok ? "true" : "false");
+        }
+    }
+    err = conc_write_atomic(path, b.s, b.len);
+    free(b.s);
+    return err;
+}
+
+int conc_export_markdown(const char *path, const struct conc_cell *cells,
+                         const struct conc_cell_result *results, size_t n)
+{
+    struct export_buf b = { conc_xmalloc(256), 0, 256 };
+    int err;
+
+    export_printf(&b, "| Model | Workload | Options | Tasks | Mean [ms] | "
+                      "Min [ms] | Max [ms] | Runs | Result |\n"
+                      "|:---|:---|:---|---:|---:|---:|---:|---:|:---:|\n");
+    for (size_t c = 0; c < n; c++) {
+        const struct conc_summary *w = &results[c].wall;
+        export_printf(&b, "| `%s` | `%s` | ", cells[c].model->name,
+                      cells[c].workload->name);
+        size_t before = b.len;
+        export_options(&b, &cells[c].mp, b.len > before ? " " : "");
+        export_options(&b, &cells[c].wp, b.len > before ? " " : "");
+        if (results[c].skipped)
+            export_printf(&b, " | %u | | | | 0 | skipped: %s |\n",
+                          cells[c].tasks, results[c].skipped);
+        else
+            export_printf(&b, " | %u | %.1f ± %.1f | %.1f | %.1f | %zu | %s |\n",
+                          cells[c].tasks, w->mean / 1e6, w->stddev / 1e6,
+                          w->min / 1e6, w->max / 1e6, w->n,
+                          results[c].failed ? "✗" : "✓");
+    }
+    err = conc_write_atomic(path, b.s, b.len);
+    free(b.s);
+    return err;
+}

@@ -1,0 +1,27 @@
+/*
+ * Exports besides JSON, as hyperfine offers them: CSV (one row per run) and
+ * a Markdown summary table. Files are written whole or not at all.
+ */
+#ifndef CONC_EXPORT_H
+#define CONC_EXPORT_H
+
+#include <stddef.h>
+
+#include "cmd/cell.h"
+
+/*
+ * Writes text to path through a temporary file beside it and rename(2),
+ * so a failure never leaves half a file. "-" writes to stdout.
+ * 0 or -errno (message printed).
+ */
+int conc_write_atomic(const char *path, const char *text, size_t len);
+
+/* CSV, one row per timed run of each cell (columns in README.md). */
+int conc_export_csv(const char *path, const struct conc_cell *cells,
+                    const struct conc_cell_result *results, size_t n);
+
+/* A Markdown table, one row per cell. */
+int conc_export_markdown(const char *path, const struct conc_cell *cells,
+                         const struct conc_cell_result *results, size_t n);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * A log-bucket histogram: values below 2^SUB_BITS are exact, above that each
+ * power of two is split into 2^SUB_BITS equal buckets (HdrHistogram).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "cmd/hist.h"
+
+static unsigned hist_index(uint64_t v)
+{
+    if (v < CONC_HIST_SUB)
+        return (unsigned)v;
+    unsigned msb = 63u - (unsigned)__builtin_clzll(v);
+    unsigned shift = msb - CONC_HIST_SUB_BITS + 1;
+    /* Octave (msb - SUB_BITS + 1), sub-bucket from the bits below the msb. */
+    return shift * CONC_HIST_SUB + (unsigned)((v >> shift) & (CONC_HIST_SUB - 1));
+}
+
+/* The highest value that lands in bucket i. */
+static uint64_t hist_bucket_top(unsigned i)
+{
+    if (i < CONC_HIST_SUB)
+        return i;
+    unsigned shift = i / CONC_HIST_SUB;
+    uint64_t sub = i % CONC_HIST_SUB;
+    uint64_t base = (CONC_HIST_SUB + sub) << (shift - 1);
+    /* The top octave's last bucket would overflow: clamp. */
+    if (shift >= 64 - CONC_HIST_SUB_BITS + 1)
+        return UINT64_MAX;
+    return base + (1ull << (shift - 1)) - 1;
+}
+
+void conc_hist_init(struct conc_hist *h)
+{
+    memset(h, 0, sizeof(*h));
+}
+
+void conc_hist_add(struct conc_hist *h, uint64_t v)
+{
+    if (h->count == 0 || v < h->min)
+        h->min = v;
+    if (v > h->max)
+        h->max = v;
+    h->count++;
+    h->sum += v;
+    h->b[hist_index(v)]++;
+}
+
+void conc_hist_add_atomic(struct conc_hist *h, uint64_t v)
+{
+    uint64_t cur;
+
+    __atomic_fetch_add(&h->b[hist_index(v)], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->sum, v, __ATOMIC_RELAXED);
+    cur = __atomic_load_n(&h->max, __ATOMIC_RELAXED);
+    while (v > cur && !__atomic_compare_exchange_n(&h->max, &cur, v, 1,
+                                                   __ATOMIC_RELAXED,
+                                                   __ATOMIC_RELAXED))
+        ;
+    /*
+     * min is left alone: a zeroed histogram cannot tell "no minimum yet" from
+     * 0 without a lock, and no report reads it.
+     */
+    __atomic_fetch_add(&h->count, 1, __ATOMIC_RELEASE);
+}
+
+void conc_hist_merge(struct conc_hist *dst, const struct conc_hist *src)
+{
+    if (src->count == 0)
+        return;
+    if (dst->count == 0 || src->min < dst->min)
+        dst->min = src->min;
+    if (src->max > dst->max)
+        dst->max = src->max;
+    dst->count += src->count;
+    dst->sum += src->sum;
+    for (unsigned i = 0; i < CONC_HIST_BUCKETS; i++)
+        dst->b[i] += src->b[i];
+}
+
+uint64_t conc_hist_percentile(const struct conc_hist *h, double p)
+{
+    uint64_t total = 0, rank, seen = 0;
+
+    for (unsigned i = 0; i < CONC_HIST_BUCKETS; i++)
+        total += h->b[i];
+    if (total == 0)
+        return 0;
+    /* The smallest value with at least p% of the values at or below it. */
+    rank = (uint64_t)(p / 100.0 * (double)total + 0.5);
+    if (rank < 1)
+        rank = 1;
+    if (rank > total)
+        rank = total;
+    for (unsigned i = 0; i < CONC_HIST_BUCKETS; i++) {
+        seen += h->b[i];
+        if (seen >= rank) {
+            uint64_t top = hist_bucket_top(i);
+            return top < h->max ? top : h->max;
+        }
+    }
+    return h->max;
+}
+
+void conc_hist_pcts(const struct conc_hist *h, struct conc_pcts *out)
+{
+    out->p50 = conc_hist_percentile(h, 50);
+    out->p75 = conc_hist_percentile(h, 75);
+    out->p90 = conc_hist_percentile(h, 90);
+    out->p99 = conc_hist_percentile(h, 99);
+    out->max = h->count ? h->max : 0;
+}

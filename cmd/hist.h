@@ -1,0 +1,50 @@
+/*
+ * Log-bucket histogram of nanosecond values (HdrHistogram's layout, 7
+ * sub-bucket bits: every value within 0.8% of its bucket's top). Percentiles
+ * are wrk's set: p50, p75, p90, p99, max.
+ */
+#ifndef CONC_HIST_H
+#define CONC_HIST_H
+
+#include <stdint.h>
+
+#define CONC_HIST_SUB_BITS 7
+#define CONC_HIST_SUB (1u << CONC_HIST_SUB_BITS)
+#define CONC_HIST_BUCKETS ((64 - CONC_HIST_SUB_BITS + 1) * CONC_HIST_SUB)
+
+struct conc_hist {
+    uint64_t count, sum, min, max;
+    uint64_t b[CONC_HIST_BUCKETS];
+};
+
+/* wrk's percentile set, as reported in the JSON. */
+struct conc_pcts {
+    uint64_t p50, p75, p90, p99, max;
+};
+
+/* Empties h. A zeroed struct is also an empty histogram. */
+void conc_hist_init(struct conc_hist *h);
+
+/* Records one value. Not safe against concurrent writers. */
+void conc_hist_add(struct conc_hist *h, uint64_t v);
+
+/*
+ * Records one value with atomic operations, so threads and forked processes
+ * (on a MAP_SHARED histogram) may record into one histogram at once. It
+ * does not maintain min.
+ */
+void conc_hist_add_atomic(struct conc_hist *h, uint64_t v);
+
+/* Adds every value of src to dst. */
+void conc_hist_merge(struct conc_hist *dst, const struct conc_hist *src);
+
+/*
+ * The value at percentile p (0..100]: the highest value of the bucket that
+ * holds it, clamped to the recorded max; 0 on an empty histogram.
+ */
+uint64_t conc_hist_percentile(const struct conc_hist *h, double p);
+
+/* Fills wrk's set of percentiles (all zero on an empty histogram). */
+void conc_hist_pcts(const struct conc_hist *h, struct conc_pcts *out);
+
+#endif

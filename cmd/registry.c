@@ -1,0 +1,37 @@
+/*
+ * The registry: every model and workload, in the order `list` shows them.
+ */
+#include <string.h>
+
+#include "cmd/registry.h"
+
+extern const struct conc_model conc_model_sequential, conc_model_fork,
+    conc_model_threads, conc_model_green, conc_model_eventloop;
+extern const struct conc_workload conc_workload_primes, conc_workload_sleep;
+
+const struct conc_model *const conc_models[] = {
+    &conc_model_sequential, &conc_model_fork,      &conc_model_threads,
+    &conc_model_green,      &conc_model_eventloop, NULL,
+};
+
+const struct conc_workload *const conc_workloads[] = {
+    &conc_workload_primes,
+    &conc_workload_sleep,
+    NULL,
+};
+
+const struct conc_model *conc_model_find(const char *name)
+{
+    for (size_t i = 0; conc_models[i]; i++)
+        if (strcmp(conc_models[i]->name, name) == 0)
+            return conc_models[i];
+    return NULL;
+}
+
+const struct conc_workload *conc_workload_find(const char *name)
+{
+    for (size_t i = 0; conc_workloads[i]; i++)
+        if (strcmp(conc_workloads[i]->name, name) == 0)
+            return conc_workloads[i];
+    return NULL;
+}

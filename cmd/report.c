@@ -1,0 +1,256 @@
+/*
+ * The JSON report (DESIGN.md "Report"), built with jansson. This is the only
+ * file that includes jansson.h, so the report's shape lives in one place.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/err.h"
+#include "cmd/export.h"
+#include "cmd/host.h"
+#include "cmd/report.h"
+#include "version.h" /* generated: build facts */
+
+struct conc_report {
+    json_t *root, *results;
+};
+
+static json_t *report_u64(uint64_t v)
+{
+    /* json_int_t is long long: values past 2^63 (unlimited rlimits) would
+       wrap, so they are written as -1, meaning unlimited. */
+    return json_integer(v > (uint64_t)INT64_MAX ? -1 : (json_int_t)v);
+}
+
+static json_t *report_build(void)
+{
+    json_t *b = json_object();
+
+    json_object_set_new(b, "cc", json_string(CONC_CC));
+    json_object_set_new(b, "cflags", json_string(CONC_CFLAGS));
+    json_object_set_new(b, "libuv", json_string(CONC_LIBUV_VERSION));
+    json_object_set_new(b, "jansson", json_string(JANSSON_VERSION));
+    json_object_set_new(b, "boost_context", json_string(CONC_BOOST_VERSION));
+    json_object_set_new(b, "http_parser", json_string(CONC_HTTP_PARSER_VERSION));
+    return b;
+}
+
+static json_t *report_host(void)
+{
+    struct conc_host h;
+    json_t *o = json_object(), *load = json_array();
+
+    conc_host_read(&h);
+    json_object_set_new(o, "cpu_model", json_string(h.cpu_model));
+    json_object_set_new(o, "cpus", json_integer(h.cpus_online));
+    json_object_set_new(o, "cpus_allowed", json_integer(h.cpus_allowed));
+    json_object_set_new(o, "smt", h.smt < 0 ? json_null() : json_boolean(h.smt));
+    json_object_set_new(o, "cgroup_cpu_quota",
+                        h.cgroup_cpu_quota > 0 ? json_real(h.cgroup_cpu_quota)
+                                               : json_null());
+    json_object_set_new(o, "governor",
+                        h.governor[0] ? json_string(h.governor) : json_null());
+    json_object_set_new(o, "mem_bytes", report_u64(h.mem_bytes));
+    json_object_set_new(o, "kernel", json_string(h.kernel));
+    for (int i = 0; i < 3; i++)
+        json_array_append_new(load, json_real(h.loadavg[i]));
+    json_object_set_new(o, "loadavg_start", load);
+    json_object_set_new(o, "ulimit_nofile", report_u64(h.nofile_limit));
+    json_object_set_new(o, "ulimit_nproc", report_u64(h.nproc_limit));
+    json_object_set_new(o, "pid_max", report_u64(h.pid_max));
+    json_object_set_new(o, "clock_res_ns", report_u64(h.clock_res_ns));
+    return o;
+}
+
+struct conc_report *conc_report_new(int argc, char **argv)
+{
+    struct conc_report *rep = conc_xcalloc(1, sizeof(*rep));
+    json_t *tool = json_object(), *args = json_array();
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    rep->root = json_object();
+    rep->results = json_array();
+    json_object_set_new(rep->root, "schema", json_string(CONC_SCHEMA));
+    json_object_set_new(tool, "version", json_string(CONC_VERSION));
+    json_object_set_new(tool, "build", report_build());
+    json_object_set_new(rep->root, "concbench", tool);
+    json_object_set_new(rep->root, "host", report_host());
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(rep->root, "started_at", json_string(stamp));
+    json_array_append_new(args, json_string("concbench"));
+    for (int i = 1; i < argc; i++)
+        json_array_append_new(args, json_string(argv[i]));
+    json_object_set_new(rep->root, "argv", args);
+    json_object_set_new(rep->root, "results", rep->results);
+    return rep;
+}
+
+void conc_report_set_u64(struct conc_report *rep, const char *key,
+                         uint64_t value)
+{
+    json_object_set_new(rep->root, key, report_u64(value));
+}
+
+/* Options as typed JSON: counts and sizes as integers, durations in ns. */
+static json_t *report_options(const struct conc_params *p)
+{
+    json_t *o = json_object();
+
+    for (int i = 0; p->opts && p->opts[i].key; i++) {
+        const struct conc_opt *opt = &p->opts[i];
+        const struct conc_val *v = &p->v[i];
+        json_t *j;
+
+        if (!v->present)
+            continue;
+        switch (opt->type) {
+        case CONC_OPT_BOOL: j = json_string(v->u ? "on" : "off"); break;
+        case CONC_OPT_CHOICE:
+        case CONC_OPT_STRING: j = json_string(v->s); break;
+        default: j = report_u64(v->u); break;
+        }
+        json_object_set_new(o, opt->key, j);
+    }
+    return o;
+}
+
+static json_t *report_pcts(const struct conc_pcts *p)
+{
+    return json_pack("{s:o,s:o,s:o,s:o,s:o}", "p50", report_u64(p->p50), "p75",
+                     report_u64(p->p75), "p90", report_u64(p->p90), "p99",
+                     report_u64(p->p99), "max", report_u64(p->max));
+}
+
+static json_t *report_run(const struct conc_workload *w,
+                          const struct conc_run_stats *s)
+{
+    json_t *r = json_object(), *kinds = json_object();
+
+    json_object_set_new(r, "wall_ns", report_u64(s->wall_ns));
+    json_object_set_new(r, "user_ns", report_u64(s->user_ns));
+    json_object_set_new(r, "sys_ns", report_u64(s->sys_ns));
+    json_object_set_new(r, "max_rss_kib", report_u64(s->max_rss_kib));
+    json_object_set_new(r, "ctxsw_voluntary", report_u64(s->ctxsw_voluntary));
+    json_object_set_new(r, "ctxsw_involuntary",
+                        report_u64(s->ctxsw_involuntary));
+    json_object_set_new(r, "task_ns", report_pcts(&s->task_ns));
+    if (w->op_name) {
+        json_object_set_new(r, w->op_name, report_pcts(&s->op_ns));
+        json_object_set_new(r, "op_count", report_u64(s->op_count));
+    }
+    json_object_set_new(r, "ops", report_u64(s->totals.ops));
+    json_object_set_new(r, "bytes", report_u64(s->totals.bytes));
+    json_object_set_new(r, "errors", report_u64(s->totals.errors));
+    for (int k = 0; k < CONC_ERR_KINDS; k++)
+        json_object_set_new(kinds, conc_err_kind_names[k],
+                            report_u64(s->errors[k]));
+    json_object_set_new(r, "errors_by_kind", kinds);
+    json_object_set_new(r, "task_failures", json_integer(s->task_failures));
+    json_object_set_new(r, "result", report_u64(s->totals.result));
+    json_object_set_new(r, "result_ok", json_boolean(s->result_ok));
+    json_object_set_new(r, "failed", json_boolean(s->failed));
+    if (s->failed)
+        json_object_set_new(r, "why", json_string(s->why));
+    return r;
+}
+
+static json_t *report_summary(const struct conc_cell_result *res)
+{
+    const struct conc_summary *w = &res->wall;
+    json_t *s = json_object();
+
+    json_object_set_new(
+        s, "wall_ns",
+        json_pack("{s:f,s:f,s:f,s:f,s:f,s:[f,f],s:i}", "mean", w->mean,
+                  "stddev", w->stddev, "median", w->median, "min", w->min,
+                  "max", w->max, "ci95", w->ci95_lo, w->ci95_hi, "outliers",
+                  (json_int_t)w->outliers));
+    json_object_set_new(s, "runs_passed", json_integer((json_int_t)w->n));
+    json_object_set_new(s, "runs_failed",
+                        json_integer((json_int_t)(res->nruns - w->n)));
+    return s;
+}
+
+void conc_report_add(struct conc_report *rep, const struct conc_cell *cell,
+                     const struct conc_cell_result *res)
+{
+    json_t *o = json_object(), *runs = json_array();
+
+    json_object_set_new(o, "model", json_string(cell->model->name));
+    json_object_set_new(o, "model_options", report_options(&cell->mp));
+    json_object_set_new(o, "workload", json_string(cell->workload->name));
+    json_object_set_new(o, "workload_options", report_options(&cell->wp));
+    json_object_set_new(o, "tasks", json_integer(cell->tasks));
+    json_object_set_new(o, "warmup", json_integer(cell->warmup));
+    if (res->skipped) {
+        json_object_set_new(o, "skipped", json_string(res->skipped));
+    } else {
+        for (unsigned i = 0; i < res->nruns; i++)
+            json_array_append_new(runs,
+                                  report_run(cell->workload, &res->runs[i]));
+        json_object_set_new(o, "runs", runs);
+        json_object_set_new(o, "summary", report_summary(res));
+        runs = NULL;
+    }
+    json_object_set_new(o, "failed", json_boolean(res->failed));
+    if (runs)
+        json_decref(runs);
+    json_array_append_new(rep->results, o);
+}
+
+int conc_report_check_path(const char *path)
+{
+    struct stat st;
+    char *copy, *dir;
+    int err = 0;
+
+    if (strcmp(path, "-") == 0)
+        return 0;
+    if (!*path)
+        return conc_error_msg(-EINVAL, "empty path for --json");
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return conc_error_msg(-EISDIR, "cannot write '%s': it is a directory",
+                              path);
+    copy = conc_xstrdup(path);
+    dir = dirname(copy);
+    if (access(dir, W_OK) != 0)
+        err = conc_error(-errno, "cannot write '%s'", path);
+    free(copy);
+    return err;
+}
+
+int conc_report_write(struct conc_report *rep, const char *path)
+{
+    char *text = json_dumps(rep->root, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                                     JSON_REAL_PRECISION(12));
+    size_t len;
+    int err;
+
+    if (!text)
+        return conc_error_msg(-ENOMEM, "cannot encode the report");
+    len = strlen(text);
+    text = conc_xrealloc(text, len + 2);
+    text[len++] = '\n';
+    text[len] = '\0';
+    err = conc_write_atomic(path, text, len);
+    free(text);
+    return err;
+}
+
+void conc_report_free(struct conc_report *rep)
+{
+    if (!rep)
+        return;
+    json_decref(rep->root);
+    free(rep);
+}

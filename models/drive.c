@@ -1,0 +1,80 @@
+/*
+ * The blocking driver: runs one task to completion on the calling thread,
+ * waiting in poll(2) for fds and clock_nanosleep(2) with TIMER_ABSTIME for
+ * deadlines. sequential, fork and threads all run tasks through it, so the
+ * only difference between them is where the driver runs.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd/clock.h"
+#include "models/model.h"
+
+int conc_drive_wait(const struct conc_wait *w)
+{
+    struct pollfd pfd;
+    struct timespec ts;
+    int err, n;
+
+    switch (w->want) {
+    case CONC_DONE:
+    case CONC_YIELD:
+        return 0;
+    case CONC_WAIT_UNTIL:
+        ts = conc_ns_to_timespec(w->deadline_ns);
+        do
+            err = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+        while (err == EINTR);
+        return -err;
+    case CONC_WAIT_READ:
+    case CONC_WAIT_WRITE:
+        pfd.fd = w->fd;
+        pfd.events = w->want == CONC_WAIT_READ ? POLLIN : POLLOUT;
+        for (;;) {
+            int timeout_ms = -1;
+            if (w->deadline_ns) {
+                uint64_t now = conc_now_ns();
+                if (now >= w->deadline_ns)
+                    return 0;
+                /* Round up: waking before the deadline would only loop. */
+                timeout_ms = (int)((w->deadline_ns - now + CONC_NS_PER_MS - 1) /
+                                   CONC_NS_PER_MS);
+            }
+            n = poll(&pfd, 1, timeout_ms);
+            if (n >= 0)
+                return 0; /* ready, or the deadline passed: step decides */
+            if (errno != EINTR)
+                return -errno;
+        }
+    }
+    return -EINVAL;
+}
+
+int conc_drive_task(const struct conc_run *r, unsigned index, void *task,
+                    const struct conc_drive_hooks *hooks)
+{
+    struct conc_wait w;
+    int err = conc_task_start(r, index, task);
+
+    if (err)
+        return err;
+    for (;;) {
+        if (hooks && hooks->before_step)
+            hooks->before_step(hooks->arg);
+        memset(&w, 0, sizeof(w));
+        err = r->w->step(task, &w);
+        if (err)
+            w.want = CONC_DONE;
+        if (hooks && hooks->after_step)
+            hooks->after_step(hooks->arg, &w);
+        if (err || w.want == CONC_DONE)
+            break;
+        err = conc_drive_wait(&w);
+        if (err)
+            break;
+    }
+    conc_task_finish(r, index, task, err);
+    return err;
+}

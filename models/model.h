@@ -1,0 +1,80 @@
+/*
+ * The model interface: a model decides only where tasks run and how they
+ * wait, never what they compute. See DESIGN.md.
+ */
+#ifndef CONC_MODEL_H
+#define CONC_MODEL_H
+
+#include <stdint.h>
+
+#include "cmd/opts.h"
+#include "workloads/workload.h"
+
+/* One timed run of `tasks` tasks of workload w, as handed to a model. */
+struct conc_run {
+    const struct conc_workload *w;
+    void *shared;                 /* from w->setup */
+    unsigned tasks;
+    const struct conc_params *mp; /* the model's options */
+    struct conc_task_out *out;    /* [tasks], zeroed, in MAP_SHARED memory */
+    uint64_t child_max_rss_kib;   /* a model with child processes sets the
+                                     largest child's peak RSS here */
+};
+
+struct conc_model {
+    const char *name, *summary;
+    const char *like;             /* its Python counterpart, for `list` */
+    const struct conc_opt *opts;
+    const char *unavailable;      /* non-NULL: compiled out, and why */
+
+    /*
+     * Optional, before anything runs: refuses a request that cannot fit the
+     * machine's limits (pid_max, RLIMIT_NPROC, fds) with a message naming
+     * the limit. 0 or -errno.
+     */
+    int (*check)(const struct conc_params *mp, unsigned tasks);
+
+    /*
+     * Runs every task of r to completion. Returns 0 when every task was
+     * driven to its end (a task's own failure goes in out[i].status), or
+     * -errno when the model itself failed (message printed), having still
+     * released every thread, process, fd and byte it made.
+     */
+    int (*run)(struct conc_run *r);
+};
+
+/*
+ * Task bookkeeping every model shares (models/task.c). conc_task_start()
+ * stamps out[index].start_ns and calls task_init; conc_task_finish() stamps
+ * end_ns, calls task_result (when err is 0) and task_fini, and records err.
+ */
+int conc_task_start(const struct conc_run *r, unsigned index, void *task);
+void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
+                      int err);
+
+/*
+ * The blocking driver (models/drive.c) that sequential, fork and threads
+ * share. Hooks let a model run code around each step (the GIL of threads).
+ */
+struct conc_drive_hooks {
+    void (*before_step)(void *arg);
+    void (*after_step)(void *arg, const struct conc_wait *w);
+    void *arg;
+};
+
+/*
+ * Runs task index of r to completion in the calling thread, in task (at
+ * least r->w->task_size bytes), waiting with poll(2) and clock_nanosleep(2).
+ * hooks may be NULL. Returns the task's status (0 or -errno).
+ */
+int conc_drive_task(const struct conc_run *r, unsigned index, void *task,
+                    const struct conc_drive_hooks *hooks);
+
+/*
+ * Blocks the calling thread until w is satisfied (fd ready, deadline
+ * reached, or a READ/WRITE wait's deadline passed). CONC_YIELD returns at
+ * once. 0 or -errno.
+ */
+int conc_drive_wait(const struct conc_wait *w);
+
+#endif

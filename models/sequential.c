@@ -1,0 +1,28 @@
+/*
+ * sequential: every task on the main thread, one after another; the
+ * baseline every speedup is measured against.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/err.h"
+#include "models/model.h"
+
+static int sequential_run(struct conc_run *r)
+{
+    void *task = conc_xcalloc(1, r->w->task_size);
+
+    for (unsigned i = 0; i < r->tasks; i++) {
+        memset(task, 0, r->w->task_size);
+        conc_drive_task(r, i, task, NULL);
+    }
+    free(task);
+    return 0;
+}
+
+const struct conc_model conc_model_sequential = {
+    .name = "sequential",
+    .summary = "every task on the main thread, one after another",
+    .like = "a plain for loop",
+    .run = sequential_run,
+};

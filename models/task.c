@@ -1,0 +1,32 @@
+/*
+ * Task bookkeeping shared by every model: the per-task timestamps and the
+ * task_init / task_result / task_fini calls around a task's steps.
+ */
+#include "cmd/clock.h"
+#include "models/model.h"
+
+int conc_task_start(const struct conc_run *r, unsigned index, void *task)
+{
+    struct conc_task_out *o = &r->out[index];
+    int err;
+
+    o->start_ns = conc_now_ns();
+    err = r->w->task_init(task, r->shared, index, r->tasks);
+    if (err) {
+        o->end_ns = conc_now_ns();
+        o->status = err;
+    }
+    return err;
+}
+
+void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
+                      int err)
+{
+    struct conc_task_out *o = &r->out[index];
+
+    o->end_ns = conc_now_ns();
+    if (!err)
+        err = r->w->task_result(task, o);
+    r->w->task_fini(task);
+    o->status = err;
+}

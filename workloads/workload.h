@@ -1,0 +1,108 @@
+/*
+ * The workload interface: a workload is a resumable task that never blocks.
+ * step() does a bounded slice of work and says what it needs next; the model
+ * decides how to wait for it. See DESIGN.md "One workload runs under every
+ * model".
+ */
+#ifndef CONC_WORKLOAD_H
+#define CONC_WORKLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cmd/hist.h"
+#include "cmd/opts.h"
+
+enum conc_want {
+    CONC_DONE,       /* the task finished; call task_result */
+    CONC_YIELD,      /* runnable again at once; let others run first */
+    CONC_WAIT_READ,  /* call step again when fd is readable */
+    CONC_WAIT_WRITE, /* call step again when fd is writable */
+    CONC_WAIT_UNTIL, /* call step again at CLOCK_MONOTONIC deadline_ns */
+};
+
+struct conc_wait {
+    enum conc_want want;
+    int fd;               /* CONC_WAIT_READ/WRITE */
+    uint64_t deadline_ns; /* CONC_WAIT_UNTIL; also an optional timeout for
+                             READ/WRITE when nonzero (step is called at the
+                             deadline even if fd is not ready) */
+};
+
+/* Errors a task counts without failing itself; any nonzero fails the run. */
+enum conc_err_kind {
+    CONC_ERR_REFUSED,
+    CONC_ERR_RESET,
+    CONC_ERR_TIMEOUT,
+    CONC_ERR_STATUS, /* a response status other than the expected one */
+    CONC_ERR_PARSE,
+    CONC_ERR_OTHER,
+    CONC_ERR_KINDS
+};
+
+/* The JSON names of enum conc_err_kind, indexed by it. */
+extern const char *const conc_err_kind_names[CONC_ERR_KINDS];
+
+/*
+ * What one task reports. The model zeroes it and fills start_ns, end_ns and
+ * status; the workload's task_result fills the rest. It lives in memory
+ * shared by every worker (MAP_SHARED, so forked children can write it).
+ */
+struct conc_task_out {
+    uint64_t start_ns, end_ns; /* model: task_init .. CONC_DONE */
+    int status;                /* model: 0, or the -errno step returned */
+    uint64_t result;           /* workload: its part of the checksum */
+    uint64_t ops;              /* workload: operations done (fetches, wakes) */
+    uint64_t bytes;            /* workload: payload bytes moved */
+    uint32_t errors[CONC_ERR_KINDS];
+    struct conc_hist *op_ns;   /* shared per-operation latency histogram:
+                                  record into it with conc_hist_add_atomic */
+};
+
+/* Sums over every task of a run, handed to verify(). */
+struct conc_totals {
+    unsigned tasks;
+    uint64_t result, ops, bytes, errors;
+};
+
+struct conc_workload {
+    const char *name, *summary;
+    const char *op_name;         /* what op_ns measures in the JSON, e.g.
+                                    "request_ns"; NULL when it records none */
+    const struct conc_opt *opts; /* declared beside the code that reads them */
+    const char *unavailable;     /* non-NULL: compiled out, and why */
+    size_t task_size;
+
+    /*
+     * Untimed, once per cell: parse nothing (p is parsed), allocate shared
+     * read-only state. 0 or -errno, with the message printed.
+     */
+    int (*setup)(void **shared, const struct conc_params *p, unsigned tasks);
+
+    /* Prepares task index of tasks in the caller's memory (task_size). */
+    int (*task_init)(void *task, void *shared, unsigned index, unsigned tasks);
+
+    /*
+     * One bounded slice of work: 0 and *w filled, or -errno (the task
+     * ends and the run fails). Never blocks.
+     */
+    int (*step)(void *task, struct conc_wait *w);
+
+    /* Fills out's workload fields once step returned CONC_DONE. */
+    int (*task_result)(const void *task, struct conc_task_out *out);
+
+    /* Frees what task_init made; called after task_result or on failure. */
+    void (*task_fini)(void *task);
+
+    /*
+     * Whether the run's answer is right: 0, or -EINVAL with a short reason
+     * written to why (e.g. "5761454 primes, expected 5761455").
+     */
+    int (*verify)(void *shared, const struct conc_totals *t, char *why,
+                  size_t why_len);
+
+    /* Frees shared (untimed). */
+    void (*teardown)(void *shared);
+};
+
+#endif
