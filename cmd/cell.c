@@ -200,7 +200,8 @@ int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
     op_ns = (struct conc_hist *)((char *)region + out_bytes);
     res->runs = conc_xcalloc(cell->runs ? cell->runs : 1, sizeof(*res->runs));
 
-    for (unsigned k = 0; k < cell->warmup + cell->runs; k++) {
+    for (unsigned k = 0; k < cell->warmup + cell->runs && !conc_interrupted;
+         k++) {
         struct conc_run_stats s;
         struct cell_rusage u0, u1;
         struct conc_run r = {
@@ -249,6 +250,11 @@ int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
     }
     munmap(region, region_bytes);
     w->teardown(shared);
+    if (conc_interrupted) {
+        res->failed = true;
+        res->err = -EINTR;
+        return 128 + conc_interrupted;
+    }
 
     walls = conc_xcalloc(res->nruns ? res->nruns : 1, sizeof(*walls));
     size_t nw = 0;

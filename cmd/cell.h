@@ -48,8 +48,9 @@ struct conc_cell_result {
 /*
  * Runs cell: setup (untimed), warmups, timed runs, teardown. Fills res
  * (free with conc_cell_result_fini). Returns 0 when every run passed,
- * CONC_EXIT_FAILED when a run failed (reasons printed), or
- * CONC_EXIT_UNAVAILABLE.
+ * CONC_EXIT_FAILED when a run failed (reasons printed),
+ * CONC_EXIT_UNAVAILABLE, CONC_EXIT_USAGE when the model's check refused
+ * the request, or 128 + the signal when conc_interrupted stopped it.
  */
 int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res);
 void conc_cell_result_fini(struct conc_cell_result *res);

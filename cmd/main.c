@@ -2,11 +2,13 @@
  * concbench: which concurrency model wins for which kind of work, measured.
  * This file holds the subcommand table (git's shape) and nothing else.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd/cmds.h"
 #include "cmd/err.h"
+#include "models/model.h"
 #include "version.h" /* generated: CONC_VERSION */
 
 struct main_cmd {
@@ -35,11 +37,44 @@ static void main_usage(FILE *f)
           "usage error, 3 unavailable in this build\n", f);
 }
 
+static void main_on_signal(int sig)
+{
+    conc_interrupted = sig;
+}
+
+/*
+ * SIGINT and SIGTERM set conc_interrupted and, with no SA_RESTART, make
+ * blocking waits return EINTR, so models stop, reap and clean up; main then
+ * exits 128 + the signal, like a shell. A second signal is not caught: it
+ * ends the process at once if the cleanup itself hangs.
+ */
+static void main_signals_install(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = main_on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* A closed pipe (a reset connection) is an error to count, not a death. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int main_exit(int rc)
+{
+    if (conc_interrupted) {
+        conc_error_msg(0, "interrupted by %s", conc_interrupted == SIGINT
+                                                   ? "SIGINT" : "SIGTERM");
+        return 128 + conc_interrupted;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    const char *const names[] = { "run", "list", "sweep", "compare", "merge",
-                                  "serve" };
-    const char *hint;
+    const char *names[MAIN_NCMDS], *hint;
 
     if (argc < 2) {
         main_usage(stderr);
@@ -54,12 +89,15 @@ int main(int argc, char **argv)
         printf("concbench %s\n", CONC_VERSION);
         return CONC_EXIT_OK;
     }
+    main_signals_install();
     /* Options first: `run` is the default subcommand. */
     if (argv[1][0] == '-')
-        return cmd_run(argc, argv);
+        return main_exit(cmd_run(argc, argv));
     for (size_t i = 0; i < MAIN_NCMDS; i++)
         if (strcmp(argv[1], main_cmds[i].name) == 0)
-            return main_cmds[i].fn(argc - 1, argv + 1);
+            return main_exit(main_cmds[i].fn(argc - 1, argv + 1));
+    for (size_t i = 0; i < MAIN_NCMDS; i++)
+        names[i] = main_cmds[i].name;
     hint = conc_suggest(argv[1], names, MAIN_NCMDS);
     if (hint)
         return conc_usage_error("'%s' is not a concbench command; did you "

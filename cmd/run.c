@@ -217,7 +217,8 @@ int cmd_run(int argc, char **argv)
         goto out_cell;
 
     rc = conc_cell_run(&cell, &res);
-    if (rc == CONC_EXIT_UNAVAILABLE || rc == CONC_EXIT_USAGE) {
+    /* Interrupted: no summary and no file, only the exit code 128+sig. */
+    if (rc == CONC_EXIT_UNAVAILABLE || rc == CONC_EXIT_USAGE || rc >= 128) {
         conc_cell_result_fini(&res);
         goto out_cell;
     }

@@ -26,7 +26,7 @@ int conc_drive_wait(const struct conc_wait *w)
         ts = conc_ns_to_timespec(w->deadline_ns);
         do
             err = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-        while (err == EINTR);
+        while (err == EINTR && !conc_interrupted);
         return -err;
     case CONC_WAIT_READ:
     case CONC_WAIT_WRITE:
@@ -45,7 +45,7 @@ int conc_drive_wait(const struct conc_wait *w)
             n = poll(&pfd, 1, timeout_ms);
             if (n >= 0)
                 return 0; /* ready, or the deadline passed: step decides */
-            if (errno != EINTR)
+            if (errno != EINTR || conc_interrupted)
                 return -errno;
         }
     }
@@ -61,6 +61,10 @@ int conc_drive_task(const struct conc_run *r, unsigned index, void *task,
     if (err)
         return err;
     for (;;) {
+        if (conc_interrupted) {
+            err = -EINTR;
+            break;
+        }
         if (hooks && hooks->before_step)
             hooks->before_step(hooks->arg);
         memset(&w, 0, sizeof(w));

@@ -5,10 +5,20 @@
 #ifndef CONC_MODEL_H
 #define CONC_MODEL_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "cmd/opts.h"
 #include "workloads/workload.h"
+
+/*
+ * The signal (SIGINT, SIGTERM) that asked the run to stop, or 0. Set by the
+ * handler cmd/ installs without SA_RESTART, so blocking waits return EINTR.
+ * A model that sees it set stops starting tasks, ends the ones running
+ * within about 100 ms (waking its waiting threads, killing and reaping its
+ * children), releases everything and returns -EINTR.
+ */
+extern volatile sig_atomic_t conc_interrupted;
 
 /* One timed run of `tasks` tasks of workload w, as handed to a model. */
 struct conc_run {
@@ -73,7 +83,7 @@ int conc_drive_task(const struct conc_run *r, unsigned index, void *task,
 /*
  * Blocks the calling thread until w is satisfied (fd ready, deadline
  * reached, or a READ/WRITE wait's deadline passed). CONC_YIELD returns at
- * once. 0 or -errno.
+ * once. 0, -EINTR once conc_interrupted is set, or -errno.
  */
 int conc_drive_wait(const struct conc_wait *w);
 

@@ -2,6 +2,7 @@
  * sequential: every task on the main thread, one after another; the
  * baseline every speedup is measured against.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,12 +13,12 @@ static int sequential_run(struct conc_run *r)
 {
     void *task = conc_xcalloc(1, r->w->task_size);
 
-    for (unsigned i = 0; i < r->tasks; i++) {
+    for (unsigned i = 0; i < r->tasks && !conc_interrupted; i++) {
         memset(task, 0, r->w->task_size);
         conc_drive_task(r, i, task, NULL);
     }
     free(task);
-    return 0;
+    return conc_interrupted ? -EINTR : 0;
 }
 
 const struct conc_model conc_model_sequential = {

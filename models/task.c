@@ -5,6 +5,8 @@
 #include "cmd/clock.h"
 #include "models/model.h"
 
+volatile sig_atomic_t conc_interrupted;
+
 int conc_task_start(const struct conc_run *r, unsigned index, void *task)
 {
     struct conc_task_out *o = &r->out[index];
