@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <dirent.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "cmd/cell.h"
 #include "cmd/clock.h"
@@ -73,6 +75,33 @@ static uint64_t cell_peak_kib(int was_reset)
         kib = (unsigned long long)ru.ru_maxrss;
     }
     return kib;
+}
+
+/* Open descriptors of this process (the count is what matters). */
+static int cell_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/*
+ * A child the model left exited but unreaped (a zombie) is a model bug: it
+ * fails the run. Reaping it here also keeps one bug from failing every
+ * later run. Returns the pid found, or 0.
+ */
+static pid_t cell_reap_zombie(void)
+{
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+
+    return pid > 0 ? pid : 0;
 }
 
 /* Folds the per-task outputs into s and checks the answer. */
@@ -209,7 +238,8 @@ int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
             .out = out,
         };
         bool warm = k < cell->warmup;
-        int reset;
+        int reset, fds0, fds1;
+        pid_t zombie;
         uint64_t t0, t1;
 
         memset(region, 0, region_bytes);
@@ -217,6 +247,7 @@ int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
             out[i].op_ns = op_ns;
         memset(&s, 0, sizeof(s));
 
+        fds0 = cell_count_fds();
         reset = cell_peak_reset();
         cell_rusage_read(&u0);
         t0 = conc_now_ns();
@@ -237,6 +268,20 @@ int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
         if (r.child_max_rss_kib > s.max_rss_kib)
             s.max_rss_kib = r.child_max_rss_kib;
         cell_collect(cell, shared, out, op_ns, &s);
+        /* What a model must release by the end of every run. */
+        fds1 = cell_count_fds();
+        zombie = cell_reap_zombie();
+        if (!s.failed && fds1 != fds0) {
+            snprintf(s.why, sizeof(s.why), "the run %s %d file descriptor%s",
+                     fds1 > fds0 ? "leaked" : "closed",
+                     abs(fds1 - fds0), abs(fds1 - fds0) == 1 ? "" : "s");
+            s.failed = true;
+        }
+        if (!s.failed && zombie) {
+            snprintf(s.why, sizeof(s.why), "the run left child process %ld "
+                     "unreaped", (long)zombie);
+            s.failed = true;
+        }
 
         if (s.failed) {
             conc_error_msg(0, "%s %u of %u failed: %s",
