@@ -200,7 +200,8 @@ int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
         res->failed = true;
         return CONC_EXIT_UNAVAILABLE;
     }
-    if (m->check && (err = m->check(&cell->mp, cell->tasks)) != 0) {
+    if ((m->check && (err = m->check(&cell->mp, cell->tasks)) != 0) ||
+        (w->check && (err = w->check(&cell->wp, cell->tasks)) != 0)) {
         res->err = err;
         res->failed = true;
         return CONC_EXIT_USAGE;

@@ -74,6 +74,13 @@ struct conc_workload {
     size_t task_size;
 
     /*
+     * Optional, before setup: refuses a request that cannot fit the
+     * machine's limits (fds for connections) with a message naming the
+     * limit and how to raise it. 0 or -errno; the run then exits 2.
+     */
+    int (*check)(const struct conc_params *p, unsigned tasks);
+
+    /*
      * Untimed, once per cell: parse nothing (p is parsed), allocate shared
      * read-only state. 0 or -errno, with the message printed.
      */
