@@ -7,14 +7,19 @@
 
 #include "cmd/hist.h"
 
+/*
+ * Values below 2^SUB_BITS get a bucket each. Above, a value whose highest
+ * set bit is at position SUB_BITS + shift falls in octave `shift`, split
+ * into SUB equal buckets by the SUB_BITS bits under that highest bit.
+ */
 static unsigned hist_index(uint64_t v)
 {
     if (v < CONC_HIST_SUB)
         return (unsigned)v;
     unsigned msb = 63u - (unsigned)__builtin_clzll(v);
-    unsigned shift = msb - CONC_HIST_SUB_BITS + 1;
-    /* Octave (msb - SUB_BITS + 1), sub-bucket from the bits below the msb. */
-    return shift * CONC_HIST_SUB + (unsigned)((v >> shift) & (CONC_HIST_SUB - 1));
+    unsigned shift = msb - CONC_HIST_SUB_BITS;
+    return CONC_HIST_SUB + shift * CONC_HIST_SUB +
+           (unsigned)((v >> shift) - CONC_HIST_SUB);
 }
 
 /* The highest value that lands in bucket i. */
@@ -22,13 +27,10 @@ static uint64_t hist_bucket_top(unsigned i)
 {
     if (i < CONC_HIST_SUB)
         return i;
-    unsigned shift = i / CONC_HIST_SUB;
-    uint64_t sub = i % CONC_HIST_SUB;
-    uint64_t base = (CONC_HIST_SUB + sub) << (shift - 1);
-    /* The top octave's last bucket would overflow: clamp. */
-    if (shift >= 64 - CONC_HIST_SUB_BITS + 1)
-        return UINT64_MAX;
-    return base + (1ull << (shift - 1)) - 1;
+    unsigned shift = (i - CONC_HIST_SUB) / CONC_HIST_SUB;
+    uint64_t sub = (i - CONC_HIST_SUB) % CONC_HIST_SUB;
+    uint64_t low = (CONC_HIST_SUB + sub) << shift;
+    return low + ((1ull << shift) - 1);
 }
 
 void conc_hist_init(struct conc_hist *h)

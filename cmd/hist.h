@@ -10,7 +10,7 @@
 
 #define CONC_HIST_SUB_BITS 7
 #define CONC_HIST_SUB (1u << CONC_HIST_SUB_BITS)
-#define CONC_HIST_BUCKETS ((64 - CONC_HIST_SUB_BITS + 1) * CONC_HIST_SUB)
+#define CONC_HIST_BUCKETS ((65 - CONC_HIST_SUB_BITS) * CONC_HIST_SUB)
 
 struct conc_hist {
     uint64_t count, sum, min, max;

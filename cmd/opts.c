@@ -177,9 +177,11 @@ static int opts_choice_index(const char *choices, const char *s)
     return -1;
 }
 
+/* Parses s for o into *out; *out is untouched when s is rejected. */
 static int opts_parse(const struct conc_opt *o, const char *s,
-                      struct conc_val *v)
+                      struct conc_val *out)
 {
+    struct conc_val tmp = { 0 }, *v = &tmp;
     int err = 0;
     bool b;
 
@@ -220,9 +222,10 @@ static int opts_parse(const struct conc_opt *o, const char *s,
     if (err)
         return conc_error_msg(err, "bad value '%s' for option '%s': expected %s",
                               s, o->key, opts_example(o->type));
-    free(v->s);
-    v->s = conc_xstrdup(s);
-    v->present = true;
+    free(out->s);
+    out->u = v->u;
+    out->s = conc_xstrdup(s);
+    out->present = true;
     return 0;
 }
 
