@@ -180,15 +180,10 @@ static void cell_warn(const struct conc_cell *cell,
                   w->outliers, w->n);
 }
 
-int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
+int conc_cell_begin(const struct conc_cell *cell, struct conc_cell_result *res)
 {
     const struct conc_model *m = cell->model;
     const struct conc_workload *w = cell->workload;
-    struct conc_task_out *out;
-    struct conc_hist *op_ns;
-    void *shared = NULL, *region;
-    size_t out_bytes, region_bytes;
-    double *walls;
     int err;
 
     memset(res, 0, sizeof(*res));
@@ -206,6 +201,23 @@ int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
         res->failed = true;
         return CONC_EXIT_USAGE;
     }
+    res->runs = conc_xcalloc(cell->runs ? cell->runs : 1, sizeof(*res->runs));
+    return CONC_EXIT_OK;
+}
+
+int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
+                   unsigned runs)
+{
+    const struct conc_model *m = cell->model;
+    const struct conc_workload *w = cell->workload;
+    struct conc_task_out *out;
+    struct conc_hist *op_ns;
+    void *shared = NULL, *region;
+    size_t out_bytes, region_bytes;
+    int err;
+
+    if (runs > cell->runs - res->nruns)
+        runs = cell->runs - res->nruns;
     err = w->setup(&shared, &cell->wp, cell->tasks);
     if (err) {
         res->err = err;
@@ -228,10 +240,8 @@ int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
     }
     out = region;
     op_ns = (struct conc_hist *)((char *)region + out_bytes);
-    res->runs = conc_xcalloc(cell->runs ? cell->runs : 1, sizeof(*res->runs));
 
-    for (unsigned k = 0; k < cell->warmup + cell->runs && !conc_interrupted;
-         k++) {
+    for (unsigned k = 0; k < cell->warmup + runs && !conc_interrupted; k++) {
         struct conc_run_stats s;
         struct cell_rusage u0, u1;
         struct conc_run r = {
@@ -287,7 +297,7 @@ int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
         if (s.failed) {
             conc_error_msg(0, "%s %u of %u failed: %s",
                            warm ? "warmup run" : "run",
-                           (warm ? k : k - cell->warmup) + 1,
+                           warm ? k + 1 : res->nruns + 1,
                            warm ? cell->warmup : cell->runs, s.why);
             res->failed = true;
         }
@@ -301,9 +311,14 @@ int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
         res->err = -EINTR;
         return 128 + conc_interrupted;
     }
+    return res->failed ? CONC_EXIT_FAILED : CONC_EXIT_OK;
+}
 
-    walls = conc_xcalloc(res->nruns ? res->nruns : 1, sizeof(*walls));
+int conc_cell_end(const struct conc_cell *cell, struct conc_cell_result *res)
+{
+    double *walls = conc_xcalloc(res->nruns ? res->nruns : 1, sizeof(*walls));
     size_t nw = 0;
+
     for (unsigned i = 0; i < res->nruns; i++)
         if (!res->runs[i].failed)
             walls[nw++] = (double)res->runs[i].wall_ns;
@@ -311,6 +326,20 @@ int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
     free(walls);
     cell_warn(cell, res);
     return res->failed ? CONC_EXIT_FAILED : CONC_EXIT_OK;
+}
+
+int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res)
+{
+    int rc = conc_cell_begin(cell, res);
+
+    if (rc)
+        return rc;
+    rc = conc_cell_runs(cell, res, cell->runs);
+    if (rc >= 128)
+        return rc;
+    if (res->err && res->nruns == 0)
+        return CONC_EXIT_FAILED; /* setup failed: nothing to summarize */
+    return conc_cell_end(cell, res);
 }
 
 void conc_cell_result_fini(struct conc_cell_result *res)

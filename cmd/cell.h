@@ -56,6 +56,22 @@ int conc_cell_run(const struct conc_cell *cell, struct conc_cell_result *res);
 void conc_cell_result_fini(struct conc_cell_result *res);
 
 /*
+ * conc_cell_run in three steps, for a caller that spreads a cell's timed
+ * runs over time (sweep --interleave); conc_cell_run is exactly these.
+ * conc_cell_begin zeroes res and checks availability and the model's and
+ * workload's limits: 0, CONC_EXIT_UNAVAILABLE (res->skipped says why) or
+ * CONC_EXIT_USAGE (the check printed why). conc_cell_runs does setup,
+ * cell->warmup untimed runs and up to `runs` timed runs (appended to res,
+ * at most cell->runs in all), then teardown: 0, CONC_EXIT_FAILED or 128 +
+ * the signal. conc_cell_end summarizes the passed runs and warns about
+ * noise: 0 or CONC_EXIT_FAILED.
+ */
+int conc_cell_begin(const struct conc_cell *cell, struct conc_cell_result *res);
+int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
+                   unsigned runs);
+int conc_cell_end(const struct conc_cell *cell, struct conc_cell_result *res);
+
+/*
  * Makes cell for model and workload with their default options and the
  * given counts. 0, or -EINVAL if a default fails to parse (a table bug).
  */

@@ -9,6 +9,9 @@
 
 #include "cmd/err.h"
 
+/* Per thread, so workers printing at once never race on it. */
+static _Thread_local char err_last[1024];
+
 static void err_vprint(const char *prefix, int err, const char *fmt,
                        va_list ap)
 {
@@ -20,6 +23,14 @@ static void err_vprint(const char *prefix, int err, const char *fmt,
         fprintf(stderr, "concbench: %s%s: %s\n", prefix, msg, strerror(-err));
     else
         fprintf(stderr, "concbench: %s%s\n", prefix, msg);
+    if (!*prefix)
+        snprintf(err_last, sizeof(err_last), err < 0 ? "%s: %s" : "%s", msg,
+                 err < 0 ? strerror(-err) : "");
+}
+
+const char *conc_error_last(void)
+{
+    return err_last;
 }
 
 int conc_error(int err, const char *fmt, ...)

@@ -26,6 +26,13 @@ int conc_error(int err, const char *fmt, ...)
 int conc_error_msg(int err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * The last message conc_error(), conc_error_msg() or conc_usage_error()
+ * printed from the calling thread, without the "concbench: " prefix ("" if
+ * none). Thread-local; valid until this thread's next error.
+ */
+const char *conc_error_last(void);
+
 /* Prints "concbench: warning: <fmt>". */
 void conc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
