@@ -43,23 +43,24 @@ endif
 
 # jansson is required; libuv, Boost.Context and http-parser each enable the
 # parts that need them, and a missing one leaves those parts registered as
-# unavailable (exit 3) rather than breaking the build.
+# unavailable (exit 3) rather than breaking the build. NO_UV=1,
+# NO_BOOST_CONTEXT=1 and NO_HTTP_PARSER=1 build as if one were missing.
 ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags jansson)
 LIBS := $(shell $(PKG_CONFIG) --libs jansson) -lpthread -lm
 have_lib = $(shell printf '#include <$(1)>\nint main(void){return 0;}\n' | \
 	$(CC) -x c - -o /dev/null $(2) 2>/dev/null && echo 1)
-ifeq ($(shell $(PKG_CONFIG) --exists libuv && echo 1),1)
+ifeq ($(if $(NO_UV),,$(shell $(PKG_CONFIG) --exists libuv && echo 1)),1)
 ALL_CFLAGS += -DCONC_HAVE_UV $(shell $(PKG_CONFIG) --cflags libuv)
 LIBS += $(shell $(PKG_CONFIG) --libs libuv)
 UV_VERSION := $(shell $(PKG_CONFIG) --modversion libuv)
 endif
-ifeq ($(call have_lib,stdio.h,-lboost_context),1)
+ifeq ($(if $(NO_BOOST_CONTEXT),,$(call have_lib,stdio.h,-lboost_context)),1)
 ALL_CFLAGS += -DCONC_HAVE_BOOST_CONTEXT
 LIBS += -lboost_context
 BOOST_VERSION := $(shell sed -n 's/^\#define BOOST_LIB_VERSION "\(.*\)"/\1/p' \
 	/usr/include/boost/version.hpp 2>/dev/null)
 endif
-ifeq ($(call have_lib,http_parser.h,-lhttp_parser),1)
+ifeq ($(if $(NO_HTTP_PARSER),,$(call have_lib,http_parser.h,-lhttp_parser)),1)
 ALL_CFLAGS += -DCONC_HAVE_HTTP_PARSER
 LIBS += -lhttp_parser
 HTTP_PARSER_VERSION := $(shell dpkg-query -W -f='$${Version}' \
