@@ -118,6 +118,41 @@ check: $(O)/concbench $(UNIT_BINS)
 unit: $(UNIT_BINS)
 	$(Q)for t in $(UNIT_BINS); do $$t --jobs 1 || exit 1; done
 
+# Sanitizer builds (git's SANITIZE=), each in its own directory. ASan
+# follows green's stack switches through its fiber annotations.
+asan:
+	$(Q)$(MAKE) --no-print-directory O=build-asan SANITIZE=address,undefined \
+		NO_DEPS=1 build-asan/concbench
+tsan:
+	$(Q)$(MAKE) --no-print-directory O=build-tsan SANITIZE=thread NO_DEPS=1 \
+		build-tsan/concbench
+
+# libFuzzer targets (clang): each runs FUZZ_SECONDS on a copy of its seed
+# corpus tests/fuzz/<name>/, so the repository is never written to; a
+# crashing input is printed (base64) with the fuzzer's report.
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+fuzz:
+	$(Q)$(MAKE) --no-print-directory O=build-fuzz CC=clang NO_DEPS=1 \
+		SANITIZE=address,undefined CFLAGS='-O1 -g -fsanitize=fuzzer-no-link' \
+		$(FUZZ_NAMES:%=build-fuzz/fuzz/%)
+	$(Q)for f in $(FUZZ_NAMES); do \
+		c=$$(mktemp -d) && cp tests/fuzz/$$f/* $$c/ 2>/dev/null; \
+		echo "== fuzz $$f ($(FUZZ_SECONDS) s)"; \
+		build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=2048 -close_fd_mask=2 -artifact_prefix=$$c.crash- \
+			$$c >$$c.log 2>&1 \
+			|| { tail -n 40 $$c.log; rm -rf $$c $$c.log; exit 1; }; \
+		grep -E '^#[0-9]+.*DONE' $$c.log | tail -n 1; rm -rf $$c $$c.log; \
+	done
+
+$(O)/fuzz/%: tests/fuzz/fuzz_%.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(LIB_OBJS) $(LIBS)
+
 demo: $(O)/concbench
 	$(Q)CONCBENCH=$(abspath $(O)/concbench) bench/io-vs-cpu.sh
 
@@ -128,6 +163,6 @@ clean:
 	rm -rf build build-* concbench
 
 FORCE:
-.PHONY: all check unit demo bench clean FORCE
+.PHONY: all check unit demo bench clean asan tsan fuzz FORCE
 
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)

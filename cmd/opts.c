@@ -183,7 +183,7 @@ static int opts_parse(const struct conc_opt *o, const char *s,
 {
     struct conc_val tmp = { 0 }, *v = &tmp;
     int err = 0;
-    bool b;
+    bool b = false;
 
     if (!*s)
         return conc_error_msg(-EINVAL, "empty value for option '%s'", o->key);
