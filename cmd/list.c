@@ -56,8 +56,8 @@ int cmd_list(int argc, char **argv)
             puts("usage: concbench list");
             return CONC_EXIT_OK;
         }
-        return conc_usage_error("unexpected argument '%s'\nusage: concbench "
-                                "list", argv[1]);
+        return conc_usage_error("unexpected argument '%s' (usage: concbench "
+                                "list)", argv[1]);
     }
     conc_list_print(stdout);
     return CONC_EXIT_OK;

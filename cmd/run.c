@@ -178,14 +178,15 @@ int cmd_run(int argc, char **argv)
             opts[nopts++] = o;
             continue;
         }
-        conc_usage_error(arg[0] == '-' ? "unknown option '%s'"
-                                       : "unexpected argument '%s'", arg);
-        fputs(run_usage, stderr);
+        conc_usage_error(arg[0] == '-' ? "unknown option '%s' (see 'concbench "
+                                         "--help')"
+                                       : "unexpected argument '%s' (see "
+                                         "'concbench --help')", arg);
         goto out;
     }
     if (!model || !workload) {
-        conc_usage_error("missing %s", !model ? "--model" : "--workload");
-        fputs(run_usage, stderr);
+        conc_usage_error("missing %s (see 'concbench --help')",
+                         !model ? "--model" : "--workload");
         goto out;
     }
     if (!(m = conc_model_find(model))) {
