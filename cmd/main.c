@@ -19,6 +19,8 @@ struct main_cmd {
 
 static const struct main_cmd main_cmds[] = {
     { "run", cmd_run, "run one cell: a model, a workload, a task count" },
+    { "sweep", cmd_sweep, "run a matrix of models, workloads, options and "
+      "task counts" },
     { "list", cmd_list, "list models, workloads and their options" },
 };
 

@@ -17,9 +17,13 @@ struct conc_report *conc_report_new(int argc, char **argv);
 void conc_report_add(struct conc_report *rep, const struct conc_cell *cell,
                      const struct conc_cell_result *res);
 
-/* Adds a top-level key with a string value (e.g. the sweep seed). */
+/* Adds a top-level key with an integer value (e.g. the sweep seed). */
 void conc_report_set_u64(struct conc_report *rep, const char *key,
                          uint64_t value);
+
+/* Adds a top-level key with a string value (e.g. the sweep's "shard"). */
+void conc_report_set_str(struct conc_report *rep, const char *key,
+                         const char *value);
 
 /*
  * Writes rep to path ("-" for stdout). A file is written to a temporary
