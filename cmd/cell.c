@@ -176,8 +176,9 @@ static void cell_warn(const struct conc_cell *cell,
                   "short to time well; raise the work per task",
                   cell->workload->name, cell->model->name, cell->tasks);
     if (w->outliers)
-        conc_warn("%zu of %zu runs are outliers (kept in the statistics)",
-                  w->outliers, w->n);
+        conc_warn("%zu of %zu runs of '%s' under '%s' with %u tasks are "
+                  "outliers (kept in the statistics)", w->outliers, w->n,
+                  cell->workload->name, cell->model->name, cell->tasks);
 }
 
 int conc_cell_begin(const struct conc_cell *cell, struct conc_cell_result *res)

@@ -583,8 +583,10 @@ static void sweep_print_table(FILE *f, const struct sweep *sw)
                     : sc->res.err ? strerror(-sc->res.err) : "no run passed");
             continue;
         }
+        /* Student's t over few noisy runs can reach below zero, which no
+           time can: the interval is shown clipped at 0. */
         snprintf(ci, sizeof(ci), "%s \xe2\x80\xa6 %s",
-                 conc_fmt_ns(b, sizeof(b), w->ci95_lo),
+                 conc_fmt_ns(b, sizeof(b), w->ci95_lo > 0 ? w->ci95_lo : 0),
                  conc_fmt_ns(c, sizeof(c), w->ci95_hi));
         base = sweep_baseline(sw, sc);
         if (base && w->median > 0)
@@ -787,9 +789,10 @@ int cmd_sweep(int argc, char **argv)
             kvs[nkvs++] = o;
             continue;
         }
-        conc_usage_error(arg[0] == '-' ? "unknown option '%s'"
-                                       : "unexpected argument '%s'", arg);
-        fputs(sweep_usage, stderr);
+        conc_usage_error(arg[0] == '-' ? "unknown option '%s' (see "
+                                         "'concbench sweep --help')"
+                                       : "unexpected argument '%s' (see "
+                                         "'concbench sweep --help')", arg);
         goto out;
     }
     if (inter_on && inter_off) {

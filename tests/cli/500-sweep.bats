@@ -1,0 +1,221 @@
+#!/usr/bin/env bats
+# concbench sweep: the matrix it writes (cells, skips, option expansion),
+# the declared-option rule, shards, the interleaved order's seed, no
+# progress bar off a terminal, and a clean stop on SIGINT.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+    : "${CONCBENCH:?set CONCBENCH to the binary}"
+    T=$BATS_TEST_TMPDIR
+    # Small work: these tests check the matrix, not the speed.
+    FAST=(-o ms=2ms -o n=1e5)
+}
+
+# Models this build cannot run, from `list` (they must come back skipped).
+unavailable_models() {
+    "$CONCBENCH" list | sed -n '/^models:/,/^$/p' | grep -c 'unavailable:' || true
+}
+
+@test "every cell of models x workloads x tasks is in the report, skips included" {
+    run -0 "$CONCBENCH" sweep --models all --workloads primes,sleep \
+        --tasks 1,2 --runs 2 "${FAST[@]}" --json "$T/r.json"
+    nmodels=$("$CONCBENCH" list | sed -n '/^models:/,/^$/p' | grep -c '^  [a-z]')
+    jq -e '.schema == "concbench/1"' "$T/r.json"
+    [ "$(jq '.results | length' "$T/r.json")" -eq $((nmodels * 2 * 2)) ]
+    [ "$(jq '.matrix_cells' "$T/r.json")" -eq $((nmodels * 2 * 2)) ]
+    # A cell is either skipped with a reason, or has exactly --runs runs.
+    jq -e '[.results[] | select(.skipped == null and (.runs | length) != 2)]
+           | length == 0' "$T/r.json"
+    jq -e '[.results[] | select(.skipped != null and
+           ((.skipped | length) < 10 or .failed))] | length == 0' "$T/r.json"
+    # Skipped cells are exactly those of unavailable models.
+    nskip=$(jq '[.results[] | select(.skipped != null)] | length' "$T/r.json")
+    [ "$nskip" -eq $(( $(unavailable_models) * 2 * 2 )) ]
+    # sequential ran every cell, and every answer was right.
+    jq -e '[.results[] | select(.model == "sequential")] | length == 4 and
+           all(.failed == false and all(.runs[]; .result_ok))' "$T/r.json"
+    # The table on stdout has one line per cell plus the header.
+    [ "${#lines[@]}" -ge $((nmodels * 4 + 1)) ]
+}
+
+@test "-o key=v1,v2 expands into the cartesian product of cells" {
+    run -0 "$CONCBENCH" sweep -m sequential -w sleep -t 1,3 --runs 1 \
+        -o ms=1ms,3ms -o count=1,2 --json "$T/r.json"
+    [ "$(jq '.results | length' "$T/r.json")" -eq 8 ]
+    # Eight distinct (ms, count, tasks), each value as given.
+    [ "$(jq -c '[.results[] | [.workload_options.ms,
+        .workload_options.count, .tasks]] | unique | length' "$T/r.json")" -eq 8 ]
+    jq -e '[.results[].workload_options.ms] | unique == [1000000, 3000000]' \
+        "$T/r.json"
+    # Each task does count waits: the result counts them.
+    jq -e 'all(.results[]; .runs[0].result ==
+           .tasks * .workload_options.count)' "$T/r.json"
+}
+
+@test "an option applies only to the cells whose model or workload declares it" {
+    run -0 "$CONCBENCH" sweep -m sequential -w primes,sleep -t 2 --runs 1 \
+        -o n=1e4,2e4 -o ms=1ms --json "$T/r.json"
+    # primes: two values of n; sleep: one cell, and no n recorded on it.
+    [ "$(jq '[.results[] | select(.workload == "primes")] | length' "$T/r.json")" -eq 2 ]
+    [ "$(jq '[.results[] | select(.workload == "sleep")] | length' "$T/r.json")" -eq 1 ]
+    jq -e '[.results[] | select(.workload == "sleep") | .workload_options
+           | has("n")] == [false]' "$T/r.json"
+    jq -e '[.results[] | select(.workload == "primes") | .runs[0].result]
+           == [1229, 2262]' "$T/r.json"
+}
+
+@test "an option no selected model or workload declares is a usage error" {
+    run -2 "$CONCBENCH" sweep -m sequential -w sleep -o coutn=2 --runs 1
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == *"option 'coutn' is not declared by any selected model or workload; did you mean 'count'?"* ]]
+    run -2 "$CONCBENCH" sweep -m sequential -w sleep -o n=1e6 --runs 1
+    [[ "$output" == *"option 'n' belongs to workload 'primes', which this sweep does not run"* ]]
+    run -2 "$CONCBENCH" sweep -m sequential -w sleep -o zzzzzz=1 --runs 1
+    [[ "$output" == *"option 'zzzzzz' is not declared"*"(see 'concbench list')"* ]]
+    # A bad value is refused before anything runs, with no file written.
+    run -2 "$CONCBENCH" sweep -m sequential -w sleep -o ms=1ms,soon \
+        --json "$T/r.json"
+    [[ "$output" == *"soon"* ]]
+    [ ! -e "$T/r.json" ]
+    run -2 "$CONCBENCH" sweep -m sequential -w sleep -o ms=1ms -o ms=2ms
+    [[ "$output" == *"option 'ms' given twice; list its values as ms=v1,v2"* ]]
+    run -2 "$CONCBENCH" sweep -m sequential -w sleep -o ms=1ms,,2ms
+    [[ "$output" == *"empty item"* ]]
+}
+
+@test "usage errors: unknown names, bad lists and shards, exit 2 and one line" {
+    run -2 "$CONCBENCH" sweep -m sequental -w sleep
+    [ "$output" = "concbench: unknown model 'sequental'; did you mean 'sequential'?" ]
+    run -2 "$CONCBENCH" sweep -m sequential -w slep
+    [ "$output" = "concbench: unknown workload 'slep'; did you mean 'sleep'?" ]
+    run -2 "$CONCBENCH" sweep -m sequential,sequential -w sleep
+    [ "$output" = "concbench: model 'sequential' is listed twice" ]
+    run -2 "$CONCBENCH" sweep -m sequential -w sleep -t 1,0
+    [[ "$output" == "concbench: value '0' for '--tasks' is out of range"* ]]
+    for bad in 0/2 3/2 1/0 2 a/b 1/2x /2; do
+        run -2 "$CONCBENCH" sweep -m sequential -w sleep --shard "$bad"
+        [ "${#lines[@]}" -eq 1 ]
+        [[ "$output" == *"shard"* ]]
+    done
+    run -2 "$CONCBENCH" sweep --interleave --no-interleave
+    [[ "$output" == *"contradict"* ]]
+    run -2 "$CONCBENCH" sweep --bogus
+    [ "$output" = "concbench: unknown option '--bogus' (see 'concbench sweep --help')" ]
+    run -0 "$CONCBENCH" sweep --help
+    [[ "$output" == *"--shard K/N"* ]]
+}
+
+@test "--shard K/N slices are disjoint and together are the whole matrix" {
+    args=(-m all -w primes,sleep -t 1,2,3 --runs 1 -o ms=1ms,2ms -o n=1e4)
+    nmodels=$("$CONCBENCH" list | sed -n '/^models:/,/^$/p' | grep -c '^  [a-z]')
+    # primes: 1 value of n x 3 task counts; sleep: 2 values of ms x 3.
+    cells=$((nmodels * (3 + 6)))
+    run -0 "$CONCBENCH" sweep "${args[@]}" --json "$T/full.json"
+    for k in 1 2 3; do
+        run -0 "$CONCBENCH" sweep "${args[@]}" --shard "$k/3" --json "$T/s$k.json"
+        jq -e --arg s "$k/3" '.shard == $s' "$T/s$k.json"
+        jq -e --argjson n "$cells" '.matrix_cells == $n' "$T/s$k.json"
+    done
+    key='[.results[] | [.model, .workload, .tasks, .workload_options,
+          .model_options] | tojson]'
+    full=$(jq -c "$key | sort" "$T/full.json")
+    [ "$(jq 'length' <<<"$full")" -eq "$cells" ]
+    union=$(jq -s -c "map($key) | add | sort" "$T/s1.json" "$T/s2.json" "$T/s3.json")
+    [ "$union" = "$full" ]          # covers, with no cell twice (a sorted list)
+    # Round-robin: cell i goes to shard i mod 3 + 1, so sizes are equal.
+    for k in 1 2 3; do
+        [ "$(jq '.results | length' "$T/s$k.json")" -eq $((cells / 3)) ]
+    done
+    # The first cell of the matrix is shard 1's first, the second shard 2's.
+    [ "$(jq -c '.results[0] | [.model, .workload, .tasks]' "$T/s1.json")" = \
+      "$(jq -c '.results[0] | [.model, .workload, .tasks]' "$T/full.json")" ]
+    [ "$(jq -c '.results[0] | [.model, .workload, .tasks]' "$T/s2.json")" = \
+      "$(jq -c '.results[1] | [.model, .workload, .tasks]' "$T/full.json")" ]
+    # A shard past the matrix is empty but valid.
+    run -0 "$CONCBENCH" sweep -m sequential -w sleep -t 1 -o ms=1ms \
+        --shard 2/2 --json "$T/empty.json"
+    jq -e '.results == [] and .shard == "2/2"' "$T/empty.json"
+}
+
+@test "interleaving is the default with several runs and records its seed" {
+    run -0 "$CONCBENCH" sweep -m sequential -w sleep -t 1,2 --runs 3 \
+        -o ms=1ms --seed 42 --json "$T/i.json"
+    jq -e '.order == "interleaved" and .seed == 42' "$T/i.json"
+    jq -e 'all(.results[]; (.runs | length) == 3 and .summary.runs_passed == 3)' \
+        "$T/i.json"
+    # Without --seed, a seed is still chosen and recorded.
+    run -0 "$CONCBENCH" sweep -m sequential -w sleep -t 1 --runs 2 -o ms=1ms \
+        --json "$T/r.json"
+    jq -e '.order == "interleaved" and (.seed | type) == "number"' "$T/r.json"
+    # One run, or --no-interleave: cell by cell, no seed.
+    run -0 "$CONCBENCH" sweep -m sequential -w sleep -t 1 --runs 1 -o ms=1ms \
+        --json "$T/o.json"
+    jq -e '.order == "by cell" and (has("seed") | not)' "$T/o.json"
+    run -0 "$CONCBENCH" sweep -m sequential -w sleep -t 1 --runs 2 -o ms=1ms \
+        --no-interleave --json "$T/n.json"
+    jq -e '.order == "by cell" and (has("seed") | not)' "$T/n.json"
+    jq -e '.argv[0:2] == ["concbench", "sweep"]' "$T/n.json"
+}
+
+# The execution order, read from the progress lines on a pseudo-terminal.
+order_of() {
+    script -qec "'$CONCBENCH' sweep -m sequential -w sleep -t 1 --warmup 0 \
+        -o ms=1ms,2ms,3ms $* >/dev/null" "$T/tty.log" >/dev/null
+    tr '\r' '\n' <"$T/tty.log" | sed -n 's/.* T=1 \(ms=[0-9]*ms\) .*/\1/p' |
+        paste -sd' '
+}
+
+@test "the interleaved order is shuffled by the seed and replays with it" {
+    command -v script >/dev/null || skip "script(1) is not installed"
+    a=$(order_of --runs 4 --seed 1)
+    b=$(order_of --runs 4 --seed 1)
+    c=$(order_of --runs 4 --seed 2)
+    [ "$(wc -w <<<"$a")" -eq 12 ]   # one step per timed run
+    [ "$a" = "$b" ]                 # the seed replays the order
+    [ "$a" != "$c" ]
+    # Not cell by cell: the cell changes more often than twice.
+    changes=$(tr ' ' '\n' <<<"$a" | uniq | wc -l)
+    [ "$changes" -gt 3 ]
+    # Each cell still gets exactly its 4 runs.
+    [ "$(tr ' ' '\n' <<<"$a" | sort | uniq -c | awk '{print $1}' | sort -u)" = 4 ]
+    # Cell by cell: one step per cell, in matrix order.
+    [ "$(order_of --runs 4 --no-interleave)" = "ms=1ms ms=2ms ms=3ms" ]
+}
+
+@test "no progress bar when stderr is not a terminal" {
+    run --separate-stderr -0 "$CONCBENCH" sweep -m sequential -w sleep -t 1,2 \
+        --runs 2 -o ms=1ms --json "$T/r.json"
+    [[ "$stderr" != *ETA* ]]
+    [[ "$stderr" != *$'\r'* ]]
+    [[ "$output" == *"workload"*"model"*"median"* ]]
+}
+
+@test "a progress bar with the cell and an ETA on a terminal" {
+    command -v script >/dev/null || skip "script(1) is not installed"
+    script -qec "'$CONCBENCH' sweep -m sequential -w sleep -t 1,2 --runs 2 \
+        -o ms=1ms --seed 5 >/dev/null" "$T/tty.log" >/dev/null
+    grep -q 'ETA' "$T/tty.log"
+    grep -q 'sleep/sequential T=2 ms=1ms' "$T/tty.log"
+    grep -q '4/4' "$T/tty.log"
+}
+
+@test "--json - writes the report to stdout and the table to stderr" {
+    run --separate-stderr -0 "$CONCBENCH" sweep -m sequential -w sleep -t 1 \
+        --runs 1 -o ms=1ms --json -
+    jq -e '.results | length == 1' <<<"$output"
+    [[ "$stderr" == *median* ]]
+}
+
+@test "SIGINT stops the sweep: exit 130 and no report" {
+    "$CONCBENCH" sweep -m sequential -w sleep -t 1,2,4 --runs 5 -o ms=100ms \
+        --json "$T/r.json" >/dev/null 2>"$T/err" &
+    pid=$!
+    sleep 0.5
+    kill -INT "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 130 ]
+    [ ! -e "$T/r.json" ]
+    grep -q 'interrupted by SIGINT' "$T/err"
+}
