@@ -10,6 +10,7 @@
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Every model and workload with its options, generated from their tables. */
 void conc_list_print(FILE *f);

@@ -22,6 +22,8 @@ static const struct main_cmd main_cmds[] = {
     { "sweep", cmd_sweep, "run a matrix of models, workloads, options and "
       "task counts" },
     { "list", cmd_list, "list models, workloads and their options" },
+    { "serve", cmd_serve, "the built-in HTTP server the http workload "
+      "fetches from" },
 };
 
 #define MAIN_NCMDS (sizeof(main_cmds) / sizeof(main_cmds[0]))
