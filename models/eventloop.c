@@ -1,10 +1,650 @@
 /*
- * eventloop: not built yet; registered so that `list` shows it and `run` exits 3.
+ * eventloop: asyncio's (and Node's) model on libuv. Every task is a chain of
+ * callbacks on one uv_loop_t, or on one loop per worker thread: a uv_poll_t
+ * for fd waits, a uv_timer_t for deadlines, a ready queue run by one
+ * uv_idle_t for yields, and with offload=on libuv's thread pool for
+ * CPU-bound steps. It measures what one thread multiplexing many tasks costs.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/clock.h"
+#include "cmd/err.h"
+#include "models/limits.h"
 #include "models/model.h"
+
+#define EVENTLOOP_WORKERS_MAX 1024
+#define EVENTLOOP_POOL_MAX 1024 /* libuv's MAX_THREADPOOL_SIZE since 1.30 */
+
+/* Declared even without libuv, so `list` and option parsing stay the same. */
+static const struct conc_opt eventloop_opts[] = {
+    { "workers", CONC_OPT_COUNT, "1", "event loops, each on its own OS "
+      "thread; tasks are split between them (at most one loop per task)",
+      NULL, 1, EVENTLOOP_WORKERS_MAX },
+    { "offload", CONC_OPT_BOOL, "off", "run CPU-bound steps (those after a "
+      "yield) on libuv's thread pool with uv_queue_work", NULL, 0, 0 },
+    { "pool", CONC_OPT_COUNT, NULL, "threads in libuv's pool, with "
+      "offload=on (default: UV_THREADPOOL_SIZE, else 4); fixed for the "
+      "process once its pool started", NULL, 1, EVENTLOOP_POOL_MAX },
+    { NULL },
+};
+
+#ifdef CONC_HAVE_UV
+#include <uv.h>
+
+/*
+ * How often each loop looks at conc_interrupted. libuv's epoll wait retries
+ * on EINTR, so a signal alone never ends uv_run; a uv_signal_t would replace
+ * the handler cmd/main.c installed. A 25 ms timer keeps the stop well within
+ * 100 ms at the cost of 40 wake-ups a second.
+ */
+#define EVENTLOOP_WATCH_MS 25
+
+enum eventloop_state {
+    EVENTLOOP_NEW,   /* not started (or its task_init failed) */
+    EVENTLOOP_READY, /* in the ready queue: it yielded */
+    EVENTLOOP_WAIT,  /* its poll handle and/or timer is armed */
+    EVENTLOOP_POOL,  /* its step is queued or running on the thread pool */
+    EVENTLOOP_DONE,  /* finished; its handles are closed or closing */
+};
+
+struct eventloop_loop;
+
+/*
+ * One task. The workload's task memory follows it (eventloop_task_mem).
+ * Handles live inside or beside it until the loop is closed, so a close
+ * callback never sees freed memory.
+ */
+struct eventloop_task {
+    struct eventloop_loop *lp;
+    struct eventloop_task *next; /* the ready queue */
+    unsigned index;              /* into r->out */
+    unsigned char state;
+    bool timer_init;             /* timer is initialized (closed at the end) */
+    int poll_fd;                 /* the fd poll was initialized on */
+    uv_poll_t *poll;             /* NULL, or a handle on poll_fd */
+    uv_work_t *work;             /* NULL until the task is first offloaded */
+    int work_err;                /* what an offloaded step returned */
+    struct conc_wait work_w;
+    uv_timer_t timer;
+};
+
+/* One loop and the tasks [first, first + n) of the run that it drives. */
+struct eventloop_loop {
+    uv_loop_t loop;
+    uv_idle_t idle;   /* runs the ready queue; active while it is not empty */
+    uv_timer_t watch; /* looks at conc_interrupted */
+    const struct conc_run *r;
+    char *tasks;      /* n tasks of stride bytes */
+    size_t stride;
+    unsigned id, first, n;
+    unsigned live;    /* started and not finished, +1 while starting */
+    struct eventloop_task *ready_head, *ready_tail;
+    bool offload, stopping, quiet;
+    int err;          /* the loop's own failure, 0 or -errno */
+    pthread_t thread;
+};
+
+/* The workload's memory, after the header at the strictest alignment. */
+#define EVENTLOOP_HDR                                                      \
+    ((sizeof(struct eventloop_task) + _Alignof(max_align_t) - 1) &         \
+     ~(_Alignof(max_align_t) - 1))
+
+static void *eventloop_task_mem(struct eventloop_task *t)
+{
+    return (char *)t + EVENTLOOP_HDR;
+}
+
+static struct eventloop_task *eventloop_task_at(struct eventloop_loop *lp,
+                                                unsigned i)
+{
+    return (struct eventloop_task *)(lp->tasks + (size_t)i * lp->stride);
+}
+
+static void eventloop_step(struct eventloop_task *t);
+static void eventloop_on_idle(uv_idle_t *h);
+
+/*
+ * The thread pool is process-wide: libuv reads UV_THREADPOOL_SIZE once, when
+ * the first request is queued, and keeps that many threads until exit. We
+ * start it ourselves before the first offloaded run (untimed, from check),
+ * and remember its size to refuse a later, different pool=N rather than
+ * report a size that is not the one used.
+ */
+static pthread_mutex_t eventloop_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned eventloop_pool_threads; /* 0: not started by us yet */
+static bool eventloop_uv_ready;
+
+/* The size libuv 1.30+ derives from UV_THREADPOOL_SIZE (uv/threadpool.c). */
+static unsigned eventloop_pool_from_env(void)
+{
+    const char *s = getenv("UV_THREADPOOL_SIZE");
+    unsigned n = s ? (unsigned)atoi(s) : 4;
+
+    if (n == 0)
+        n = 1;
+    return n > EVENTLOOP_POOL_MAX ? EVENTLOOP_POOL_MAX : n;
+}
+
+static void eventloop_on_noop(uv_work_t *req)
+{
+    (void)req;
+}
+
+/*
+ * Makes libuv create its process-wide state outside any timed run: the
+ * signal-lock pipe the first uv_loop_init opens (two fds kept until exit,
+ * which the cell runner would otherwise count as a leak of the first run)
+ * and, when offload is wanted, the thread pool. 0 or -errno, reported.
+ */
+static int eventloop_prepare(const struct conc_params *mp)
+{
+    bool offload = conc_param_bool(mp, "offload");
+    bool pool_set = conc_param_isset(mp, "pool");
+    unsigned want = pool_set ? (unsigned)conc_param_u64(mp, "pool") : 0;
+    uv_loop_t loop;
+    uv_work_t req;
+    char buf[16];
+    int err = 0;
+
+    if (pool_set && !offload)
+        return conc_error_msg(-EINVAL, "option 'pool' of model 'eventloop' "
+                              "needs offload=on (only offloaded steps use "
+                              "the pool)");
+    pthread_mutex_lock(&eventloop_pool_lock);
+    if (eventloop_uv_ready && (!offload || eventloop_pool_threads))
+        goto check_size;
+    if (offload && pool_set) {
+        snprintf(buf, sizeof(buf), "%u", want);
+        setenv("UV_THREADPOOL_SIZE", buf, 1);
+    }
+    err = uv_loop_init(&loop);
+    if (err) {
+        conc_error(err, "cannot start an event loop");
+        goto out;
+    }
+    if (offload) {
+        err = uv_queue_work(&loop, &req, eventloop_on_noop, NULL);
+        if (!err)
+            eventloop_pool_threads = eventloop_pool_from_env();
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) == 0)
+        eventloop_uv_ready = true;
+    if (err) {
+        conc_error(err, "cannot start libuv's thread pool");
+        goto out;
+    }
+check_size:
+    if (pool_set && want != eventloop_pool_threads)
+        err = conc_error_msg(-EINVAL, "libuv's thread pool already runs %u "
+                             "threads in this process and cannot change to "
+                             "pool=%u; run that cell in a process of its own",
+                             eventloop_pool_threads, want);
+out:
+    pthread_mutex_unlock(&eventloop_pool_lock);
+    return err;
+}
+
+static int eventloop_check(const struct conc_params *mp, unsigned tasks)
+{
+    uint64_t workers = conc_param_u64(mp, "workers");
+    int err;
+
+    if (workers > tasks)
+        workers = tasks;
+    if (workers > 1 &&
+        (err = conc_limits_check_tasks((unsigned long)workers - 1,
+                                       "threads")) != 0)
+        return err;
+    return eventloop_prepare(mp);
+}
+
+/* Both the idle and watch handles go: uv_run returns once they are closed. */
+static void eventloop_quiesce(struct eventloop_loop *lp)
+{
+    if (uv_is_closing((uv_handle_t *)&lp->idle))
+        return;
+    uv_close((uv_handle_t *)&lp->idle, NULL);
+    uv_close((uv_handle_t *)&lp->watch, NULL);
+}
+
+static void eventloop_live_put(struct eventloop_loop *lp)
+{
+    if (--lp->live == 0)
+        eventloop_quiesce(lp);
+}
+
+static void eventloop_on_poll_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+/*
+ * Closes the task's poll handle. Closing (like stopping) makes libuv drop
+ * the handle's fd number from epoll, which would silently unregister
+ * another task's watch if that number had been reused by it. It is safe
+ * here because a task's handle is only ever stopped, then closed, around
+ * that task's own step on this thread: no other task of this loop ran in
+ * between, so the number is still this task's or free in this loop.
+ * Offloaded steps never hold a poll handle (they follow a yield, which
+ * closed it).
+ */
+static void eventloop_poll_close(struct eventloop_task *t)
+{
+    if (!t->poll)
+        return;
+    uv_close((uv_handle_t *)t->poll, eventloop_on_poll_closed);
+    t->poll = NULL;
+}
+
+/* Ends the task: closes its handles, records its result, frees its work. */
+static void eventloop_task_end(struct eventloop_task *t, int err)
+{
+    struct eventloop_loop *lp = t->lp;
+
+    eventloop_poll_close(t);
+    if (t->timer_init)
+        uv_close((uv_handle_t *)&t->timer, NULL);
+    free(t->work); /* never in flight here: see eventloop_loop_stop */
+    t->work = NULL;
+    t->state = EVENTLOOP_DONE;
+    conc_task_finish(lp->r, t->index, eventloop_task_mem(t), err);
+    eventloop_live_put(lp);
+}
+
+static void eventloop_on_timer(uv_timer_t *h)
+{
+    struct eventloop_task *t = h->data;
+
+    /* A read/write wait whose deadline came first: stop watching the fd. */
+    if (t->poll)
+        uv_poll_stop(t->poll);
+    eventloop_step(t);
+}
+
+/*
+ * Arms the task's timer for an absolute CLOCK_MONOTONIC deadline. libuv
+ * timers count whole milliseconds of loop time (uv_now, cached at the start
+ * of each iteration, on the same clock or its coarse variant, which lags
+ * it). Rounding the deadline up to a whole millisecond of that clock and
+ * asking for the difference from uv_now makes the timer fire only once the
+ * loop clock, and therefore the real clock, has passed the deadline,
+ * however stale uv_now is. The cost is up to 1 ms of lateness (plus the
+ * coarse clock's lag), which the workload records as it is.
+ */
+static int eventloop_timer_arm(struct eventloop_task *t, uint64_t deadline_ns)
+{
+    struct eventloop_loop *lp = t->lp;
+    uint64_t due_ms = (deadline_ns + CONC_NS_PER_MS - 1) / CONC_NS_PER_MS;
+    uint64_t now_ms = uv_now(&lp->loop);
+
+    if (!t->timer_init) {
+        uv_timer_init(&lp->loop, &t->timer);
+        t->timer.data = t;
+        t->timer_init = true;
+    }
+    return uv_timer_start(&t->timer, eventloop_on_timer,
+                          due_ms > now_ms ? due_ms - now_ms : 0, 0);
+}
+
+static void eventloop_on_poll(uv_poll_t *h, int status, int events)
+{
+    struct eventloop_task *t = h->data;
+
+    /*
+     * Ready, or an error on the fd (status < 0): either way step finds out
+     * with its own syscalls. The handle is stopped before step, which may
+     * close the fd.
+     */
+    (void)status;
+    (void)events;
+    uv_poll_stop(h);
+    if (t->timer_init)
+        uv_timer_stop(&t->timer);
+    eventloop_step(t);
+}
+
+/*
+ * Watches w->fd. A handle already on that fd number is restarted (uv_poll_t
+ * keeps no state of the file, so this is right even if step closed the fd
+ * and got the same number back); a handle on another fd was closed by the
+ * caller, and a new one is made: uv_poll_init refuses an fd number another
+ * active handle of the loop still watches.
+ */
+static int eventloop_poll_arm(struct eventloop_task *t,
+                              const struct conc_wait *w)
+{
+    int events = w->want == CONC_WAIT_READ ? UV_READABLE : UV_WRITABLE;
+    int err;
+
+    if (!t->poll) {
+        uv_poll_t *p = conc_xmalloc(sizeof(*p));
+        err = uv_poll_init(&t->lp->loop, p, w->fd);
+        if (err) {
+            free(p); /* uv_poll_init registers nothing when it fails */
+            return err;
+        }
+        p->data = t;
+        t->poll = p;
+        t->poll_fd = w->fd;
+    }
+    return uv_poll_start(t->poll, events, eventloop_on_poll);
+}
+
+static void eventloop_ready_push(struct eventloop_task *t)
+{
+    struct eventloop_loop *lp = t->lp;
+
+    t->state = EVENTLOOP_READY;
+    t->next = NULL;
+    if (lp->ready_tail) {
+        lp->ready_tail->next = t;
+    } else {
+        lp->ready_head = t;
+        uv_idle_start(&lp->idle, eventloop_on_idle);
+    }
+    lp->ready_tail = t;
+}
+
+/* On a pool thread: one step, with nothing of the loop touched. */
+static void eventloop_on_work(uv_work_t *req)
+{
+    struct eventloop_task *t = req->data;
+
+    memset(&t->work_w, 0, sizeof(t->work_w));
+    t->work_err = t->lp->r->w->step(eventloop_task_mem(t), &t->work_w);
+}
+
+static void eventloop_after_step(struct eventloop_task *t, int err,
+                                 const struct conc_wait *w);
+
+/* Back on the loop thread once the pool ran (or cancelled) the step. */
+static void eventloop_on_work_done(uv_work_t *req, int status)
+{
+    struct eventloop_task *t = req->data;
+
+    if (status == UV_ECANCELED) {
+        eventloop_task_end(t, -EINTR);
+        return;
+    }
+    eventloop_after_step(t, t->work_err, &t->work_w);
+}
+
+static void eventloop_offload(struct eventloop_task *t)
+{
+    int err;
+
+    if (!t->work) {
+        t->work = conc_xmalloc(sizeof(*t->work));
+        t->work->data = t;
+    }
+    t->state = EVENTLOOP_POOL;
+    err = uv_queue_work(&t->lp->loop, t->work, eventloop_on_work,
+                        eventloop_on_work_done);
+    if (err)
+        eventloop_task_end(t, err);
+}
+
+/* Arms whatever the task asked for in w, or ends it. */
+static void eventloop_after_step(struct eventloop_task *t, int err,
+                                 const struct conc_wait *w)
+{
+    bool io = w->want == CONC_WAIT_READ || w->want == CONC_WAIT_WRITE;
+
+    if (!err && w->want != CONC_DONE && t->lp->stopping)
+        err = -EINTR;
+    if (err || w->want == CONC_DONE) {
+        eventloop_task_end(t, err);
+        return;
+    }
+    if (t->poll && (!io || t->poll_fd != w->fd))
+        eventloop_poll_close(t);
+    switch (w->want) {
+    case CONC_YIELD:
+        if (t->lp->offload)
+            eventloop_offload(t);
+        else
+            eventloop_ready_push(t);
+        return;
+    case CONC_WAIT_UNTIL:
+        err = eventloop_timer_arm(t, w->deadline_ns);
+        break;
+    case CONC_WAIT_READ:
+    case CONC_WAIT_WRITE:
+        err = eventloop_poll_arm(t, w);
+        if (!err && w->deadline_ns)
+            err = eventloop_timer_arm(t, w->deadline_ns);
+        break;
+    default:
+        err = -EINVAL;
+        break;
+    }
+    if (err)
+        eventloop_task_end(t, err);
+    else
+        t->state = EVENTLOOP_WAIT;
+}
+
+/* One step on the loop thread. */
+static void eventloop_step(struct eventloop_task *t)
+{
+    struct conc_wait w;
+    int err;
+
+    memset(&w, 0, sizeof(w));
+    err = t->lp->r->w->step(eventloop_task_mem(t), &w);
+    eventloop_after_step(t, err, &w);
+}
+
+/*
+ * Yielding tasks wait in a FIFO ready queue (asyncio's _ready deque) that
+ * one uv_idle_t per loop runs, each task once per pass. An active idle
+ * handle makes libuv poll for I/O with a zero timeout, so every pass over
+ * the ready tasks is followed by a non-blocking look at the fds and timers
+ * of the others: ready I/O runs between the steps of a CPU-bound task, and
+ * the CPU-bound tasks never wait for it. A uv_check_t alone would not do:
+ * the poll before it could block while tasks are runnable. One idle handle
+ * for the queue, rather than one per task, keeps a yield at O(1) with no
+ * handle to start and stop.
+ */
+static void eventloop_on_idle(uv_idle_t *h)
+{
+    struct eventloop_loop *lp = h->data;
+    struct eventloop_task *last = lp->ready_tail, *t;
+
+    /* Only the tasks that were ready when the pass began: the rest wait for
+       the next poll. */
+    while ((t = lp->ready_head) != NULL) {
+        lp->ready_head = t->next;
+        if (!lp->ready_head)
+            lp->ready_tail = NULL;
+        eventloop_step(t);
+        if (t == last)
+            break;
+    }
+    if (!lp->ready_head && uv_is_active((uv_handle_t *)h))
+        uv_idle_stop(h);
+}
+
+/*
+ * Ends every task that is still running with err: on SIGINT/SIGTERM, or
+ * when uv_run returned with tasks that armed nothing. A step running on the
+ * pool cannot be stopped: a queued one is cancelled, a running one ends
+ * when it returns (eventloop_after_step sees stopping). O(tasks), once.
+ */
+static void eventloop_loop_stop(struct eventloop_loop *lp, int err)
+{
+    lp->stopping = true;
+    lp->ready_head = lp->ready_tail = NULL;
+    if (!uv_is_closing((uv_handle_t *)&lp->idle))
+        uv_idle_stop(&lp->idle);
+    lp->live++; /* keep the loop open until the pass is over */
+    for (unsigned i = 0; i < lp->n; i++) {
+        struct eventloop_task *t = eventloop_task_at(lp, i);
+        switch (t->state) {
+        case EVENTLOOP_READY:
+        case EVENTLOOP_WAIT:
+            eventloop_task_end(t, err);
+            break;
+        case EVENTLOOP_POOL:
+            uv_cancel((uv_req_t *)t->work);
+            break;
+        default:
+            break;
+        }
+    }
+    eventloop_live_put(lp);
+}
+
+static void eventloop_on_watch(uv_timer_t *h)
+{
+    struct eventloop_loop *lp = h->data;
+
+    if (conc_interrupted && !lp->stopping)
+        eventloop_loop_stop(lp, -EINTR);
+}
+
+static void eventloop_on_walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Runs one loop over its tasks, from uv_loop_init to uv_loop_close. */
+static void eventloop_loop_run(struct eventloop_loop *lp)
+{
+    const struct conc_run *r = lp->r;
+    unsigned i;
+    int err;
+
+    err = uv_loop_init(&lp->loop);
+    if (err) {
+        lp->err = conc_error(err, "cannot start event loop %u", lp->id);
+        return;
+    }
+    lp->loop.data = lp;
+    uv_idle_init(&lp->loop, &lp->idle);
+    lp->idle.data = lp;
+    uv_timer_init(&lp->loop, &lp->watch);
+    lp->watch.data = lp;
+    uv_timer_start(&lp->watch, eventloop_on_watch, EVENTLOOP_WATCH_MS,
+                   EVENTLOOP_WATCH_MS);
+
+    lp->tasks = conc_xcalloc(lp->n ? lp->n : 1, lp->stride);
+    lp->live = 1; /* the starter's hold: no quiesce before all started */
+    for (i = 0; i < lp->n && !conc_interrupted; i++) {
+        struct eventloop_task *t = eventloop_task_at(lp, i);
+        t->lp = lp;
+        t->index = lp->first + i;
+        t->poll_fd = -1;
+        if (conc_task_start(r, t->index, eventloop_task_mem(t)))
+            continue; /* recorded in out[]; nothing to release */
+        lp->live++;
+        eventloop_step(t);
+    }
+    if (conc_interrupted)
+        eventloop_loop_stop(lp, -EINTR);
+    eventloop_live_put(lp);
+
+    uv_run(&lp->loop, UV_RUN_DEFAULT);
+    if (lp->live) {
+        /* Only a model bug gets here: tasks left with nothing armed. */
+        lp->err = conc_error_msg(-EIO, "event loop %u ran out of events with "
+                                 "%u tasks unfinished", lp->id, lp->live);
+        eventloop_loop_stop(lp, -EIO);
+        uv_run(&lp->loop, UV_RUN_DEFAULT);
+    }
+    err = uv_loop_close(&lp->loop);
+    if (err) {
+        /* Fail the run, but still release the loop's fds and memory. */
+        if (!lp->err)
+            lp->err = conc_error(err, "event loop %u still had handles or "
+                                 "requests open after its run", lp->id);
+        uv_walk(&lp->loop, eventloop_on_walk_close, NULL);
+        uv_run(&lp->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&lp->loop);
+    }
+    free(lp->tasks);
+    lp->tasks = NULL;
+}
+
+static void *eventloop_thread(void *arg)
+{
+    eventloop_loop_run(arg);
+    return NULL;
+}
+
+static int eventloop_run(struct conc_run *r)
+{
+    unsigned workers = (unsigned)conc_param_u64(r->mp, "workers");
+    bool offload = conc_param_bool(r->mp, "offload");
+    size_t stride = EVENTLOOP_HDR + ((r->w->task_size + _Alignof(max_align_t) -
+                                      1) & ~(_Alignof(max_align_t) - 1));
+    struct eventloop_loop *lps;
+    unsigned started = 1;
+    int err = eventloop_prepare(r->mp);
+
+    if (err)
+        return err;
+    if (workers > r->tasks)
+        workers = r->tasks ? r->tasks : 1;
+    lps = conc_xcalloc(workers, sizeof(*lps));
+    for (unsigned k = 0; k < workers; k++) {
+        lps[k].r = r;
+        lps[k].id = k;
+        lps[k].first = (unsigned)((uint64_t)r->tasks * k / workers);
+        lps[k].n = (unsigned)((uint64_t)r->tasks * (k + 1) / workers) -
+                   lps[k].first;
+        lps[k].stride = stride;
+        lps[k].offload = offload;
+    }
+    /* Loop 0 runs on this thread, as asyncio's does; the others on theirs. */
+    for (; started < workers; started++) {
+        err = -pthread_create(&lps[started].thread, NULL, eventloop_thread,
+                              &lps[started]);
+        if (err) {
+            conc_error(err, "cannot start the thread of event loop %u",
+                       started);
+            break;
+        }
+    }
+    if (!err)
+        eventloop_loop_run(&lps[0]);
+    for (unsigned k = 1; k < started; k++)
+        pthread_join(lps[k].thread, NULL);
+    for (unsigned k = 0; k < started && !err; k++)
+        err = lps[k].err;
+    free(lps);
+    if (conc_interrupted)
+        return -EINTR;
+    return err;
+}
 
 const struct conc_model conc_model_eventloop = {
     .name = "eventloop",
-    .summary = "not built yet",
-    .unavailable = "not implemented yet",
+    .summary = "callbacks on one libuv loop per worker thread (uv_poll_t, "
+               "uv_timer_t, uv_idle_t)",
+    .like = "asyncio",
+    .opts = eventloop_opts,
+    .check = eventloop_check,
+    .run = eventloop_run,
 };
+
+#else /* !CONC_HAVE_UV */
+
+const struct conc_model conc_model_eventloop = {
+    .name = "eventloop",
+    .summary = "callbacks on one libuv loop per worker thread",
+    .like = "asyncio",
+    .opts = eventloop_opts,
+    .unavailable = "built without libuv",
+};
+
+#endif
