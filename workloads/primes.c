@@ -1,10 +1,12 @@
 /*
- * primes: counts the primes <= n with a segmented, odd-only bit sieve. [2, n]
- * is split into T equal ranges, one per task; each step sieves one L1-sized
- * segment, so a task yields often enough for a cooperative model to stay
- * fair. The purest CPU-bound work: only more cores make it faster.
+ * primes: counts the primes <= n with a segmented sieve of Eratosthenes on a
+ * mod-30 wheel (one byte holds the 8 numbers of 30 coprime to 2, 3 and 5).
+ * [2, n] is split into T equal ranges, one per task; each step sieves one
+ * L1-sized segment, so a task yields often enough for a cooperative model to
+ * stay fair. The purest CPU-bound work: only more cores make it faster.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +21,8 @@
 static const struct conc_opt primes_opts[] = {
     { "n", CONC_OPT_COUNT, "1e8", "count primes up to n", NULL, 2,
       PRIMES_N_MAX },
-    { "segment", CONC_OPT_SIZE, NULL, "sieve segment (default: the L1 data "
-      "cache)", NULL, 1024, PRIMES_SEG_MAX },
+    { "segment", CONC_OPT_SIZE, NULL, "sieve segment, 30 numbers a byte "
+      "(default: the L1 data cache)", NULL, 1024, PRIMES_SEG_MAX },
     { NULL },
 };
 
@@ -30,24 +32,78 @@ static const uint64_t primes_pi_pow10[] = {
     4118054813ull, 37607912018ull,
 };
 
+/* Bit i of a byte stands for 30 * byte + primes_wheel[i]. */
+static const uint8_t primes_wheel[8] = { 1, 7, 11, 13, 17, 19, 23, 29 };
+
+/*
+ * Presieving: the multiples of these primes repeat with a period of their
+ * product in bytes (30 is coprime to them), so a segment starts as a copy
+ * of the first pattern ORed with the others instead of being crossed off.
+ */
+static const uint8_t primes_presieve[][4] = {
+    { 7, 11, 13, 17 }, /* 17017 bytes */
+    { 19, 23, 29 },    /* 12673 bytes */
+};
+#define PRIMES_NPAT (sizeof(primes_presieve) / sizeof(primes_presieve[0]))
+#define PRIMES_PRESIEVE_MAX 29 /* the largest prime above */
+
+/* A sieving prime: the byte offsets and bits of its multiples p * (30k + w)
+   for the 8 wheel residues w, relative to byte p * k. */
+struct primes_base {
+    uint32_t p;
+    uint32_t off[8]; /* (p * w) / 30, always < p */
+    uint8_t bit[8];  /* 1 << index of (p * w) % 30 */
+};
+
+struct primes_pattern {
+    uint8_t *bytes; /* period + seg_bytes, so a segment never wraps */
+    size_t period;
+};
+
 struct primes_shared {
     uint64_t n, expected;
-    uint32_t *base; /* odd primes up to sqrt(n) */
+    struct primes_base *base; /* primes in (PRIMES_PRESIEVE_MAX, sqrt(n)] */
     size_t nbase;
     size_t seg_bytes;
+    struct primes_pattern pat[PRIMES_NPAT];
+    uint64_t (*ones)(const uint8_t *buf, size_t words);
 };
 
 struct primes_task {
     const struct primes_shared *sh;
-    uint64_t next, hi; /* the next odd number to sieve; the range's end */
+    uint64_t lo, hi;     /* the range's numbers, inclusive */
+    uint64_t next, last; /* the next byte to sieve; the range's last byte */
     uint64_t count, segments;
 };
 
 /*
- * Each OS thread sieves into its own buffer: a step runs to its end without
- * being switched out, so every model can share one buffer per thread.
+ * Each OS thread sieves into its own buffer, made on its first step and
+ * freed when the thread ends: a step runs to its end without being switched
+ * out, so the tasks of a thread can share it. (A _Thread_local array would
+ * be zeroed by glibc at every thread's creation, which the threads model
+ * would then pay for per task.)
  */
-static _Thread_local uint64_t primes_buf[PRIMES_SEG_MAX / 8];
+static pthread_once_t primes_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t primes_key;
+static _Thread_local uint8_t *primes_buf;
+static _Thread_local size_t primes_buf_len;
+
+static void primes_key_init(void)
+{
+    if (pthread_key_create(&primes_key, free))
+        abort();
+}
+
+static uint8_t *primes_buffer(size_t len)
+{
+    if (primes_buf_len < len) {
+        free(primes_buf);
+        primes_buf = conc_xmalloc(len);
+        primes_buf_len = len;
+        pthread_setspecific(primes_key, primes_buf);
+    }
+    return primes_buf;
+}
 
 static uint64_t primes_isqrt(uint64_t n)
 {
@@ -114,6 +170,75 @@ static size_t primes_l1_bytes(void)
     return (size_t)l1;
 }
 
+/* The index of residue r (mod 30) on the wheel, or -1. */
+static int primes_wheel_index(unsigned r)
+{
+    for (int i = 0; i < 8; i++)
+        if (primes_wheel[i] == r)
+            return i;
+    return -1;
+}
+
+/* Counts the set bits of words 64-bit words of buf. */
+static uint64_t primes_ones_generic(const uint8_t *buf, size_t words)
+{
+    uint64_t ones = 0;
+
+    for (size_t i = 0; i < words; i++) {
+        uint64_t x;
+        memcpy(&x, buf + 8 * i, 8);
+        ones += (uint64_t)__builtin_popcountll(x);
+    }
+    return ones;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* The same with the POPCNT instruction, chosen at run time (-O2 builds for
+   the baseline x86-64, which lacks it). */
+__attribute__((target("popcnt"))) static uint64_t
+primes_ones_popcnt(const uint8_t *buf, size_t words)
+{
+    uint64_t ones = 0;
+
+    for (size_t i = 0; i < words; i++) {
+        uint64_t x;
+        memcpy(&x, buf + 8 * i, 8);
+        ones += (uint64_t)__builtin_popcountll(x);
+    }
+    return ones;
+}
+#endif
+
+/* Fills pat with the multiples of primes (0-terminated, at most 4). */
+static void primes_pattern_init(struct primes_pattern *pat,
+                                const uint8_t *primes, size_t seg_bytes)
+{
+    size_t period = 1;
+
+    for (size_t k = 0; k < 4 && primes[k]; k++)
+        period *= primes[k];
+    pat->period = period;
+    pat->bytes = conc_xcalloc(period + seg_bytes, 1);
+    for (size_t k = 0; k < 4 && primes[k]; k++) {
+        uint64_t p = primes[k];
+        for (uint64_t m = p; m < 30 * (period + seg_bytes); m += 2 * p) {
+            int i = primes_wheel_index((unsigned)(m % 30));
+            if (i >= 0)
+                pat->bytes[m / 30] |= (uint8_t)(1u << i);
+        }
+    }
+}
+
+static void primes_teardown(void *shared)
+{
+    struct primes_shared *sh = shared;
+
+    for (size_t k = 0; k < PRIMES_NPAT; k++)
+        free(sh->pat[k].bytes);
+    free(sh->base);
+    free(sh);
+}
+
 static int primes_setup(void **shared, const struct conc_params *p,
                         unsigned tasks)
 {
@@ -122,21 +247,38 @@ static int primes_setup(void **shared, const struct conc_params *p,
     uint8_t *composite;
 
     (void)tasks;
+    pthread_once(&primes_key_once, primes_key_init);
     sh->n = conc_param_u64(p, "n");
     sh->seg_bytes = conc_param_present(p, "segment")
                         ? (size_t)conc_param_u64(p, "segment") & ~(size_t)7
                         : primes_l1_bytes();
+    for (size_t k = 0; k < PRIMES_NPAT; k++)
+        primes_pattern_init(&sh->pat[k], primes_presieve[k], sh->seg_bytes);
+    sh->ones = primes_ones_generic;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("popcnt"))
+        sh->ones = primes_ones_popcnt;
+#endif
 
-    /* The base primes: a plain sieve of Eratosthenes up to sqrt(n). */
+    /* The sieving primes: a plain sieve of Eratosthenes up to sqrt(n). */
     root = primes_isqrt(sh->n);
     composite = conc_xcalloc(root + 1, 1);
     sh->base = conc_xmalloc((root / 2 + 1) * sizeof(*sh->base));
     for (uint64_t i = 3; i <= root; i += 2) {
         if (composite[i])
             continue;
-        sh->base[sh->nbase++] = (uint32_t)i;
         for (uint64_t j = i * i; j <= root; j += 2 * i)
             composite[j] = 1;
+        if (i <= PRIMES_PRESIEVE_MAX)
+            continue;
+        struct primes_base *b = &sh->base[sh->nbase++];
+        b->p = (uint32_t)i;
+        for (int k = 0; k < 8; k++) {
+            uint64_t m = i * primes_wheel[k];
+            b->off[k] = (uint32_t)(m / 30);
+            b->bit[k] = (uint8_t)(1u << primes_wheel_index((unsigned)(m % 30)));
+        }
     }
     free(composite);
 
@@ -164,54 +306,150 @@ static int primes_task_init(void *task, void *shared, unsigned index,
     uint64_t end = 2 + (uint64_t)(len * (index + 1) / tasks); /* exclusive */
 
     t->sh = sh;
+    t->lo = lo;
     t->hi = end - 1;
-    t->count = (lo == 2 && end > 2); /* the only even prime */
-    t->next = lo | 1;
+    t->count = 0;
+    if (lo >= end) { /* an empty range: more tasks than numbers */
+        t->next = 1;
+        t->last = 0;
+        return 0;
+    }
+    /* 2, 3 and 5 are off the wheel. */
+    t->count = (lo <= 2 && 2 < end) + (lo <= 3 && 3 < end) +
+               (lo <= 5 && 5 < end);
+    t->next = lo / 30;
+    t->last = t->hi / 30;
     return 0;
+}
+
+/* Starts buf (bytes [b0, b0 + nb)) as the presieve patterns' union. */
+static void primes_presieve_segment(const struct primes_shared *sh,
+                                    uint8_t *buf, uint64_t b0, size_t nb)
+{
+    const struct primes_pattern *pat = &sh->pat[0];
+
+    memcpy(buf, pat->bytes + b0 % pat->period, nb);
+    for (size_t k = 1; k < PRIMES_NPAT; k++) {
+        const uint8_t *src = sh->pat[k].bytes + b0 % sh->pat[k].period;
+        size_t i = 0;
+
+        for (; i + 8 <= nb; i += 8) {
+            uint64_t a, b;
+            memcpy(&a, buf + i, 8);
+            memcpy(&b, src + i, 8);
+            a |= b;
+            memcpy(buf + i, &a, 8);
+        }
+        for (; i < nb; i++)
+            buf[i] |= src[i];
+    }
+    /* The pattern crossed off the presieving primes themselves, and 1 is
+       not prime; all sit in byte 0. */
+    if (b0 == 0) {
+        uint8_t primes = 0;
+        for (int i = 1; i < 8; i++)
+            primes |= (uint8_t)(1u << i); /* 7 .. 29 are all prime */
+        buf[0] = (uint8_t)((buf[0] & ~primes) | 1);
+    }
+}
+
+/*
+ * Crosses off the multiples of the sieving primes in bytes [b0, b0 + nb).
+ * The multiples of p on the wheel come in cycles of 8, one per residue, a
+ * cycle p bytes long: a full cycle is 8 unconditional marks, and the
+ * partial cycles at either end of the segment are marked without branches,
+ * sending the marks that fall outside it to the spare byte buf[nb].
+ */
+static void primes_cross_segment(const struct primes_shared *sh, uint8_t *buf,
+                                 uint64_t b0, size_t nb)
+{
+    uint64_t b_end = b0 + nb;
+
+    for (size_t k = 0; k < sh->nbase; k++) {
+        const struct primes_base *bp = &sh->base[k];
+        uint64_t p = bp->p, first = p * p / 30, base;
+        size_t j;
+
+        if (first >= b_end)
+            break;
+        /* The multiples p * q from q = p on lie at or after byte first,
+           and those with q < p before it (at least 2p > 30 below p * p),
+           so crossing every multiple from that byte on is exact. */
+        if (first < b0)
+            first = b0;
+        base = first / p * p; /* base <= first < base + p */
+        for (int i = 0; i < 8; i++) {
+            uint64_t at = base + bp->off[i];
+            j = at - first < b_end - first ? (size_t)(at - b0) : nb;
+            buf[j] |= bp->bit[i];
+        }
+        j = (size_t)(base + p - b0);
+        uint32_t o0 = bp->off[0], o1 = bp->off[1], o2 = bp->off[2], o3 = bp->off[3];
+        uint32_t o4 = bp->off[4], o5 = bp->off[5], o6 = bp->off[6];
+        uint32_t o7 = bp->off[7];
+
+        if (nb > o7) {
+            uint8_t m0 = bp->bit[0], m1 = bp->bit[1], m2 = bp->bit[2];
+            uint8_t m3 = bp->bit[3], m4 = bp->bit[4], m5 = bp->bit[5];
+            uint8_t m6 = bp->bit[6], m7 = bp->bit[7];
+            for (size_t stop = nb - o7; j < stop; j += p) {
+                uint8_t *c = buf + j;
+                c[o0] |= m0;
+                c[o1] |= m1;
+                c[o2] |= m2;
+                c[o3] |= m3;
+                c[o4] |= m4;
+                c[o5] |= m5;
+                c[o6] |= m6;
+                c[o7] |= m7;
+            }
+        }
+        for (int i = 0; i < 8; i++) {
+            size_t at = j + bp->off[i];
+            buf[at < nb ? at : nb] |= bp->bit[i];
+        }
+    }
 }
 
 static int primes_step(void *task, struct conc_wait *w)
 {
     struct primes_task *t = task;
     const struct primes_shared *sh = t->sh;
-    uint64_t seg_lo = t->next, seg_hi, nbits, marked = 0;
-    size_t words;
+    uint64_t b0 = t->next;
+    size_t nb, padded;
+    uint8_t *buf;
 
-    if (seg_lo > t->hi) {
+    if (b0 > t->last) {
         w->want = CONC_DONE;
         return 0;
     }
-    /* Bit j stands for the odd number seg_lo + 2j. */
-    nbits = (t->hi - seg_lo) / 2 + 1;
-    if (nbits > sh->seg_bytes * 8)
-        nbits = sh->seg_bytes * 8;
-    seg_hi = seg_lo + 2 * (nbits - 1);
-    words = (size_t)((nbits + 63) / 64);
-    memset(primes_buf, 0, words * 8);
+    nb = sh->seg_bytes;
+    if (t->last - b0 + 1 < nb)
+        nb = (size_t)(t->last - b0 + 1);
+    buf = primes_buffer(sh->seg_bytes + 8);
 
-    for (size_t k = 0; k < sh->nbase; k++) {
-        uint64_t p = sh->base[k], start = p * p;
-        if (start > seg_hi)
-            break;
-        if (start < seg_lo) {
-            start = (seg_lo + p - 1) / p * p;
-            if (!(start & 1))
-                start += p;
-        }
-        for (uint64_t j = (start - seg_lo) / 2; j < nbits; j += p)
-            primes_buf[j >> 6] |= 1ull << (j & 63);
+    primes_presieve_segment(sh, buf, b0, nb);
+    primes_cross_segment(sh, buf, b0, nb);
+
+    /* Numbers outside the task's range count as composite. */
+    if (b0 == t->lo / 30) {
+        unsigned r = (unsigned)(t->lo - 30 * b0);
+        for (int i = 0; i < 8; i++)
+            if (primes_wheel[i] < r)
+                buf[0] |= (uint8_t)(1u << i);
     }
-    /* Bits past nbits in the last word are not numbers of the range. */
-    if (nbits % 64)
-        primes_buf[words - 1] |= ~0ull << (nbits % 64);
-    for (size_t i = 0; i < words; i++)
-        marked += (uint64_t)__builtin_popcountll(primes_buf[i]);
-    t->count += words * 64 - marked;
+    if (b0 + nb - 1 == t->last) {
+        unsigned r = (unsigned)(t->hi - 30 * t->last);
+        for (int i = 0; i < 8; i++)
+            if (primes_wheel[i] > r)
+                buf[nb - 1] |= (uint8_t)(1u << i);
+    }
+    padded = (nb + 7) & ~(size_t)7;
+    memset(buf + nb, 0xff, padded - nb);
+    t->count += padded * 8 - sh->ones(buf, padded / 8);
     t->segments++;
-    t->next = seg_hi + 2;
-    /* 1 is odd but not prime; only the first range can hold it (lo = 2 makes
-       next = 3, so it never does). */
-    w->want = t->next > t->hi ? CONC_DONE : CONC_YIELD;
+    t->next = b0 + nb;
+    w->want = t->next > t->last ? CONC_DONE : CONC_YIELD;
     return 0;
 }
 
@@ -241,14 +479,6 @@ static int primes_verify(void *shared, const struct conc_totals *tot,
         return -EINVAL;
     }
     return 0;
-}
-
-static void primes_teardown(void *shared)
-{
-    struct primes_shared *sh = shared;
-
-    free(sh->base);
-    free(sh);
 }
 
 const struct conc_workload conc_workload_primes = {
