@@ -1,0 +1,708 @@
+#!/usr/bin/python3
+"""Slide-ready charts from concbench reports (and hyperfine --export-json).
+
+    scripts/plot.py REPORT.json [MORE.json ...] [-o DIR]
+
+Writes PNG and SVG (16:9) into DIR, and legend.json listing the series each
+chart shows:
+
+  headline     speedup over sequential against tasks: CPU-bound (primes)
+               beside I/O-bound (sleep, http), 95% bootstrap bands, ideal dashed
+  walltime     wall time per series at the largest task count, CI whiskers
+  scaling-W    time and peak memory per task against tasks (log-log)
+  latency-W    per-task (and per-operation) latency percentiles
+  hyperfine    whole-process times from hyperfine files
+
+Speedups and bars are median-based: a point is median(sequential) /
+median(model) over the passed runs of the two cells with the same workload,
+options and task count; its band is the 2.5-97.5 percentile of that ratio
+over 2000 bootstrap resamples of each cell's runs. Skipped and failed cells
+are not drawn; each chart's footnote counts them. Exit 2 on input that is
+not a concbench/1 report or a hyperfine export.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+from collections import OrderedDict, defaultdict
+
+SCHEMA = "concbench/1"
+CPU_WORKLOADS = ("primes",)
+IO_WORKLOADS = ("sleep", "http")
+
+# Okabe & Ito's colourblind-safe palette; one colour per model everywhere.
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9",
+    "green": "#009E73", "yellow": "#F0E442", "blue": "#0072B2",
+    "vermillion": "#D55E00", "purple": "#CC79A7",
+}
+MODEL_COLOURS = OrderedDict([
+    ("sequential", OKABE_ITO["black"]),
+    ("fork", OKABE_ITO["vermillion"]),
+    ("threads", OKABE_ITO["blue"]),
+    ("green", OKABE_ITO["green"]),
+    ("eventloop", OKABE_ITO["orange"]),
+])
+SPARE_COLOURS = [OKABE_ITO["purple"], OKABE_ITO["sky"], OKABE_ITO["yellow"]]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+LINESTYLES = {"sleep": "-", "http": (0, (6, 2, 1, 2))}
+
+BOOTSTRAP = 2000
+
+
+class InputError(Exception):
+    """Bad input: one line on stderr, exit 2."""
+
+
+def die(msg, code=2):
+    sys.stderr.write("plot.py: %s\n" % msg)
+    sys.exit(code)
+
+
+# ---------------------------------------------------------------- loading
+
+class Cell:
+    """One result of a report: a (model, workload, options, tasks) cell."""
+
+    def __init__(self, r, host, source):
+        self.model = r.get("model")
+        self.workload = r.get("workload")
+        self.mopts = r.get("model_options") or {}
+        self.wopts = r.get("workload_options") or {}
+        self.tasks = r.get("tasks")
+        self.skipped = r.get("skipped")
+        self.failed = bool(r.get("failed"))
+        self.host = r.get("host") or host
+        self.source = source
+        self.runs = [x for x in (r.get("runs") or [])
+                     if isinstance(x, dict) and not x.get("failed")]
+        self.walls = [float(x["wall_ns"]) for x in self.runs
+                      if isinstance(x.get("wall_ns"), (int, float))]
+        if not isinstance(self.model, str) or not isinstance(
+                self.workload, str) or not isinstance(self.tasks, int) \
+                or isinstance(self.tasks, bool) or self.tasks < 1:
+            raise InputError("'%s' has a result without model, workload or "
+                             "tasks" % source)
+
+    @property
+    def plottable(self):
+        return not self.skipped and not self.failed and self.walls
+
+    def metric(self, path):
+        """The median over passed runs of a dotted run field, or None."""
+        vals = []
+        for run in self.runs:
+            v = run
+            for part in path.split("."):
+                v = v.get(part) if isinstance(v, dict) else None
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                vals.append(float(v))
+        return median(vals) if vals else None
+
+
+def host_key(host):
+    if not isinstance(host, dict):
+        return "unknown host"
+    return "%s, %s CPUs" % (host.get("cpu_model") or "unknown CPU",
+                            host.get("cpus_allowed") or host.get("cpus")
+                            or "?")
+
+
+def load(paths):
+    """Returns (reports, hyperfine runs); raises InputError on bad input."""
+    reports, hyper = [], []
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                text = f.read()
+        except OSError as e:
+            raise InputError("cannot read '%s': %s" % (path, e.strerror))
+        try:
+            doc = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InputError("'%s' is not JSON: %s" % (path, e))
+        if not isinstance(doc, dict):
+            raise InputError("'%s' is not a concbench report or a hyperfine "
+                             "export" % path)
+        if "schema" in doc:
+            if doc["schema"] != SCHEMA:
+                raise InputError("'%s' has schema '%s'; this plot.py reads "
+                                 "'%s'" % (path, doc["schema"], SCHEMA))
+            if not isinstance(doc.get("results"), list):
+                raise InputError("'%s' has no results list" % path)
+            cells = []
+            for r in doc["results"]:
+                if not isinstance(r, dict):
+                    raise InputError("'%s' has a result that is not an "
+                                     "object" % path)
+                cells.append(Cell(r, doc.get("host"), path))
+            reports.append((path, doc, cells))
+        elif isinstance(doc.get("results"), list) and doc["results"] and all(
+                isinstance(r, dict) and "command" in r and "times" in r
+                for r in doc["results"]):
+            for r in doc["results"]:
+                hyper.append((path, r))
+        else:
+            raise InputError("'%s' is not a concbench report (no \"schema\") "
+                             "or a hyperfine --export-json file" % path)
+    return reports, hyper
+
+
+# ------------------------------------------------------------- statistics
+
+def median(xs):
+    s = sorted(xs)
+    n = len(s)
+    if not n:
+        return float("nan")
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def boot_medians(rng, xs):
+    import numpy as np
+    a = np.asarray(xs, dtype=float)
+    idx = rng.integers(0, len(a), size=(BOOTSTRAP, len(a)))
+    return np.median(a[idx], axis=1)
+
+
+def ratio_ci(rng, num, den):
+    """95% percentile-bootstrap interval of median(num)/median(den)."""
+    import numpy as np
+    if len(num) < 2 or len(den) < 2:
+        return None
+    r = boot_medians(rng, num) / boot_medians(rng, den)
+    return float(np.percentile(r, 2.5)), float(np.percentile(r, 97.5))
+
+
+def median_ci(rng, xs):
+    import numpy as np
+    if len(xs) < 2:
+        return None
+    m = boot_medians(rng, xs)
+    return float(np.percentile(m, 2.5)), float(np.percentile(m, 97.5))
+
+
+# ---------------------------------------------------------------- series
+
+def fmt_val(v):
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, int) and v >= 10000 and v % 1000 == 0:
+        e = int(math.log10(v))
+        if v == 10 ** e:
+            return "1e%d" % e
+    return str(v)
+
+
+def fmt_opt(key, v):
+    # Durations are ns in the report; show ms where that is what was typed.
+    if key in ("ms", "delay", "interval", "timeout") and isinstance(v, int):
+        return "%s=%gms" % (key, v / 1e6)
+    return "%s=%s" % (key, fmt_val(v))
+
+
+class Data:
+    """Every plottable cell, grouped into series with stable identities."""
+
+    def __init__(self, reports):
+        self.cells = [c for _, _, cs in reports for c in cs]
+        self.reports = reports
+        self.hosts = sorted({host_key(c.host) for c in self.cells})
+        # Option keys whose value varies make distinct series; options that
+        # are the same everywhere are the setting, shown in the title.
+        mvals, wvals = defaultdict(set), defaultdict(set)
+        for c in self.cells:
+            for k, v in c.mopts.items():
+                mvals[(c.model, k)].add(json.dumps(v, sort_keys=True))
+            for k, v in c.wopts.items():
+                wvals[(c.workload, k)].add(json.dumps(v, sort_keys=True))
+        self.mvary = {mk for mk, s in mvals.items() if len(s) > 1}
+        self.wvary = {wk for wk, s in wvals.items() if len(s) > 1}
+        self.models = []
+        for c in self.cells:
+            if c.model not in self.models:
+                self.models.append(c.model)
+        order = list(MODEL_COLOURS)
+        self.models.sort(key=lambda m: (order.index(m) if m in order
+                                        else len(order), m))
+        self.colour = {}
+        spare = iter(SPARE_COLOURS * 8)
+        for m in self.models:
+            self.colour[m] = MODEL_COLOURS.get(m) or next(spare)
+        self.variants = defaultdict(list)  # model -> [variant label]
+
+    def variant(self, c):
+        """The distinguishing model options of c: "gil=on workers=2"."""
+        return " ".join(fmt_opt(k, c.mopts[k]) for k in sorted(c.mopts)
+                        if (c.model, k) in self.mvary)
+
+    def wvariant(self, c):
+        return " ".join(fmt_opt(k, c.wopts[k]) for k in sorted(c.wopts)
+                        if (c.workload, k) in self.wvary)
+
+    def label(self, c, with_workload=False):
+        parts = [c.model]
+        v = self.variant(c)
+        if v:
+            parts.append(v)
+        if with_workload:
+            parts.append("\u00b7 " + c.workload)
+        wv = self.wvariant(c)
+        if wv:
+            parts.append(wv)
+        if len(self.hosts) > 1:
+            parts.append("[%s]" % host_key(c.host))
+        return " ".join(parts)
+
+    def style(self, c):
+        """Colour by model; marker by the model's variant."""
+        v = self.variant(c)
+        vs = self.variants[c.model]
+        if v not in vs:
+            vs.append(v)
+        return {"color": self.colour[c.model],
+                "marker": MARKERS[vs.index(v) % len(MARKERS)]}
+
+    def series(self, workloads, with_workload=False):
+        """OrderedDict label -> (style cell, {tasks: cell}), plottable only."""
+        out = OrderedDict()
+        cells = [c for c in self.cells if c.workload in workloads and
+                 c.plottable]
+        cells.sort(key=lambda c: (workloads.index(c.workload),
+                                  self.models.index(c.model),
+                                  self.variant(c), self.wvariant(c), c.tasks))
+        for c in cells:
+            lab = self.label(c, with_workload)
+            if lab not in out:
+                out[lab] = (c, {})
+            out[lab][1].setdefault(c.tasks, c)
+        return out
+
+    def baseline(self, c):
+        """The sequential cell matching c (workload, its options, tasks)."""
+        for b in self.cells:
+            if b.model == "sequential" and b.plottable and \
+                    b.workload == c.workload and b.tasks == c.tasks and \
+                    b.wopts == c.wopts and host_key(b.host) == host_key(c.host):
+                return b
+        return None
+
+    def cpus(self):
+        for c in self.cells:
+            h = c.host if isinstance(c.host, dict) else {}
+            n = h.get("cpus_allowed") or h.get("cpus")
+            if isinstance(n, int) and n > 0:
+                return n
+        return None
+
+
+# ---------------------------------------------------------------- drawing
+
+class Charts:
+    def __init__(self, outdir, data, hyper):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import numpy as np
+        self.plt = plt
+        self.rng = np.random.default_rng(20240601)
+        self.outdir = outdir
+        self.data = data
+        self.hyper = hyper
+        self.legends = OrderedDict()
+        self.written = []
+        plt.rcParams.update({
+            "font.size": 17, "axes.titlesize": 21, "axes.labelsize": 18,
+            "legend.fontsize": 14, "xtick.labelsize": 15,
+            "ytick.labelsize": 15, "figure.titlesize": 25,
+            "axes.spines.top": False, "axes.spines.right": False,
+            "axes.grid": True, "grid.alpha": 0.3,
+            # Text stays text in the SVG: searchable, editable on a slide.
+            "svg.fonttype": "none", "figure.dpi": 120, "savefig.dpi": 120,
+        })
+
+    # The footnote every chart carries: where, what, when, what is missing.
+    def footnote(self, fig, extra=""):
+        d = self.data
+        parts = []
+        if d and d.reports:
+            docs = [doc for _, doc, _ in d.reports]
+            versions = sorted({str((doc.get("concbench") or {}).get(
+                "version", "?")) for doc in docs})
+            dates = sorted({str(doc.get("started_at", "?"))[:10]
+                            for doc in docs})
+            parts.append("host: " + "; ".join(d.hosts))
+            parts.append("concbench " + ", ".join(versions))
+            parts.append(", ".join(dates))
+            skipped = [c for c in d.cells if c.skipped]
+            failed = [c for c in d.cells if not c.skipped and
+                      (c.failed or not c.walls)]
+            if skipped or failed:
+                why = sorted({"%s: %s" % (c.model, c.skipped[:60])
+                              for c in skipped})
+                note = "not plotted: %d skipped, %d failed" % (
+                    len(skipped), len(failed))
+                if why:
+                    note += " (" + "; ".join(why[:3]) + \
+                        ("; ..." if len(why) > 3 else "") + ")"
+                parts.append(note)
+        elif self.hyper:
+            parts.append("hyperfine: " + ", ".join(sorted(
+                {os.path.basename(p) for p, _ in self.hyper})))
+        if extra:
+            parts.append(extra)
+        fig.text(0.01, 0.012, "  \u00b7  ".join(parts), fontsize=11,
+                 color="#444444", ha="left", va="bottom", wrap=True)
+
+    def save(self, fig, name, labels):
+        fig.tight_layout(rect=(0, 0.05, 1, 0.95))
+        for ext in ("png", "svg"):
+            path = os.path.join(self.outdir, "%s.%s" % (name, ext))
+            fig.savefig(path)
+            self.written.append(path)
+        self.legends[name] = labels
+        self.plt.close(fig)
+
+    def tasks_axis(self, ax, tasks):
+        ax.set_xscale("log", base=2)
+        ts = sorted(tasks)
+        if ts:
+            ax.set_xticks(ts)
+            ax.set_xticklabels([("%d" % t if t < 10000 else "%gk" % (t / 1e3))
+                                for t in ts])
+            ax.minorticks_off()
+        ax.set_xlabel("tasks (log\u2082 scale)")
+
+    @staticmethod
+    def setting(data, workloads):
+        """The options that hold for every cell of these workloads."""
+        fixed = OrderedDict()
+        for w in workloads:
+            cs = [c for c in data.cells if c.workload == w]
+            if not cs:
+                continue
+            keys = set(cs[0].wopts)
+            for k in sorted(keys):
+                if (w, k) in data.wvary or k in ("seed", "jitter"):
+                    continue
+                if all(c.wopts.get(k) == cs[0].wopts[k] for c in cs):
+                    fixed.setdefault(w, []).append(fmt_opt(k, cs[0].wopts[k]))
+        return "; ".join("%s %s" % (w, " ".join(v[:3]))
+                         for w, v in fixed.items())
+
+    # ------------------------------------------------------------ headline
+    def headline(self):
+        d = self.data
+        fig, axes = self.plt.subplots(1, 2, figsize=(16, 9))
+        labels = []
+        cpus = d.cpus()
+        panels = [(axes[0], CPU_WORKLOADS, "CPU-bound: primes", False),
+                  (axes[1], IO_WORKLOADS, "I/O-bound: sleep and http", True)]
+        for ax, wls, title, io in panels:
+            present = {c.workload for c in d.cells if c.workload in wls and
+                       c.plottable}
+            series = d.series(list(wls), with_workload=len(present) > 1)
+            tasks = set()
+            for lab, (c0, by_t) in series.items():
+                xs, ys, lo, hi = [], [], [], []
+                for t in sorted(by_t):
+                    c = by_t[t]
+                    b = d.baseline(c)
+                    if not b:
+                        continue
+                    xs.append(t)
+                    ys.append(median(b.walls) / median(c.walls))
+                    ci = None if c.model == "sequential" else \
+                        ratio_ci(self.rng, b.walls, c.walls)
+                    lo.append(ci[0] if ci else ys[-1])
+                    hi.append(ci[1] if ci else ys[-1])
+                if not xs:
+                    continue
+                tasks.update(xs)
+                st = d.style(c0)
+                ls = LINESTYLES.get(c0.workload, "-") if io else "-"
+                ax.plot(xs, ys, label=lab, linestyle=ls, linewidth=2.6,
+                        markersize=8, **st)
+                ax.fill_between(xs, lo, hi, color=st["color"], alpha=0.15,
+                                linewidth=0)
+                labels.append(lab)
+            if tasks:
+                ts = sorted(tasks)
+                ideal = [min(t, cpus) if (cpus and not io) else t for t in ts]
+                ax.plot(ts, ideal, linestyle="--", color="#777777",
+                        linewidth=1.8, label="ideal" + (
+                            " (min(tasks, %d cores))" % cpus
+                            if cpus and not io else " (= tasks)"))
+                self.tasks_axis(ax, ts)
+                if io:
+                    ax.set_yscale("log", base=2)
+                    plain_log(ax, base=2)
+                else:
+                    ax.set_ylim(bottom=0)
+                ax.legend(loc="upper left", frameon=False)
+            else:
+                ax.text(0.5, 0.5, "no %s cells with a sequential baseline" %
+                        "/".join(wls), transform=ax.transAxes, ha="center",
+                        va="center", color="#777777")
+                ax.set_xlabel("tasks (log\u2082 scale)")
+            ax.set_ylabel("speedup over sequential (\u00d7, median)")
+            setting = self.setting(d, wls)
+            ax.set_title(title + ("\n" + setting if setting else ""),
+                         fontsize=19)
+        fig.suptitle("Which concurrency model wins? Speedup over sequential "
+                     "(higher is better)")
+        self.footnote(fig)
+        self.save(fig, "headline", labels)
+
+    # ------------------------------------------------------------ walltime
+    def walltime(self):
+        d = self.data
+        wls = [w for w in list(CPU_WORKLOADS) + list(IO_WORKLOADS) +
+               sorted({c.workload for c in d.cells}) if any(
+                   c.workload == w and c.plottable for c in d.cells)]
+        wls = list(OrderedDict.fromkeys(wls))
+        if not wls:
+            return
+        fig, axes = self.plt.subplots(1, len(wls), figsize=(16, 9),
+                                      squeeze=False)
+        labels = []
+        for ax, w in zip(axes[0], wls):
+            series = d.series([w])
+            t = largest_tasks(series)
+            names, meds, errs, colours = [], [], [[], []], []
+            missing = []
+            for lab, (c0, by_t) in series.items():
+                c = by_t.get(t)
+                if not c:
+                    missing.append(lab)
+                    continue
+                m = median(c.walls)
+                ci = median_ci(self.rng, c.walls) or (m, m)
+                names.append(lab)
+                meds.append(m)
+                errs[0].append(max(m - ci[0], 0))
+                errs[1].append(max(ci[1] - m, 0))
+                colours.append(d.colour[c.model])
+                if lab not in labels:
+                    labels.append(lab)
+            scale, unit = time_unit(max(meds))
+            ys = range(len(names))
+            ax.barh(list(ys), [m / scale for m in meds],
+                    xerr=[[e / scale for e in errs[0]],
+                          [e / scale for e in errs[1]]],
+                    color=colours, capsize=6, error_kw={"elinewidth": 2})
+            ax.set_yticks(list(ys))
+            ax.set_yticklabels(names)
+            ax.invert_yaxis()
+            ax.set_xlabel("wall time (%s, median; 95%% CI)" % unit)
+            ax.set_title("%s, %d tasks" % (w, t))
+            ax.grid(axis="y", alpha=0)
+            if missing:
+                ax.text(0.98, 0.02, "not run or failed at %d tasks:\n%s" % (
+                    t, "\n".join(missing)), transform=ax.transAxes,
+                    ha="right", va="bottom", fontsize=12, color="#555555")
+        fig.suptitle("Wall time per model at the largest task count "
+                     "(shorter is better)")
+        self.footnote(fig)
+        self.save(fig, "walltime", labels)
+
+    # ------------------------------------------------------------- scaling
+    def scaling(self):
+        d = self.data
+        for w in sorted({c.workload for c in d.cells if c.plottable}):
+            series = d.series([w])
+            if not any(len(by_t) > 1 for _, by_t in series.values()):
+                continue
+            fig, (a1, a2) = self.plt.subplots(1, 2, figsize=(16, 9))
+            labels, tasks = [], set()
+            notes = []
+            for lab, (c0, by_t) in series.items():
+                ts = sorted(by_t)
+                st = d.style(c0)
+                per_t = [median(by_t[t].walls) / t for t in ts]
+                rss = [by_t[t].metric("max_rss_kib") for t in ts]
+                a1.plot(ts, [v / 1e3 for v in per_t], label=lab, linewidth=2.6,
+                        markersize=8, **st)
+                pts = [(t, r / t) for t, r in zip(ts, rss) if r]
+                if pts:
+                    a2.plot([p[0] for p in pts], [p[1] for p in pts],
+                            label=lab, linewidth=2.6, markersize=8, **st)
+                tasks.update(ts)
+                labels.append(lab)
+                if c0.model == "fork" and "fork" not in notes:
+                    notes.append("fork")
+            for ax in (a1, a2):
+                self.tasks_axis(ax, tasks)
+                ax.set_yscale("log")
+                plain_log(ax)
+                ax.legend(loc="best", frameon=False)
+            a1.set_ylabel("wall time per task (\u00b5s, median / tasks)")
+            a1.set_title("time per task")
+            a2.set_ylabel("peak RSS per task (KiB / task)")
+            a2.set_title("memory per task")
+            fig.suptitle("Scaling: %s, what each task costs as tasks grow "
+                         "(log-log)" % w)
+            self.footnote(fig, "fork's peak RSS is its largest process, not "
+                          "the sum" if notes else "")
+            self.save(fig, "scaling-%s" % w, labels)
+
+    # ------------------------------------------------------------- latency
+    def latency(self):
+        d = self.data
+        for w in sorted({c.workload for c in d.cells if c.plottable}):
+            series = d.series([w])
+            t = largest_tasks(series)
+            if t is None:
+                continue
+            cells = [(lab, c0, by_t[t]) for lab, (c0, by_t) in series.items()
+                     if t in by_t]
+            op = None
+            for _, _, c in cells:
+                for k in ("lateness_ns", "request_ns"):
+                    if c.runs and isinstance(c.runs[0].get(k), dict) and \
+                            c.runs[0].get("op_count"):
+                        op = op or k
+            panels = [("task_ns", "per-task latency (start to done)")]
+            if op:
+                panels.append((op, {"lateness_ns": "wake-up lateness",
+                                    "request_ns": "per-request latency"}
+                               .get(op, op)))
+            fig, axes = self.plt.subplots(1, len(panels), figsize=(16, 9),
+                                          squeeze=False)
+            labels = []
+            pcts = [("p50", "o"), ("p90", "s"), ("p99", "^"), ("max", "x")]
+            for ax, (field, title) in zip(axes[0], panels):
+                allv = [c.metric(field + ".max") or 1 for _, _, c in cells]
+                scale, unit = time_unit(median(allv))
+                for i, (lab, c0, c) in enumerate(cells):
+                    vals = [c.metric("%s.%s" % (field, p)) for p, _ in pcts]
+                    col = d.colour[c.model]
+                    xs = [i + (j - 1.5) * 0.12 for j in range(len(pcts))]
+                    ax.plot([x for x, v in zip(xs, vals) if v],
+                            [v / scale for v in vals if v], color=col,
+                            linewidth=1.2, alpha=0.6)
+                    for x, v, (p, mk) in zip(xs, vals, pcts):
+                        if v:
+                            ax.plot([x], [v / scale], marker=mk, color=col,
+                                    markersize=11, linestyle="none")
+                    if lab not in labels:
+                        labels.append(lab)
+                ax.set_xticks(range(len(cells)))
+                ax.set_xticklabels([lab for lab, _, _ in cells], rotation=25,
+                                   ha="right")
+                ax.set_yscale("log")
+                plain_log(ax)
+                ax.set_ylabel("%s (%s, log scale)" % (title, unit))
+                ax.set_title("%s, %d tasks" % (title, t))
+                ax.grid(axis="x", alpha=0)
+            handles = [self.plt.Line2D([], [], marker=mk, color="#444444",
+                                       linestyle="none", markersize=10,
+                                       label=p) for p, mk in pcts]
+            fig.legend(handles=handles, loc="upper right", ncol=4,
+                       frameon=False, title="percentile (median over runs)",
+                       bbox_to_anchor=(0.99, 0.94))
+            fig.suptitle("Latency percentiles: %s" % w, x=0.3)
+            self.footnote(fig)
+            self.save(fig, "latency-%s" % w, labels)
+
+    # ----------------------------------------------------------- hyperfine
+    def hyperfine(self):
+        if not self.hyper:
+            return
+        fig, ax = self.plt.subplots(figsize=(16, 9))
+        names = [r["command"] for _, r in self.hyper]
+        means = [float(r.get("mean") or median(r["times"]))
+                 for _, r in self.hyper]
+        sds = [float(r.get("stddev") or 0) for _, r in self.hyper]
+        scale, unit = time_unit(max(means) * 1e9)
+        scale /= 1e9
+        colours = []
+        for n in names:
+            col = "#777777"
+            for m, c in MODEL_COLOURS.items():
+                if m in n.split():
+                    col = c
+            colours.append(col)
+        ys = list(range(len(names)))
+        ax.barh(ys, [m / scale for m in means], xerr=[s / scale for s in sds],
+                color=colours, capsize=6)
+        short = [n if len(n) <= 60 else n[:57] + "..." for n in names]
+        ax.set_yticks(ys)
+        ax.set_yticklabels(short, fontsize=12)
+        ax.invert_yaxis()
+        ax.set_xlabel("whole-process time (%s, mean \u00b1 \u03c3)" % unit)
+        ax.set_title("hyperfine: whole-process time")
+        ax.grid(axis="y", alpha=0)
+        self.footnote(fig)
+        self.save(fig, "hyperfine", short)
+
+
+def plain_log(ax, axis="y", base=10):
+    """A log axis with plain tick labels (1, 2, 5, 10...), not 10^k."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    if base == 2:
+        a.set_major_locator(LogLocator(base=2))
+    else:
+        a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    a.set_major_formatter(FuncFormatter(lambda v, _: "%g" % v))
+    a.set_minor_formatter(NullFormatter())
+
+
+def largest_tasks(series):
+    """The largest task count any series reached."""
+    ts = [t for _, by_t in series.values() for t in by_t]
+    return max(ts) if ts else None
+
+
+def time_unit(ns):
+    """(scale, unit) so that ns / scale reads well."""
+    if not ns or ns != ns or ns < 1e3:
+        return 1.0, "ns"
+    if ns < 1e6:
+        return 1e3, "\u00b5s"
+    if ns < 1e9:
+        return 1e6, "ms"
+    return 1e9, "s"
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(
+        prog="plot.py", description="Charts from concbench reports and "
+        "hyperfine --export-json files, as PNG and SVG.")
+    ap.add_argument("files", nargs="+", metavar="FILE")
+    ap.add_argument("-o", "--out", metavar="DIR",
+                    help="folder for the charts (made if missing; default: "
+                    "beside the first file)")
+    args = ap.parse_args(argv)
+    try:
+        reports, hyper = load(args.files)
+    except InputError as e:
+        die(str(e))
+    out = args.out or os.path.dirname(os.path.abspath(args.files[0]))
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        die("cannot make '%s': %s" % (out, e.strerror))
+    data = Data(reports) if reports else None
+    ch = Charts(out, data, hyper)
+    if data:
+        if not any(c.plottable for c in data.cells):
+            die("no cell in %s has a passed run to plot" % ", ".join(
+                "'%s'" % p for p, _, _ in reports), 1)
+        ch.headline()
+        ch.walltime()
+        ch.scaling()
+        ch.latency()
+    ch.hyperfine()
+    with open(os.path.join(out, "legend.json"), "w") as f:
+        json.dump(ch.legends, f, indent=2)
+        f.write("\n")
+    for p in ch.written:
+        print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
