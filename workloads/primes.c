@@ -43,9 +43,12 @@ static const uint8_t primes_wheel[8] = { 1, 7, 11, 13, 17, 19, 23, 29 };
 static const uint8_t primes_presieve[][4] = {
     { 7, 11, 13, 17 }, /* 17017 bytes */
     { 19, 23, 29 },    /* 12673 bytes */
+    { 31, 37 },        /* 1147 bytes */
+    { 41, 43 },        /* 1763 bytes */
+    { 47, 53 },        /* 2491 bytes */
 };
 #define PRIMES_NPAT (sizeof(primes_presieve) / sizeof(primes_presieve[0]))
-#define PRIMES_PRESIEVE_MAX 29 /* the largest prime above */
+#define PRIMES_PRESIEVE_MAX 53 /* the largest prime above */
 
 /* A sieving prime: the byte offsets and bits of its multiples p * (30k + w)
    for the 8 wheel residues w, relative to byte p * k. */
@@ -66,6 +69,7 @@ struct primes_shared {
     size_t nbase;
     size_t seg_bytes;
     struct primes_pattern pat[PRIMES_NPAT];
+    uint8_t presieved[2]; /* the presieving primes' own bits */
     uint64_t (*ones)(const uint8_t *buf, size_t words);
 };
 
@@ -154,12 +158,33 @@ static uint64_t primes_count_lucy(uint64_t n)
     return result;
 }
 
+/* The level-1 data cache of cpu0 in bytes, or 32 KiB when unreadable. */
 static size_t primes_l1_bytes(void)
 {
+    char path[64], type[16];
     long l1 = -1;
-    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index0/size", "r");
 
-    if (f) {
+    for (int i = 0; i < 8 && l1 < 0; i++) {
+        FILE *f;
+        int level = 0;
+        snprintf(path, sizeof(path),
+                 "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        if (!(f = fopen(path, "r")))
+            break;
+        if (fscanf(f, "%d", &level) != 1)
+            level = 0;
+        fclose(f);
+        snprintf(path, sizeof(path),
+                 "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        if (level != 1 || !(f = fopen(path, "r")))
+            continue;
+        if (fscanf(f, "%15s", type) != 1)
+            type[0] = 0;
+        fclose(f);
+        snprintf(path, sizeof(path),
+                 "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        if (strcmp(type, "Data") || !(f = fopen(path, "r")))
+            continue;
         char unit = 0;
         if (fscanf(f, "%ld%c", &l1, &unit) >= 1 && (unit == 'K' || unit == 'k'))
             l1 *= 1024;
@@ -167,7 +192,7 @@ static size_t primes_l1_bytes(void)
     }
     if (l1 < 4096 || l1 > PRIMES_SEG_MAX)
         l1 = 32 * 1024;
-    return (size_t)l1;
+    return (size_t)l1 & ~(size_t)7;
 }
 
 /* The index of residue r (mod 30) on the wheel, or -1. */
@@ -252,8 +277,14 @@ static int primes_setup(void **shared, const struct conc_params *p,
     sh->seg_bytes = conc_param_present(p, "segment")
                         ? (size_t)conc_param_u64(p, "segment") & ~(size_t)7
                         : primes_l1_bytes();
-    for (size_t k = 0; k < PRIMES_NPAT; k++)
+    for (size_t k = 0; k < PRIMES_NPAT; k++) {
         primes_pattern_init(&sh->pat[k], primes_presieve[k], sh->seg_bytes);
+        for (size_t i = 0; i < 4 && primes_presieve[k][i]; i++) {
+            unsigned q = primes_presieve[k][i];
+            sh->presieved[q / 30] |=
+                (uint8_t)(1u << primes_wheel_index(q % 30));
+        }
+    }
     sh->ones = primes_ones_generic;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
@@ -343,14 +374,12 @@ static void primes_presieve_segment(const struct primes_shared *sh,
         for (; i < nb; i++)
             buf[i] |= src[i];
     }
-    /* The pattern crossed off the presieving primes themselves, and 1 is
-       not prime; all sit in byte 0. */
-    if (b0 == 0) {
-        uint8_t primes = 0;
-        for (int i = 1; i < 8; i++)
-            primes |= (uint8_t)(1u << i); /* 7 .. 29 are all prime */
-        buf[0] = (uint8_t)((buf[0] & ~primes) | 1);
-    }
+    /* The patterns crossed off the presieving primes themselves, which
+       sit in bytes 0 and 1, and 1 is not prime. */
+    for (uint64_t b = b0; b < 2 && b < b0 + nb; b++)
+        buf[b - b0] &= (uint8_t)~sh->presieved[b];
+    if (b0 == 0)
+        buf[0] |= 1;
 }
 
 /*
