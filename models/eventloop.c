@@ -183,9 +183,10 @@ static int eventloop_prepare(const struct conc_params *mp)
 check_size:
     if (pool_set && want != eventloop_pool_threads)
         err = conc_error_msg(-EINVAL, "libuv's thread pool already runs %u "
-                             "threads in this process and cannot change to "
+                             "thread%s in this process and cannot change to "
                              "pool=%u; run that cell in a process of its own",
-                             eventloop_pool_threads, want);
+                             eventloop_pool_threads,
+                             eventloop_pool_threads == 1 ? "" : "s", want);
 out:
     pthread_mutex_unlock(&eventloop_pool_lock);
     return err;

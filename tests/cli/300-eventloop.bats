@@ -1,0 +1,132 @@
+#!/usr/bin/env bats
+# The eventloop model: right answers for every workload in every option
+# combination, its options and their refusals, 10,000 overlapping sleeps,
+# and a clean stop on SIGINT.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+    : "${CONCBENCH:?set CONCBENCH to the binary}"
+    if "$CONCBENCH" list | grep -q '^  eventloop .*unavailable'; then
+        skip "eventloop is not in this build"
+    fi
+}
+
+# One run of a cell as JSON on stdout; fails the test on a nonzero exit.
+el_json() {
+    run --separate-stderr "$CONCBENCH" -m eventloop --runs 1 --warmup 0 --json - "$@"
+    if [ "$status" -ne 0 ]; then
+        echo "exit $status: $*: $stderr" >&2
+        return 1
+    fi
+}
+
+@test "list shows eventloop with workers, offload and pool" {
+    run "$CONCBENCH" list
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"eventloop    callbacks on one libuv loop"*"(like asyncio)"* ]]
+    [[ "$output" == *"-o workers=<count>"*"-o offload=<bool>"*"-o pool=<count>"* ]]
+}
+
+@test "every workload counts right under every option combination" {
+    combos=("" "-o workers=2" "-o offload=on" "-o offload=on -o pool=1"
+            "-o workers=2 -o offload=on -o pool=2" "-o workers=5")
+    for c in "${combos[@]}"; do
+        # shellcheck disable=SC2086
+        el_json -w primes -o n=1e7 -t 3 $c
+        [ "$(jq '.results[0].runs[0].result' <<<"$output")" -eq 664579 ]
+        # shellcheck disable=SC2086
+        el_json -w sleep -o ms=20ms -o count=3 -o jitter=3ms -t 40 $c
+        [ "$(jq '.results[0].runs[0].result' <<<"$output")" -eq 120 ]
+        [ "$(jq '.results[0].runs[0].errors' <<<"$output")" -eq 0 ]
+        # shellcheck disable=SC2086
+        el_json -w yield -o count=2000 -t 6 $c
+        [ "$(jq '.results[0].runs[0].result' <<<"$output")" -eq 12000 ]
+        if "$CONCBENCH" list | grep -q '^  http .*unavailable'; then
+            continue
+        fi
+        # shellcheck disable=SC2086
+        el_json -w http -o requests=3 -o delay=1ms -t 12 $c
+        [ "$(jq '.results[0].runs[0].result_ok' <<<"$output")" = true ]
+        [ "$(jq '.results[0].runs[0].ops' <<<"$output")" -eq 36 ]
+        [ "$(jq '.results[0].runs[0].errors' <<<"$output")" -eq 0 ]
+    done
+}
+
+@test "http with keep-alive and with new connections reuses fds correctly" {
+    if "$CONCBENCH" list | grep -q '^  http .*unavailable'; then
+        skip "http is not in this build"
+    fi
+    for ka in on off; do
+        el_json -w http -o requests=20 -o delay=0 -o keepalive=$ka -t 50
+        [ "$(jq '.results[0].runs[0].ops' <<<"$output")" -eq 1000 ]
+        [ "$(jq '.results[0].runs[0].errors' <<<"$output")" -eq 0 ]
+    done
+}
+
+@test "the options are recorded in the report" {
+    el_json -w yield -o count=10 -t 2 -o workers=2 -o offload=on -o pool=2
+    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":2,"offload":"on","pool":2}' ]
+    el_json -w yield -o count=10
+    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":1,"offload":"off"}' ]
+}
+
+@test "pool without offload is a usage error" {
+    run --separate-stderr "$CONCBENCH" -m eventloop -w primes -o pool=2
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "concbench: option 'pool' of model 'eventloop' needs offload=on (only offloaded steps use the pool)" ]
+    [ -z "$output" ]
+}
+
+@test "out-of-range workers and pool are refused" {
+    run --separate-stderr "$CONCBENCH" -m eventloop -w primes -o workers=0
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"workers"* ]]
+    run --separate-stderr "$CONCBENCH" -m eventloop -w primes -o offload=on -o pool=1025
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"pool"* ]]
+}
+
+@test "a second pool size in one process is skipped with the reason" {
+    run --separate-stderr "$CONCBENCH" sweep -m eventloop -w yield -t 2 -o count=100 -o offload=on -o pool=1,2 --runs 1 --warmup 0 --no-interleave --json -
+    [ "$status" -eq 0 ]
+    [ "$(jq '[.results[] | select(.skipped == null)] | length' <<<"$output")" -eq 1 ]
+    reason=$(jq -r '.results[] | select(.skipped != null) | .skipped' <<<"$output")
+    [[ "$reason" == "libuv's thread pool already runs 1 thread in this process and cannot change to pool=2; run that cell in a process of its own" ]]
+}
+
+@test "10,000 sleeps of 50 ms take under 3x one sleep" {
+    el_json -w sleep -o ms=50ms -t 1
+    one=$(jq '.results[0].runs[0].wall_ns' <<<"$output")
+    [ "$one" -ge 50000000 ]
+    run --separate-stderr "$CONCBENCH" -m eventloop -w sleep -o ms=50ms -t 10000 --runs 1 --warmup 1 --json -
+    [ "$status" -eq 0 ]
+    many=$(jq '.results[0].runs[0].wall_ns' <<<"$output")
+    [ "$(jq '.results[0].runs[0].result' <<<"$output")" -eq 10000 ]
+    [ "$(jq '.results[0].runs[0].errors' <<<"$output")" -eq 0 ]
+    echo "1 sleep: $one ns, 10,000 sleeps: $many ns"
+    [ "$many" -lt $(( 3 * one )) ]
+}
+
+@test "SIGINT stops every kind of eventloop run at once: exit 130, no file" {
+    for opts in "-w sleep -o ms=30s -t 2000 -o workers=2" \
+                "-w primes -o n=1e12 -t 2 -o offload=on -o pool=2" \
+                "-w yield -o count=1e9 -t 4"; do
+        rm -f "$BATS_TEST_TMPDIR/r.json"
+        # shellcheck disable=SC2086
+        "$CONCBENCH" -m eventloop $opts --json "$BATS_TEST_TMPDIR/r.json" 2>"$BATS_TEST_TMPDIR/err" &
+        pid=$!
+        sleep 0.5
+        t0=$(date +%s%N)
+        kill -INT "$pid"
+        status=0
+        wait "$pid" || status=$?
+        t1=$(date +%s%N)
+        echo "$opts: exit $status after $(( (t1 - t0) / 1000000 )) ms"
+        [ "$status" -eq 130 ]
+        [ "$(cat "$BATS_TEST_TMPDIR/err")" = "concbench: interrupted by SIGINT" ]
+        [ ! -e "$BATS_TEST_TMPDIR/r.json" ]
+        # Each would run for 30 s or more; 3 s leaves room for a loaded CI.
+        [ $(( (t1 - t0) / 1000000 )) -lt 3000 ]
+    done
+}
