@@ -1,0 +1,116 @@
+/*
+ * Limits on starting processes and threads, checked before a run so that a
+ * request that cannot fit is refused up front instead of failing half-way.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cmd/err.h"
+#include "models/limits.h"
+
+/*
+ * Pids below this are not handed out again once the kernel's pid counter
+ * wraps (RESERVED_PIDS in kernel/pid.c), so they are not headroom.
+ */
+#define LIMITS_RESERVED_PIDS 300
+
+/* The first unsigned number in path, or -1. */
+static long limits_read_long(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long v = -1;
+
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
+/* Scheduling entities (threads) alive on the system, from /proc/loadavg. */
+static long limits_system_tasks(void)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    long running, total = -1;
+
+    if (f) {
+        if (fscanf(f, "%*s %*s %*s %ld/%ld", &running, &total) != 2)
+            total = -1;
+        fclose(f);
+    }
+    return total;
+}
+
+long conc_limits_user_tasks(unsigned uid)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    long n = 0;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d))) {
+        char path[300], line[128];
+        unsigned real = ~0u;
+        long threads = 0;
+        FILE *f;
+
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+        f = fopen(path, "r");
+        if (!f)
+            continue; /* it exited meanwhile */
+        while (fgets(line, sizeof(line), f)) {
+            if (sscanf(line, "Uid: %u", &real) == 1)
+                continue;
+            if (sscanf(line, "Threads: %ld", &threads) == 1)
+                break;
+        }
+        fclose(f);
+        if (real == uid)
+            n += threads;
+    }
+    closedir(d);
+    return n;
+}
+
+int conc_limits_check_tasks(unsigned long n, const char *what)
+{
+    struct rlimit rl;
+    long in_use = limits_system_tasks(), pid_max, threads_max;
+
+    /*
+     * The kernel exempts root from RLIMIT_NPROC, but a limit lowered with
+     * `ulimit -u` is what the user asked for, so it is honored for everyone.
+     */
+    if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        long mine = conc_limits_user_tasks((unsigned)getuid());
+        if (mine >= 0 && (rlim_t)mine + n > rl.rlim_cur)
+            return conc_error_msg(
+                -EAGAIN, "cannot start %lu %s: RLIMIT_NPROC (ulimit -u) is "
+                "%llu and this user already runs %ld; raise it with "
+                "'ulimit -u' or run fewer with -o workers=N", n, what,
+                (unsigned long long)rl.rlim_cur, mine);
+    }
+    pid_max = limits_read_long("/proc/sys/kernel/pid_max");
+    if (pid_max > 0 && in_use >= 0 &&
+        (long)n > pid_max - LIMITS_RESERVED_PIDS - in_use)
+        return conc_error_msg(
+            -EAGAIN, "cannot start %lu %s: kernel.pid_max is %ld and %ld "
+            "pids are in use; raise it with 'sysctl kernel.pid_max=N' or run "
+            "fewer with -o workers=N", n, what, pid_max, in_use);
+    threads_max = limits_read_long("/proc/sys/kernel/threads-max");
+    if (threads_max > 0 && in_use >= 0 && (long)n > threads_max - in_use)
+        return conc_error_msg(
+            -EAGAIN, "cannot start %lu %s: kernel.threads-max is %ld and %ld "
+            "threads are running; raise it with 'sysctl kernel.threads-max=N' "
+            "or run fewer with -o workers=N", n, what, threads_max, in_use);
+    return 0;
+}

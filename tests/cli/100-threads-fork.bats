@@ -1,0 +1,151 @@
+#!/usr/bin/env bats
+# The threads and fork models: speedups on CPU-bound work (and none under
+# the GIL), overlapped sleeps, right answers with and without worker
+# pools, and nothing left behind. Every timing is a ratio measured in the
+# same test; a ratio that fails under load is measured again, up to 3 times.
+
+bats_require_minimum_version 1.5.0
+
+setup() { : "${CONCBENCH:?set CONCBENCH to the binary}"; }
+
+# cell OUT MODEL ARGS...: runs a cell into OUT (JSON) and checks that it
+# passed with every run right.
+cell() {
+    local out=$1 m=$2
+    shift 2
+    "$CONCBENCH" -m "$m" "$@" --json "$out" >/dev/null 2>"$out.err" || {
+        echo "concbench -m $m $* failed: $(cat "$out.err")"
+        return 1
+    }
+    jq -e '.results[0].failed == false and
+           ([.results[0].runs[] | .result_ok] | all)' "$out" >/dev/null
+}
+
+# best OUT: the fastest timed run's wall_ns.
+best() { jq '.results[0].summary.wall_ns.min' "$1"; }
+
+# speedup MODEL MIN MAX ARGS...: primes with 2 tasks under MODEL against
+# sequential; passes when MIN <= speedup <= MAX, measured up to 3 times.
+speedup() {
+    local m=$1 lo=$2 hi=$3 try s
+    shift 3
+    for try in 1 2 3; do
+        cell "$BATS_TEST_TMPDIR/seq.json" sequential -w primes -t 2 \
+            -o n=2e9 --runs 3 || return 1
+        cell "$BATS_TEST_TMPDIR/m.json" "$m" -w primes -t 2 -o n=2e9 \
+            --runs 3 "$@" || return 1
+        s=$(jq -n "$(best "$BATS_TEST_TMPDIR/seq.json") / \
+                   $(best "$BATS_TEST_TMPDIR/m.json")")
+        echo "try $try: $m $* is ${s}x sequential"
+        jq -ne "$s >= $lo and $s <= $hi" >/dev/null && return 0
+    done
+    return 1
+}
+
+@test "threads sieve 2 tasks at least 1.4x faster than sequential" {
+    run speedup threads 1.4 100
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "fork sieves 2 tasks at least 1.4x faster than sequential" {
+    run speedup fork 1.4 100
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "threads under gil=on are no more than 1.15x faster than sequential" {
+    run speedup threads 0 1.15 -o gil=on
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+# overlap MODEL ARGS...: 100 sleeps of 50 ms take under 3x one sleep.
+overlap() {
+    local m=$1 try one many
+    shift
+    for try in 1 2 3; do
+        cell "$BATS_TEST_TMPDIR/one.json" sequential -w sleep -o ms=50ms \
+            --runs 3 || return 1
+        cell "$BATS_TEST_TMPDIR/many.json" "$m" -w sleep -t 100 -o ms=50ms \
+            --runs 3 "$@" || return 1
+        [ "$(jq '.results[0].runs[0].result' "$BATS_TEST_TMPDIR/many.json")" \
+            -eq 100 ] || return 1
+        one=$(best "$BATS_TEST_TMPDIR/one.json")
+        many=$(best "$BATS_TEST_TMPDIR/many.json")
+        echo "try $try: 100 sleeps under $m $* took $many ns, one $one ns"
+        [ "$many" -lt $((3 * one)) ] && return 0
+    done
+    return 1
+}
+
+@test "100 sleeps overlap under threads" {
+    run overlap threads
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "100 sleeps overlap under fork" {
+    run overlap fork
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "100 sleeps overlap under threads with gil=on" {
+    run overlap threads -o gil=on
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "the answer is right under every shape of threads and fork" {
+    local j=$BATS_TEST_TMPDIR/r.json
+    for args in "threads" "threads -o gil=on" "threads -o workers=3" \
+        "threads -o gil=on -o workers=2 -o interval=1ms" \
+        "threads -o stack=64KiB" "fork" "fork -o workers=3"; do
+        for t in 1 7 64; do
+            cell "$j" $args -w primes -o n=1e8 -t "$t" --runs 1 --warmup 0
+            [ "$(jq '.results[0].runs[0].result' "$j")" -eq 5761455 ]
+        done
+    done
+}
+
+@test "a pool of W workers runs every task once, W at a time" {
+    local j=$BATS_TEST_TMPDIR/r.json
+    for m in threads fork; do
+        # 20 sleeps of 20 ms on 4 workers: 5 rounds, never fewer.
+        cell "$j" "$m" -w sleep -t 20 -o ms=20ms -o workers=4 --runs 1 --warmup 0
+        [ "$(jq '.results[0].runs[0].result' "$j")" -eq 20 ]
+        [ "$(jq '.results[0].runs[0].op_count' "$j")" -eq 20 ]
+        [ "$(jq '.results[0].runs[0].wall_ns' "$j")" -ge 100000000 ]
+        [ "$(jq '.results[0].model_options.workers' "$j")" -eq 4 ]
+    done
+}
+
+@test "a fork run leaves no child behind and counts the children's CPU" {
+    local j=$BATS_TEST_TMPDIR/r.json
+    # The runner fails a run that leaks an fd or leaves a zombie; passing
+    # runs prove neither happened. The marker (the JSON path) is in every
+    # child's command line.
+    cell "$j" fork -w primes -o n=1e9 -t 4 --runs 2 --warmup 1
+    [ "$(jq '.results[0].runs | length' "$j")" -eq 2 ]
+    run pgrep -f "$BATS_TEST_TMPDIR"
+    [ "$status" -eq 1 ]
+    # The sieve runs only in the children, so its CPU time is theirs.
+    user=$(jq ".results[0].runs[0].user_ns + .results[0].runs[0].sys_ns" "$j")
+    [ "$user" -ge "$(($(best "$j") / 2))" ]
+    [ "$(jq '.results[0].runs[0].max_rss_kib' "$j")" -gt 0 ]
+}
+
+@test "threads and fork declare their options for list and the report" {
+    run --separate-stderr "$CONCBENCH" list
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"  fork "*"-o workers=<count>"*"  threads "*"-o workers=<count>"*"-o stack=<size>"*"-o gil=<bool>"*"(default off)"*"-o interval=<duration>"*"(default 5ms)"* ]]
+    run --separate-stderr "$CONCBENCH" -m threads -w sleep -o ms=1ms -o gil=on \
+        -o interval=2ms -o workers=1 --runs 1 --warmup 0 --json -
+    [ "$status" -eq 0 ]
+    [ "$(jq -c '.results[0].model_options' <<<"$output")" = \
+        '{"workers":1,"gil":"on","interval":2000000}' ]
+    run --separate-stderr "$CONCBENCH" -m threads -w sleep -o stack=1KiB
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"stack"* ]]
+}
