@@ -21,6 +21,9 @@ static const struct main_cmd main_cmds[] = {
     { "run", cmd_run, "run one cell: a model, a workload, a task count" },
     { "sweep", cmd_sweep, "run a matrix of models, workloads, options and "
       "task counts" },
+    { "compare", cmd_compare, "compare two reports cell by cell: faster, "
+      "slower or noise" },
+    { "merge", cmd_merge, "join reports (sweep shards) into one" },
     { "list", cmd_list, "list models, workloads and their options" },
     { "serve", cmd_serve, "the built-in HTTP server the http workload "
       "fetches from" },

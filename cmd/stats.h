@@ -6,6 +6,7 @@
 #ifndef CONC_STATS_H
 #define CONC_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct conc_summary {
@@ -23,5 +24,33 @@ double conc_median(const double *x, size_t n);
 
 /* Two-sided 97.5% quantile of Student's t with df degrees of freedom. */
 double conc_t975(size_t df);
+
+/*
+ * Two-sided p-value of the Mann-Whitney U test of x[0..m) against y[0..n).
+ * Exact (the permutation distribution of the rank sum, midranks for ties)
+ * when m + n <= 60, otherwise the normal approximation with tie and
+ * continuity corrections; *exact (may be NULL) says which. 1 when m or n
+ * is 0 or every value is tied. x and y are not modified.
+ */
+double conc_mann_whitney(const double *x, size_t m, const double *y, size_t n,
+                         bool *exact);
+
+/*
+ * The smallest two-sided p-value Mann-Whitney can reach with m and n
+ * values, 2 / C(m + n, m): 5 and 5 runs reach 0.0079, 4 and 4 only 0.029.
+ */
+double conc_mw_min_p(size_t m, size_t n);
+
+/*
+ * Hodges-Lehmann estimate of the shift from x to y, the median of the m*n
+ * differences y[j] - x[i], into *est, and Moses' distribution-free interval
+ * [*lo, *hi] covering the shift with probability at least conf (0.95), the
+ * interval that inverts the Mann-Whitney test. Returns 0, or -EDOM when
+ * there are too few values for that level (then *lo = -inf, *hi = +inf)
+ * or m or n is 0. Above 2048 values a side, an evenly spaced subsample of
+ * each sorted side is used.
+ */
+int conc_hodges_lehmann(const double *x, size_t m, const double *y, size_t n,
+                        double conf, double *est, double *lo, double *hi);
 
 #endif
