@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +66,11 @@ struct primes_pattern {
 
 struct primes_shared {
     uint64_t n, expected;
-    struct primes_base *base; /* primes in (PRIMES_PRESIEVE_MAX, sqrt(n)] */
+    struct primes_base *base; /* primes in (PRIMES_PRESIEVE_MAX, sqrt(n)],
+                                 by residue class mod 30, then by size */
     size_t nbase;
+    size_t class_start[9]; /* class c is base[class_start[c] ..
+                              class_start[c + 1]) */
     size_t seg_bytes;
     struct primes_pattern pat[PRIMES_NPAT];
     uint8_t presieved[2]; /* the presieving primes' own bits */
@@ -292,18 +296,29 @@ static int primes_setup(void **shared, const struct conc_params *p,
         sh->ones = primes_ones_popcnt;
 #endif
 
-    /* The sieving primes: a plain sieve of Eratosthenes up to sqrt(n). */
+    /* The sieving primes: a plain sieve of Eratosthenes up to sqrt(n),
+       then grouped by residue class (stable, so each class is sorted). */
     root = primes_isqrt(sh->n);
     composite = conc_xcalloc(root + 1, 1);
-    sh->base = conc_xmalloc((root / 2 + 1) * sizeof(*sh->base));
     for (uint64_t i = 3; i <= root; i += 2) {
         if (composite[i])
             continue;
         for (uint64_t j = i * i; j <= root; j += 2 * i)
             composite[j] = 1;
-        if (i <= PRIMES_PRESIEVE_MAX)
+        if (i > PRIMES_PRESIEVE_MAX)
+            sh->class_start[primes_wheel_index(i % 30) + 1]++;
+    }
+    for (int c = 0; c < 8; c++)
+        sh->class_start[c + 1] += sh->class_start[c];
+    sh->nbase = sh->class_start[8];
+    sh->base = conc_xmalloc((sh->nbase + 1) * sizeof(*sh->base));
+    size_t fill[8];
+    memcpy(fill, sh->class_start, sizeof(fill));
+    for (uint64_t i = PRIMES_PRESIEVE_MAX + 2; i <= root; i += 2) {
+        if (composite[i])
             continue;
-        struct primes_base *b = &sh->base[sh->nbase++];
+        struct primes_base *b =
+            &sh->base[fill[primes_wheel_index(i % 30)]++];
         b->p = (uint32_t)i;
         for (int k = 0; k < 8; k++) {
             uint64_t m = i * primes_wheel[k];
@@ -383,59 +398,89 @@ static void primes_presieve_segment(const struct primes_shared *sh,
 }
 
 /*
- * Crosses off the multiples of the sieving primes in bytes [b0, b0 + nb).
- * The multiples of p on the wheel come in cycles of 8, one per residue, a
- * cycle p bytes long: a full cycle is 8 unconditional marks, and the
- * partial cycles at either end of the segment are marked without branches,
- * sending the marks that fall outside it to the spare byte buf[nb].
+ * A prime larger than the guard has few multiples in a segment: it marks
+ * them one cycle at a time without branches, sending the marks outside
+ * the segment to the spare byte buf[nb].
  */
-static void primes_cross_segment(const struct primes_shared *sh, uint8_t *buf,
-                                 uint64_t b0, size_t nb)
+static void primes_cross_large(const struct primes_base *bp, uint8_t *buf,
+                               uint64_t b0, size_t nb, uint64_t first)
 {
-    uint64_t b_end = b0 + nb;
+    uint64_t p = bp->p, b_end = b0 + nb;
 
-    for (size_t k = 0; k < sh->nbase; k++) {
-        const struct primes_base *bp = &sh->base[k];
-        uint64_t p = bp->p, first = p * p / 30, base;
-        size_t j;
-
-        if (first >= b_end)
-            break;
-        /* The multiples p * q from q = p on lie at or after byte first,
-           and those with q < p before it (at least 2p > 30 below p * p),
-           so crossing every multiple from that byte on is exact. */
-        if (first < b0)
-            first = b0;
-        base = first / p * p; /* base <= first < base + p */
+    for (uint64_t cyc = first / p * p; cyc < b_end; cyc += p) {
         for (int i = 0; i < 8; i++) {
-            uint64_t at = base + bp->off[i];
-            j = at - first < b_end - first ? (size_t)(at - b0) : nb;
+            uint64_t at = cyc + bp->off[i];
+            size_t j = at - first < b_end - first ? (size_t)(at - b0) : nb;
             buf[j] |= bp->bit[i];
         }
-        j = (size_t)(base + p - b0);
-        uint32_t o0 = bp->off[0], o1 = bp->off[1], o2 = bp->off[2], o3 = bp->off[3];
-        uint32_t o4 = bp->off[4], o5 = bp->off[5], o6 = bp->off[6];
-        uint32_t o7 = bp->off[7];
+    }
+}
 
-        if (nb > o7) {
-            uint8_t m0 = bp->bit[0], m1 = bp->bit[1], m2 = bp->bit[2];
-            uint8_t m3 = bp->bit[3], m4 = bp->bit[4], m5 = bp->bit[5];
-            uint8_t m6 = bp->bit[6], m7 = bp->bit[7];
-            for (size_t stop = nb - o7; j < stop; j += p) {
-                uint8_t *c = buf + j;
-                c[o0] |= m0;
-                c[o1] |= m1;
-                c[o2] |= m2;
-                c[o3] |= m3;
-                c[o4] |= m4;
-                c[o5] |= m5;
-                c[o6] |= m6;
-                c[o7] |= m7;
-            }
-        }
-        for (int i = 0; i < 8; i++) {
-            size_t at = j + bp->off[i];
-            buf[at < nb ? at : nb] |= bp->bit[i];
+/*
+ * The sieving primes of one residue class mod 30, whose multiples' bits
+ * x0 .. x7 are constants: each runs whole cycles of 8 marks (p bytes) from
+ * the one holding its first multiple in the segment (p * p, or the first
+ * at or after byte b0), with no branch per mark.
+ */
+#define PRIMES_CROSS_CLASS(x0, x1, x2, x3, x4, x5, x6, x7)                  \
+    for (size_t k = from; k < to; k++) {                                    \
+        const struct primes_base *bp = &sh->base[k];                        \
+        uint64_t p = bp->p, first = p * p / 30;                             \
+                                                                            \
+        if (first >= b_end)                                                 \
+            break;                                                          \
+        if (first < b0)                                                     \
+            first = b0;                                                     \
+        if (p > guard) {                                                    \
+            primes_cross_large(bp, buf, b0, nb, first);                     \
+            continue;                                                       \
+        }                                                                   \
+        uint32_t o0 = bp->off[0], o1 = bp->off[1], o2 = bp->off[2];         \
+        uint32_t o3 = bp->off[3], o4 = bp->off[4], o5 = bp->off[5];         \
+        uint32_t o6 = bp->off[6], o7 = bp->off[7];                          \
+        ptrdiff_t j = (ptrdiff_t)(first / p * p) - (ptrdiff_t)b0;           \
+        for (; j < end; j += (ptrdiff_t)p) {                                \
+            uint8_t *c = buf + j;                                           \
+            c[o0] |= 1u << x0;                                              \
+            c[o1] |= 1u << x1;                                              \
+            c[o2] |= 1u << x2;                                              \
+            c[o3] |= 1u << x3;                                              \
+            c[o4] |= 1u << x4;                                              \
+            c[o5] |= 1u << x5;                                              \
+            c[o6] |= 1u << x6;                                              \
+            c[o7] |= 1u << x7;                                              \
+        }                                                                   \
+    }                                                                       \
+    break
+
+/*
+ * Crosses off the multiples of the sieving primes in bytes [b0, b0 + nb),
+ * buf[0 .. nb). The multiples p * (30k + w) of p on the wheel come in
+ * cycles of 8, one per residue w, each cycle p bytes long. Cycles are
+ * marked whole: a cycle that straddles an end of the segment marks the
+ * guard bytes on either side of it (buf[-guard .. -1], buf[nb .. nb +
+ * guard - 1]), which nobody reads. A cycle that starts before p * p marks
+ * some p * q with 30 <= q < p: composite too, so harmless.
+ */
+static void primes_cross_segment(const struct primes_shared *sh, uint8_t *buf,
+                                 uint64_t b0, size_t nb, size_t guard)
+{
+    uint64_t b_end = b0 + nb;
+    ptrdiff_t end = (ptrdiff_t)nb;
+
+    for (int cls = 0; cls < 8; cls++) {
+        size_t from = sh->class_start[cls], to = sh->class_start[cls + 1];
+
+        /* The bits are those of (p * w) % 30 for p % 30 = wheel[cls]. */
+        switch (cls) {
+        case 0: PRIMES_CROSS_CLASS(0, 1, 2, 3, 4, 5, 6, 7);
+        case 1: PRIMES_CROSS_CLASS(1, 5, 4, 0, 7, 3, 2, 6);
+        case 2: PRIMES_CROSS_CLASS(2, 4, 0, 6, 1, 7, 3, 5);
+        case 3: PRIMES_CROSS_CLASS(3, 0, 6, 5, 2, 1, 7, 4);
+        case 4: PRIMES_CROSS_CLASS(4, 7, 1, 2, 5, 6, 0, 3);
+        case 5: PRIMES_CROSS_CLASS(5, 3, 7, 1, 6, 0, 4, 2);
+        case 6: PRIMES_CROSS_CLASS(6, 2, 3, 7, 0, 4, 5, 1);
+        case 7: PRIMES_CROSS_CLASS(7, 6, 5, 4, 3, 2, 1, 0);
         }
     }
 }
@@ -455,10 +500,12 @@ static int primes_step(void *task, struct conc_wait *w)
     nb = sh->seg_bytes;
     if (t->last - b0 + 1 < nb)
         nb = (size_t)(t->last - b0 + 1);
-    buf = primes_buffer(sh->seg_bytes + 8);
+    /* The segment with seg_bytes of guard on either side (and the spare
+       and padding bytes within the back one). */
+    buf = primes_buffer(3 * sh->seg_bytes + 8) + sh->seg_bytes;
 
     primes_presieve_segment(sh, buf, b0, nb);
-    primes_cross_segment(sh, buf, b0, nb);
+    primes_cross_segment(sh, buf, b0, nb, sh->seg_bytes);
 
     /* Numbers outside the task's range count as composite. */
     if (b0 == t->lo / 30) {
