@@ -368,26 +368,37 @@ static int primes_task_init(void *task, void *shared, unsigned index,
     return 0;
 }
 
-/* Starts buf (bytes [b0, b0 + nb)) as the presieve patterns' union. */
+/*
+ * Starts buf (bytes [b0, b0 + nb)) as the union of the presieve patterns,
+ * in one pass of 16-byte ORs (SSE2 on x86-64; plain -O2 does not
+ * vectorize this loop by itself).
+ */
+__extension__ typedef uint8_t primes_v16 __attribute__((vector_size(16)));
+
 static void primes_presieve_segment(const struct primes_shared *sh,
                                     uint8_t *buf, uint64_t b0, size_t nb)
 {
-    const struct primes_pattern *pat = &sh->pat[0];
+    const uint8_t *src[PRIMES_NPAT];
+    size_t i = 0;
 
-    memcpy(buf, pat->bytes + b0 % pat->period, nb);
-    for (size_t k = 1; k < PRIMES_NPAT; k++) {
-        const uint8_t *src = sh->pat[k].bytes + b0 % sh->pat[k].period;
-        size_t i = 0;
-
-        for (; i + 8 <= nb; i += 8) {
-            uint64_t a, b;
-            memcpy(&a, buf + i, 8);
-            memcpy(&b, src + i, 8);
-            a |= b;
-            memcpy(buf + i, &a, 8);
-        }
-        for (; i < nb; i++)
-            buf[i] |= src[i];
+    for (size_t k = 0; k < PRIMES_NPAT; k++)
+        src[k] = sh->pat[k].bytes + b0 % sh->pat[k].period;
+    _Static_assert(PRIMES_NPAT == 5, "the loop below ORs 5 patterns");
+    for (; i + 16 <= nb; i += 16) {
+        primes_v16 v0, v1, v2, v3, v4;
+        memcpy(&v0, src[0] + i, 16);
+        memcpy(&v1, src[1] + i, 16);
+        memcpy(&v2, src[2] + i, 16);
+        memcpy(&v3, src[3] + i, 16);
+        memcpy(&v4, src[4] + i, 16);
+        v0 |= v1 | v2 | v3 | v4;
+        memcpy(buf + i, &v0, 16);
+    }
+    for (; i < nb; i++) {
+        uint8_t acc = src[0][i];
+        for (size_t k = 1; k < PRIMES_NPAT; k++)
+            acc |= src[k][i];
+        buf[i] = acc;
     }
     /* The patterns crossed off the presieving primes themselves, which
        sit in bytes 0 and 1, and 1 is not prime. */
