@@ -1,12 +1,19 @@
 /*
  * The raw primitive behind the fork model, for bench/overhead.sh: fork N
  * children that _exit(0) at once, then reap them all with waitpid; prints
- * the wall time per child in ns. Usage: fork_loop N
+ * the wall time per child in ns. With "gate", the children first wait on
+ * a futex in shared memory until all N exist, as the model's start gate
+ * makes them. Usage: fork_loop N [gate]
  */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,15 +31,21 @@ int main(int argc, char **argv)
 {
     unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000, made = 0;
     unsigned long long t0, t1;
-    int rc = 0;
+    int rc = 0, gate = argc > 2 && strcmp(argv[2], "gate") == 0;
+    atomic_int *word = mmap(NULL, sizeof(*word), PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
-    if (!n)
+    if (!n || word == MAP_FAILED)
         return 2;
+    atomic_store(word, gate);
     t0 = fork_loop_now_ns();
     for (; made < n; made++) {
         pid_t pid = fork();
-        if (pid == 0)
+        if (pid == 0) {
+            while (atomic_load(word))
+                syscall(SYS_futex, (void *)word, FUTEX_WAIT, 1, NULL, NULL, 0);
             _exit(0);
+        }
         if (pid < 0) {
             fprintf(stderr, "fork_loop: child %lu: %s\n", made,
                     strerror(errno));
@@ -40,6 +53,8 @@ int main(int argc, char **argv)
             break;
         }
     }
+    atomic_store(word, 0);
+    syscall(SYS_futex, (void *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
     for (unsigned long i = 0; i < made; i++)
         if (wait(NULL) < 0)
             return 1;
