@@ -537,6 +537,9 @@ static void eventloop_loop_run(struct eventloop_loop *lp)
     lp->watch.data = lp;
     uv_timer_start(&lp->watch, eventloop_on_watch, EVENTLOOP_WATCH_MS,
                    EVENTLOOP_WATCH_MS);
+    /* Only tasks keep the loop alive: if none is armed while some are
+       unfinished, uv_run returns and the check below reports it. */
+    uv_unref((uv_handle_t *)&lp->watch);
 
     lp->tasks = conc_xcalloc(lp->n ? lp->n : 1, lp->stride);
     lp->live = 1; /* the starter's hold: no quiesce before all started */
