@@ -73,7 +73,8 @@ cell zseq -m sequential -w sleep -o ms=0 -t 10000
 rawrun r0 100000 0
 cell y1 -m eventloop -w yield -o count=1e6 -t 1
 cell y100 -m eventloop -w yield -o count=1e4 -t 100
-cell yoff -m eventloop -w yield -o count=1e5 -t 1 -o offload=on -o pool=1
+cell yoff0 -m eventloop -w yield -o count=1e5 -t 1 -o offload=on -o pool=1 -o slice=0
+cell yoff -m eventloop -w yield -o count=1e6 -t 1 -o offload=on -o pool=1
 cell yseq -m sequential -w yield -o count=1e6 -t 1
 
 echo
@@ -125,7 +126,8 @@ ys=$(ns_step yseq 1e6)
 printf '  %-44s %8s ns/step\n' "sequential, 1 task (a function call)" "$ys"
 for row in "y1 1e6 eventloop, 1 task (a loop pass each)" \
            "y100 1e6 eventloop, 100 tasks (a pass per 100)" \
-           "yoff 1e5 eventloop offload=on pool=1, 1 task"; do
+           "yoff0 1e5 offload=on slice=0: a pool hand-off each" \
+           "yoff 1e6 offload=on, 2 ms slices on the pool"; do
     read -r name steps label <<<"$row"
     v=$(ns_step "$name" "$steps")
     printf '  %-44s %8s ns/step  (%sx sequential)\n' "$label" "$v" \

@@ -31,6 +31,10 @@ static const struct conc_opt eventloop_opts[] = {
     { "pool", CONC_OPT_COUNT, NULL, "threads in libuv's pool, with "
       "offload=on (default: UV_THREADPOOL_SIZE, else 4); fixed for the "
       "process once its pool started", NULL, 1, EVENTLOOP_POOL_MAX },
+    { "slice", CONC_OPT_DURATION, "2ms", "with offload=on, how long a pool "
+      "thread keeps running one task's CPU-bound steps before handing it "
+      "back to its loop (0: one step per hand-off)", NULL, 0,
+      CONC_NS_PER_S },
     { NULL },
 };
 
@@ -85,7 +89,8 @@ struct eventloop_loop {
     unsigned id, first, n;
     unsigned live;    /* started and not finished, +1 while starting */
     struct eventloop_task *ready_head, *ready_tail;
-    bool offload, stopping, quiet;
+    bool offload, stopping;
+    uint64_t slice_ns; /* offload: a pool thread's time on one task */
     int err;          /* the loop's own failure, 0 or -errno */
     pthread_t thread;
 };
@@ -353,13 +358,26 @@ static void eventloop_ready_push(struct eventloop_task *t)
     lp->ready_tail = t;
 }
 
-/* On a pool thread: one step, with nothing of the loop touched. */
+/*
+ * On a pool thread: the task's steps for up to one slice, as long as they
+ * keep yielding, with nothing of the loop touched. A hand-off to the pool
+ * and back costs tens of microseconds (a mutex, a condition variable, an
+ * eventfd write and a loop wake-up), as much as a sieve segment, so one
+ * step per hand-off would mostly measure that; asyncio code likewise
+ * passes run_in_executor a chunk of work, not a single iteration. Handing
+ * back after each slice keeps the pool fair between tasks and lets the
+ * loop see an interrupt.
+ */
 static void eventloop_on_work(uv_work_t *req)
 {
     struct eventloop_task *t = req->data;
+    uint64_t until = conc_now_ns() + t->lp->slice_ns;
 
-    memset(&t->work_w, 0, sizeof(t->work_w));
-    t->work_err = t->lp->r->w->step(eventloop_task_mem(t), &t->work_w);
+    do {
+        memset(&t->work_w, 0, sizeof(t->work_w));
+        t->work_err = t->lp->r->w->step(eventloop_task_mem(t), &t->work_w);
+    } while (!t->work_err && t->work_w.want == CONC_YIELD &&
+             !conc_interrupted && conc_now_ns() < until);
 }
 
 static void eventloop_after_step(struct eventloop_task *t, int err,
@@ -608,6 +626,7 @@ static int eventloop_run(struct conc_run *r)
                    lps[k].first;
         lps[k].stride = stride;
         lps[k].offload = offload;
+        lps[k].slice_ns = conc_param_u64(r->mp, "slice");
     }
     /* Loop 0 runs on this thread, as asyncio's does; the others on theirs. */
     for (; started < workers; started++) {

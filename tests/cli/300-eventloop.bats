@@ -21,16 +21,17 @@ el_json() {
     fi
 }
 
-@test "list shows eventloop with workers, offload and pool" {
+@test "list shows eventloop with workers, offload, pool and slice" {
     run "$CONCBENCH" list
     [ "$status" -eq 0 ]
     [[ "$output" == *"eventloop    callbacks on one libuv loop"*"(like asyncio)"* ]]
-    [[ "$output" == *"-o workers=<count>"*"-o offload=<bool>"*"-o pool=<count>"* ]]
+    [[ "$output" == *"-o workers=<count>"*"-o offload=<bool>"*"-o pool=<count>"*"-o slice=<duration>"* ]]
 }
 
 @test "every workload counts right under every option combination" {
     combos=("" "-o workers=2" "-o offload=on" "-o offload=on -o pool=1"
-            "-o workers=2 -o offload=on -o pool=2" "-o workers=5")
+            "-o workers=2 -o offload=on -o pool=2"
+            "-o offload=on -o slice=0" "-o workers=5")
     for c in "${combos[@]}"; do
         # shellcheck disable=SC2086
         el_json -w primes -o n=1e7 -t 3 $c
@@ -66,9 +67,9 @@ el_json() {
 
 @test "the options are recorded in the report" {
     el_json -w yield -o count=10 -t 2 -o workers=2 -o offload=on -o pool=2
-    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":2,"offload":"on","pool":2}' ]
+    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":2,"offload":"on","pool":2,"slice":2000000}' ]
     el_json -w yield -o count=10
-    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":1,"offload":"off"}' ]
+    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":1,"offload":"off","slice":2000000}' ]
 }
 
 @test "pool without offload is a usage error" {

@@ -434,7 +434,7 @@ out:
 
 static const char *const test_model_opts[] = {
     "workers=1", "workers=2", "workers=3 offload=on pool=2",
-    "workers=1 offload=on pool=2",
+    "workers=1 offload=on pool=2 slice=0",
 };
 
 Test(eventloop, fd_reuse_between_steps, .timeout = 60)
