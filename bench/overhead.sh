@@ -81,16 +81,17 @@ meminfo() {
 kernel_kib() { meminfo KernelStack PageTables Slab; }
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
-# sleepers MODEL N: starts N 4-second sleepers, waits until all of them
-# exist, and sets rss_kib (the process's, or its children's sum),
-# pss_kib (children's sum, fork only), kernel_kib_delta and anon_kib_delta.
+# sleepers MODEL N: starts N long sleepers, waits until all of them exist,
+# sets rss_kib (the process's, or its children's sum), pss_kib (children's
+# sum, fork only), kernel_kib_delta and anon_kib_delta, then stops the run
+# with SIGINT.
 sleepers() {
-    local model=$1 n=$2 k0 a0 i have
+    local model=$1 n=$2 k0 a0 i have v
     k0=$(kernel_kib); a0=$(meminfo AnonPages)
-    "$CONCBENCH" -m "$model" -w sleep -o ms=4s -t "$n" --runs 1 --warmup 0 \
+    "$CONCBENCH" -m "$model" -w sleep -o ms=60s -t "$n" --runs 1 --warmup 0 \
         >/dev/null 2>&1 &
     bg=$!
-    for ((i = 0; i < 300; i++)); do
+    for ((i = 0; i < 1000; i++)); do
         if [ "$model" = threads ]; then
             have=$(($(status_kib "$bg" Threads 2>/dev/null || echo 1) - 1))
         else
@@ -99,6 +100,8 @@ sleepers() {
         [ "$have" -ge "$n" ] && break
         sleep 0.01
     done
+    [ "$have" -ge "$n" ] ||
+        echo "overhead.sh: only $have of $n $model tasks started" >&2
     sleep 0.3 # every task past its first step, asleep
     kernel_kib_delta=$(($(kernel_kib) - k0))
     anon_kib_delta=$(($(meminfo AnonPages) - a0))
@@ -108,11 +111,14 @@ sleepers() {
     else
         rss_kib=0 pss_kib=0
         for c in $(pgrep -P "$bg"); do
-            rss_kib=$((rss_kib + $(status_kib "$c" VmRSS 2>/dev/null || echo 0)))
-            pss_kib=$((pss_kib + $(awk '$1 == "Pss:" { print $2 }' \
-                "/proc/$c/smaps_rollup" 2>/dev/null || echo 0)))
+            v=$(status_kib "$c" VmRSS 2>/dev/null) || true
+            rss_kib=$((rss_kib + ${v:-0}))
+            v=$(awk '$1 == "Pss:" { print $2 }' "/proc/$c/smaps_rollup" \
+                2>/dev/null) || true
+            pss_kib=$((pss_kib + ${v:-0}))
         done
     fi
+    kill -INT "$bg"
     wait "$bg" || true
     bg=
 }
