@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -91,6 +92,7 @@ struct eventloop_loop {
     struct eventloop_task *ready_head, *ready_tail;
     bool offload, stopping;
     uint64_t slice_ns; /* offload: a pool thread's time on one task */
+    atomic_bool *abort; /* set when the run cannot start all its loops */
     int err;          /* the loop's own failure, 0 or -errno */
     pthread_t thread;
 };
@@ -525,8 +527,12 @@ static void eventloop_on_watch(uv_timer_t *h)
 {
     struct eventloop_loop *lp = h->data;
 
-    if (conc_interrupted && !lp->stopping)
+    if (lp->stopping)
+        return;
+    if (conc_interrupted)
         eventloop_loop_stop(lp, -EINTR);
+    else if (atomic_load_explicit(lp->abort, memory_order_relaxed))
+        eventloop_loop_stop(lp, -ECANCELED);
 }
 
 static void eventloop_on_walk_close(uv_handle_t *h, void *arg)
@@ -610,6 +616,7 @@ static int eventloop_run(struct conc_run *r)
     size_t stride = EVENTLOOP_HDR + ((r->w->task_size + _Alignof(max_align_t) -
                                       1) & ~(_Alignof(max_align_t) - 1));
     struct eventloop_loop *lps;
+    atomic_bool abort = false;
     unsigned started = 1;
     int err = eventloop_prepare(r->mp);
 
@@ -627,14 +634,17 @@ static int eventloop_run(struct conc_run *r)
         lps[k].stride = stride;
         lps[k].offload = offload;
         lps[k].slice_ns = conc_param_u64(r->mp, "slice");
+        lps[k].abort = &abort;
     }
     /* Loop 0 runs on this thread, as asyncio's does; the others on theirs. */
     for (; started < workers; started++) {
         err = -pthread_create(&lps[started].thread, NULL, eventloop_thread,
                               &lps[started]);
         if (err) {
-            conc_error(err, "cannot start the thread of event loop %u",
-                       started);
+            /* The loops already running stop within a watch period. */
+            conc_error(err, "cannot start the thread of event loop %u of %u",
+                       started, workers);
+            atomic_store(&abort, true);
             break;
         }
     }
