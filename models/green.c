@@ -63,7 +63,7 @@ static const struct conc_opt green_opts[] = {
 #else
     { "switch", CONC_OPT_CHOICE, "ucontext", "how stacks are switched: "
       "Boost.Context's jump_fcontext (not in this build), or swapcontext (a "
-      "sigprocmask syscall per switch)", "fcontext|ucontext" },
+      "sigprocmask syscall per switch)", "fcontext|ucontext", 0, 0 },
 #endif
     { "guard", CONC_OPT_CHOICE, "auto", "how guard pages are made: madvise "
       "(MADV_GUARD_INSTALL, Linux 6.13+, one memory map per 64 stacks), "
