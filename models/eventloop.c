@@ -283,8 +283,10 @@ static void eventloop_on_timer(uv_timer_t *h)
  * it). Rounding the deadline up to a whole millisecond of that clock and
  * asking for the difference from uv_now makes the timer fire only once the
  * loop clock, and therefore the real clock, has passed the deadline,
- * however stale uv_now is. The cost is up to 1 ms of lateness (plus the
- * coarse clock's lag), which the workload records as it is.
+ * however stale uv_now is. The cost is up to 1 ms of lateness from the
+ * rounding, up to 1 ms more because libuv computes its poll timeout from
+ * the floored clock (and the coarse clock's lag where libuv uses it),
+ * which the workload records as it is.
  */
 static int eventloop_timer_arm(struct eventloop_task *t, uint64_t deadline_ns)
 {
