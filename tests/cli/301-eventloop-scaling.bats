@@ -22,9 +22,10 @@ wall_min() {
         2>/dev/null | jq -e '.results[0].summary.wall_ns.min'
 }
 
-# a / b with two decimals, and whether a / b >= limit (exit status).
+# a / b with two decimals; whether a ratio is >= or < a limit (exit status).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 at_least() { awk -v r="$1" -v l="$2" 'BEGIN { exit !(r >= l) }'; }
+below() { awk -v r="$1" -v l="$2" 'BEGIN { exit !(r < l) }'; }
 # The smaller of two walls, 0 meaning none yet.
 min_of() { if [ "$1" -eq 0 ] || [ "$2" -lt "$1" ]; then echo "$2"; else echo "$1"; fi; }
 
@@ -48,12 +49,18 @@ min_of() { if [ "$1" -eq 0 ] || [ "$2" -lt "$1" ]; then echo "$2"; else echo "$1
 }
 
 @test "primes: one loop, or a pool of one, does not speed up 2 tasks" {
-    seq=$(wall_min -m sequential)
-    one=$(wall_min -m eventloop -o workers=1)
-    pool1=$(wall_min -m eventloop -o offload=on -o pool=1)
-    r1=$(ratio "$seq" "$one")
-    rp=$(ratio "$one" "$pool1")
-    echo "sequential $seq ns, workers=1 $one ns (${r1}x), offload pool=1 $pool1 ns (${rp}x vs workers=1)"
-    ! at_least "$r1" 1.2
-    ! at_least "$rp" 1.2
+    seq=0 one=0 pool1=0
+    for try in 1 2 3; do
+        seq=$(min_of "$seq" "$(wall_min -m sequential)")
+        one=$(min_of "$one" "$(wall_min -m eventloop -o workers=1)")
+        pool1=$(min_of "$pool1" "$(wall_min -m eventloop -o offload=on -o pool=1)")
+        r1=$(ratio "$seq" "$one")
+        rp=$(ratio "$one" "$pool1")
+        echo "after try $try: sequential $seq ns, workers=1 $one ns (${r1}x), offload pool=1 $pool1 ns (${rp}x vs workers=1)"
+        if below "$r1" 1.2 && below "$rp" 1.2; then
+            break
+        fi
+    done
+    below "$r1" 1.2
+    below "$rp" 1.2
 }
