@@ -5,7 +5,7 @@
 #ifndef CONC_MODEL_H
 #define CONC_MODEL_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "cmd/opts.h"
@@ -14,11 +14,14 @@
 /*
  * The signal (SIGINT, SIGTERM) that asked the run to stop, or 0. Set by the
  * handler cmd/ installs without SA_RESTART, so blocking waits return EINTR.
+ * A lock-free atomic rather than volatile sig_atomic_t: it is safe in a
+ * signal handler and, unlike volatile, race-free to read from the model's
+ * worker threads.
  * A model that sees it set stops starting tasks, ends the ones running
  * within about 100 ms (waking its waiting threads, killing and reaping its
  * children), releases everything and returns -EINTR.
  */
-extern volatile sig_atomic_t conc_interrupted;
+extern atomic_int conc_interrupted;
 
 /* One timed run of `tasks` tasks of workload w, as handed to a model. */
 struct conc_run {

@@ -5,7 +5,9 @@
 #include "cmd/clock.h"
 #include "models/model.h"
 
-volatile sig_atomic_t conc_interrupted;
+/* Only a lock-free atomic may be written from a signal handler. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
+atomic_int conc_interrupted;
 
 int conc_task_start(const struct conc_run *r, unsigned index, void *task)
 {
