@@ -22,6 +22,16 @@
 #include "cmd/registry.h"
 #include "models/model.h"
 
+#ifndef CONC_HAVE_UV
+Test(eventloop, registered_as_unavailable, .timeout = 10)
+{
+    const struct conc_model *m = conc_model_find("eventloop");
+
+    cr_assert_not_null(m);
+    cr_assert_str_eq(m->unavailable, "built without libuv");
+}
+#else
+
 static const struct conc_opt test_no_opts[] = { { NULL } };
 
 /* A non-blocking pipe (pipe2 is not POSIX). 0 or -1 with errno. */
@@ -578,3 +588,5 @@ Test(eventloop, pool_size_from_environment, .timeout = 30)
     cr_assert_eq(r.check_err, -EINVAL, "not libuv's default of 4");
     free(r.task_results);
 }
+
+#endif
