@@ -560,8 +560,13 @@ static const struct sweep_cell *sweep_baseline(const struct sweep *sw,
 /* One line per cell: the median, the 95% CI of the mean, the speedup. */
 static void sweep_print_table(FILE *f, const struct sweep *sw)
 {
-    fprintf(f, "%-10s %-11s %-18s %7s %11s  %-25s %8s\n", "workload", "model",
-            "options", "tasks", "median", "95% CI of the mean", "speedup");
+    int ow = 7; /* "options" */
+
+    for (size_t i = 0; i < sw->ncells; i++)
+        if (sw->cells[i].in_shard && (int)strlen(sw->cells[i].opts_label) > ow)
+            ow = (int)strlen(sw->cells[i].opts_label);
+    fprintf(f, "%-10s %-11s %-*s %7s %11s  %-25s %8s\n", "workload", "model",
+            ow, "options", "tasks", "median", "95% CI of the mean", "speedup");
     for (size_t i = 0; i < sw->ncells; i++) {
         const struct sweep_cell *sc = &sw->cells[i], *base;
         const struct conc_summary *w = &sc->res.wall;
@@ -569,8 +574,8 @@ static void sweep_print_table(FILE *f, const struct sweep *sw)
 
         if (!sc->in_shard)
             continue;
-        fprintf(f, "%-10s %-11s %-18s %7u ", sc->cell.workload->name,
-                sc->cell.model->name, sc->opts_label, sc->cell.tasks);
+        fprintf(f, "%-10s %-11s %-*s %7u ", sc->cell.workload->name,
+                sc->cell.model->name, ow, sc->opts_label, sc->cell.tasks);
         if (sc->res.skipped) {
             fprintf(f, "skipped: %s\n", sc->res.skipped);
             continue;

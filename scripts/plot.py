@@ -335,6 +335,17 @@ class Charts:
             parts.append("host: " + "; ".join(d.hosts))
             parts.append("concbench " + ", ".join(versions))
             parts.append(", ".join(dates))
+            nruns = sorted({len(c.runs) for c in d.cells if c.runs})
+            if nruns:
+                order = {str(doc.get("order")) for doc in docs
+                         if doc.get("order")}
+                seeds = sorted({str(doc["seed"]) for doc in docs
+                                if "seed" in doc})
+                runs = str(nruns[0]) if nruns[0] == nruns[-1] else \
+                    "%d-%d" % (nruns[0], nruns[-1])
+                parts.append("%s passed runs per cell%s%s" % (
+                    runs, ", " + "/".join(sorted(order)) if order else "",
+                    ", seed " + "/".join(seeds) if seeds else ""))
             skipped = [c for c in d.cells if c.skipped]
             failed = [c for c in d.cells if not c.skipped and
                       (c.failed or not c.walls)]
@@ -376,20 +387,29 @@ class Charts:
 
     @staticmethod
     def setting(data, workloads):
-        """The options that hold for every cell of these workloads."""
+        """The options that hold for every cell of these workloads, those
+        given on the command line (-o) first, three at most."""
+        typed = set()
+        for _, doc, _ in data.reports:
+            argv = doc.get("argv") or []
+            for a, b in zip(argv, argv[1:]):
+                if a == "-o" and isinstance(b, str) and "=" in b:
+                    typed.add(b.split("=", 1)[0])
         fixed = OrderedDict()
         for w in workloads:
             cs = [c for c in data.cells if c.workload == w]
             if not cs:
                 continue
-            keys = set(cs[0].wopts)
-            for k in sorted(keys):
+            keys = sorted(cs[0].wopts, key=lambda k: (k not in typed, k))
+            if typed:
+                keys = [k for k in keys if k in typed] or keys
+            for k in keys:
                 if (w, k) in data.wvary or k in ("seed", "jitter"):
                     continue
                 if all(c.wopts.get(k) == cs[0].wopts[k] for c in cs):
                     fixed.setdefault(w, []).append(fmt_opt(k, cs[0].wopts[k]))
-        return "; ".join("%s %s" % (w, " ".join(v[:3]))
-                         for w, v in fixed.items())
+        return "\n".join("%s: %s" % (w, " ".join(v[:3]))
+                          for w, v in fixed.items())
 
     # ------------------------------------------------------------ headline
     def headline(self):
@@ -400,10 +420,15 @@ class Charts:
         panels = [(axes[0], CPU_WORKLOADS, "CPU-bound: primes", False),
                   (axes[1], IO_WORKLOADS, "I/O-bound: sleep and http", True)]
         for ax, wls, title, io in panels:
-            present = {c.workload for c in d.cells if c.workload in wls and
-                       c.plottable}
-            series = d.series(list(wls), with_workload=len(present) > 1)
+            present = [w for w in wls if any(
+                c.workload == w and c.plottable for c in d.cells)]
+            several = len(present) > 1
+            series = d.series(list(wls), with_workload=several)
             tasks = set()
+            # With several workloads in a panel, the legend names each model
+            # once (its colour and marker) and each workload once (its line
+            # style), rather than every pair.
+            handles = OrderedDict()
             for lab, (c0, by_t) in series.items():
                 xs, ys, lo, hi = [], [], [], []
                 for t in sorted(by_t):
@@ -422,25 +447,37 @@ class Charts:
                 tasks.update(xs)
                 st = d.style(c0)
                 ls = LINESTYLES.get(c0.workload, "-") if io else "-"
-                ax.plot(xs, ys, label=lab, linestyle=ls, linewidth=2.6,
-                        markersize=8, **st)
+                line, = ax.plot(xs, ys, label=lab, linestyle=ls, linewidth=2.6,
+                                markersize=8, **st)
                 ax.fill_between(xs, lo, hi, color=st["color"], alpha=0.15,
                                 linewidth=0)
-                labels.append(lab)
+                short = d.label(c0) if several else lab
+                if short not in handles:
+                    handles[short] = self.plt.Line2D(
+                        [], [], linewidth=2.6, markersize=8, label=short,
+                        **st) if several else line
+                if short not in labels:
+                    labels.append(short)
             if tasks:
                 ts = sorted(tasks)
                 ideal = [min(t, cpus) if (cpus and not io) else t for t in ts]
-                ax.plot(ts, ideal, linestyle="--", color="#777777",
-                        linewidth=1.8, label="ideal" + (
-                            " (min(tasks, %d cores))" % cpus
-                            if cpus and not io else " (= tasks)"))
+                if several:
+                    for w in present:
+                        handles[w] = self.plt.Line2D(
+                            [], [], color="#444444", linewidth=2.2,
+                            linestyle=LINESTYLES.get(w, "-"), label=w)
+                handles["ideal"], = ax.plot(
+                    ts, ideal, linestyle="--", color="#777777", linewidth=1.8,
+                    label="ideal" + (" (min(tasks, %d cores))" % cpus
+                                     if cpus and not io else " (= tasks)"))
                 self.tasks_axis(ax, ts)
                 if io:
                     ax.set_yscale("log", base=2)
                     plain_log(ax, base=2)
                 else:
                     ax.set_ylim(bottom=0)
-                ax.legend(loc="upper left", frameon=False)
+                ax.legend(handles=list(handles.values()), loc="upper left",
+                          frameon=False)
             else:
                 ax.text(0.5, 0.5, "no %s cells with a sequential baseline" %
                         "/".join(wls), transform=ax.transAxes, ha="center",
