@@ -76,6 +76,8 @@ static void serve_print_usage(FILE *f)
 #define SERVE_READ_BUF (64u << 10)
 /* Bytes a client may send ahead (pipelining) before we stop reading it. */
 #define SERVE_PENDING_MAX (64u << 10)
+/* How long a closing connection waits for the client's close. */
+#define SERVE_LINGER_MS 2000
 
 struct serve;
 
@@ -83,11 +85,13 @@ struct serve_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_write_t write;
+    uv_shutdown_t shutdown;
     http_parser parser;
     struct serve *srv;
     struct serve_conn *prev, *next;
     int handles;      /* open uv handles; freed when both have closed */
     bool closing;
+    bool lingering;   /* answered and shut down: waiting for the client */
     bool busy;        /* a request is being answered */
     bool done;        /* the parser paused on a complete request */
     bool keep;        /* keep the connection after this response */
@@ -150,6 +154,41 @@ static void serve_conn_close(struct serve_conn *c)
     uv_close((uv_handle_t *)&c->timer, serve_on_conn_close);
 }
 
+static void serve_on_linger(uv_timer_t *t)
+{
+    serve_conn_close(t->data);
+}
+
+static void serve_on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct serve_conn *c = req->data;
+
+    if (status < 0 && !c->closing)
+        serve_conn_close(c);
+}
+
+/*
+ * Ends a connection after its last response, lingering like nginx: our
+ * FIN goes first (so TIME_WAIT lands here, not on the client), then we
+ * read and drop whatever the client still sends until it closes. Closing
+ * at once would make the kernel answer unread bytes (a pipelined request)
+ * with a reset that can destroy the response before the client reads it.
+ */
+static void serve_conn_linger(struct serve_conn *c)
+{
+    c->lingering = true;
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, serve_on_shutdown)) {
+        serve_conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, serve_on_linger, SERVE_LINGER_MS, 0);
+    if (c->read_stopped) {
+        c->read_stopped = false;
+        uv_read_start((uv_stream_t *)&c->tcp, serve_on_alloc, serve_on_read);
+    }
+}
+
 static void serve_on_write(uv_write_t *req, int status)
 {
     struct serve_conn *c = req->data;
@@ -157,9 +196,12 @@ static void serve_on_write(uv_write_t *req, int status)
     if (c->closing)
         return;
     c->busy = false;
-    if (status < 0 || !c->keep) {
-        /* We close first, so TIME_WAIT lands here and not on the client. */
+    if (status < 0) {
         serve_conn_close(c);
+        return;
+    }
+    if (!c->keep) {
+        serve_conn_linger(c);
         return;
     }
     if (c->pending_len) {
@@ -451,7 +493,7 @@ static void serve_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         serve_conn_close(c);
         return;
     }
-    if (n == 0 || c->closing)
+    if (n == 0 || c->closing || c->lingering)
         return;
     if (c->busy)
         serve_conn_keep(c, buf->base, (size_t)n);
