@@ -69,6 +69,10 @@ static const struct conc_opt green_opts[] = {
       "(MADV_GUARD_INSTALL, Linux 6.13+, one memory map per 64 stacks), "
       "mprotect (two maps per stack); auto picks madvise when the kernel has "
       "it", "auto|madvise|mprotect", 0, 0 },
+    { "keep_stacks", CONC_OPT_BOOL, "off", "keep the stack pool mapped "
+      "between runs, as a long-lived process would: later runs skip the "
+      "mmap and page faults (the memory stays mapped after the cell; leave "
+      "off in sweeps)", NULL, 0, 0 },
     { NULL },
 };
 
@@ -167,6 +171,18 @@ struct green_group {
     atomic_uint finished; /* worker threads that have ended */
     int done_efd;        /* worker threads tell the main thread they ended */
 };
+
+/*
+ * Stacks kept from the last run with keep_stacks=on, for the next one.
+ * Touched only by the main thread between runs.
+ */
+static struct {
+    char **chunks;
+    size_t *len;
+    size_t n;
+    size_t slot_bytes;
+    int guard;
+} green_kept;
 
 /* The task running on this thread, for the SIGSEGV handler. */
 static _Thread_local struct green_co *green_cur;
@@ -361,6 +377,10 @@ static char *green_slot_get(struct green_sched *s)
         return s->free_slots[--s->nfree];
     if (s->nchunks && s->chunk_used < s->chunk_slots)
         return s->chunks[s->nchunks - 1] + g->slot_bytes * s->chunk_used++;
+    if (s->slots_made >= s->ntasks) {
+        errno = ENOMEM; /* cannot happen: a stack per task exists */
+        return NULL;
+    }
 
     /*
      * Every stack made is live (the pool is empty), so fewer than ntasks
@@ -968,7 +988,7 @@ static int green_sched_init(struct green_group *g, struct green_sched *s,
                             unsigned first, unsigned n)
 {
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-    size_t maxchunks = n / GREEN_CHUNK_SLOTS + 1;
+    size_t maxchunks = n / GREEN_CHUNK_SLOTS + 1 + green_kept.n;
 
     memset(s, 0, sizeof(*s));
     s->g = g;
@@ -978,11 +998,22 @@ static int green_sched_init(struct green_group *g, struct green_sched *s,
     s->cos = conc_xcalloc(n, sizeof(*s->cos));
     s->tasks_mem = conc_xcalloc(n, g->task_stride);
     s->heap = conc_xcalloc(n, sizeof(*s->heap));
-    s->free_slots = conc_xcalloc(n, sizeof(*s->free_slots));
+    s->free_slots = conc_xcalloc((size_t)n + GREEN_CHUNK_SLOTS,
+                                 sizeof(*s->free_slots));
     s->chunks = conc_xcalloc(maxchunks, sizeof(*s->chunks));
     s->chunk_len = conc_xcalloc(maxchunks, sizeof(*s->chunk_len));
     if (g->sw->make == green_uc_make)
         s->uc = conc_xcalloc(1, sizeof(*s->uc));
+    /* Kept stacks first; each chunk's stacks all go in the pool. */
+    while (s->slots_made < n && green_kept.n) {
+        size_t c = --green_kept.n, len = green_kept.len[c];
+        s->chunks[s->nchunks] = green_kept.chunks[c];
+        s->chunk_len[s->nchunks++] = len;
+        for (size_t k = len / g->slot_bytes; k-- > 0;)
+            s->free_slots[s->nfree++] = green_kept.chunks[c] +
+                                        k * g->slot_bytes;
+        s->slots_made += len / g->slot_bytes;
+    }
     for (unsigned i = 0; i < n; i++) {
         struct green_co *co = &s->cos[i];
         co->s = s;
@@ -1085,12 +1116,49 @@ static void green_join(struct green_group *g, unsigned nthreads)
             pthread_join(g->scheds[k].thread, NULL);
 }
 
+/* Unmaps the stacks kept from an earlier run. */
+static void green_kept_free(void)
+{
+    for (size_t i = 0; i < green_kept.n; i++)
+        munmap(green_kept.chunks[i], green_kept.len[i]);
+    free(green_kept.chunks);
+    free(green_kept.len);
+    memset(&green_kept, 0, sizeof(green_kept));
+}
+
+/* Moves every scheduler's stacks to green_kept, for the next run. */
+static void green_kept_take(struct green_group *g)
+{
+    size_t total = 0;
+
+    for (unsigned k = 0; k < g->nsched; k++)
+        total += g->scheds[k].nchunks;
+    green_kept.chunks = conc_xrealloc(green_kept.chunks,
+                                      (green_kept.n + total) * sizeof(char *));
+    green_kept.len = conc_xrealloc(green_kept.len,
+                                   (green_kept.n + total) * sizeof(size_t));
+    for (unsigned k = 0; k < g->nsched; k++) {
+        struct green_sched *s = &g->scheds[k];
+        for (size_t i = 0; i < s->nchunks; i++) {
+#ifdef GREEN_ASAN
+            __asan_unpoison_memory_region(s->chunks[i], s->chunk_len[i]);
+#endif
+            green_kept.chunks[green_kept.n] = s->chunks[i];
+            green_kept.len[green_kept.n++] = s->chunk_len[i];
+        }
+        s->nchunks = 0;
+    }
+    green_kept.slot_bytes = g->slot_bytes;
+    green_kept.guard = (int)g->guard;
+}
+
 static int green_run(struct conc_run *r)
 {
     const struct conc_params *mp = r->mp;
     struct green_group g;
     unsigned workers = (unsigned)conc_param_u64(mp, "workers");
     unsigned started = 0;
+    bool keep;
     sigset_t block, old;
     int err = 0, rc;
 
@@ -1109,6 +1177,10 @@ static int green_run(struct conc_run *r)
         g.task_stride = 16;
     g.nsched = workers < r->tasks ? workers : r->tasks;
     g.done_efd = -1;
+    keep = conc_param_bool(mp, "keep_stacks");
+    if (!keep || green_kept.slot_bytes != g.slot_bytes ||
+        green_kept.guard != (int)g.guard)
+        green_kept_free();
     if (!g.nsched)
         return 0;
 
@@ -1166,6 +1238,10 @@ static int green_run(struct conc_run *r)
         err = atomic_load(&g.err);
 
 fail_scheds:
+    if (keep && !err && !conc_interrupted && started == g.nsched)
+        green_kept_take(&g);
+    else
+        green_kept_free();
     for (unsigned k = 0; k < started; k++)
         green_sched_fini(&g.scheds[k]);
     if (g.done_efd >= 0)

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# What the green model costs: 10,000 and 100,000 concurrent sleeps of 100ms
+# (wall against the 100ms one sleep takes, wake-up lateness, RSS per task),
+# the start-and-end cost of a task (sleeps of 0ms), and the cost of one
+# yield beside the raw stack switch it is made of (bench/raw: a
+# jump_fcontext and a swapcontext ping-pong), alternated in the same
+# invocation. Not a test: it prints a table.
+#
+# Environment: CONCBENCH (default ./concbench), RUNS (5; medians are
+# reported with the min..max spread), CC (cc).
+set -euo pipefail
+
+CONCBENCH=${CONCBENCH:-./concbench}
+RUNS=${RUNS:-5}
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+[ -x "$CONCBENCH" ] || { echo "green.sh: no binary at '$CONCBENCH'" >&2; exit 2; }
+"$CONCBENCH" list | grep -q 'switch=<fcontext|ucontext>' ||
+    { echo "green.sh: this concbench has no green model" >&2; exit 3; }
+${CC:-cc} -O2 -I"$here/.." -o "$tmp/fcontext_pingpong" \
+    "$here/raw/fcontext_pingpong.c" -lboost_context
+${CC:-cc} -O2 -o "$tmp/swapcontext_pingpong" "$here/raw/swapcontext_pingpong.c"
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+spread() { sort -g | awk -v d="${1:-1}" 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.4g..%.4g", lo / d, hi / d }'; }
+
+# cell FILE ARGS...: RUNS timed runs of one green cell into FILE (JSON);
+# fails the script if any run failed.
+cell() {
+    local out=$1
+    shift
+    "$CONCBENCH" -m green --runs "$RUNS" --warmup 1 --json "$out" "$@" \
+        >/dev/null 2>"$tmp/err" || {
+        echo "green.sh: concbench -m green $* failed:" >&2
+        cat "$tmp/err" >&2
+        exit 1
+    }
+}
+runs() { jq -r ".results[0].runs[] | $2" "$1"; }
+
+echo "Concurrent sleeps of 100ms under green (median of $RUNS runs, 1 warmup)"
+printf '%-8s %10s %8s %18s %12s %12s %10s\n' tasks wall "x100ms" \
+    "spread (ms)" "late p99" "peak RSS" "RSS/task"
+cell "$tmp/s1.json" -w sleep -o ms=100ms -t 1
+rss1=$(runs "$tmp/s1.json" .max_rss_kib | median)
+for n in 10000 100000; do
+    cell "$tmp/s$n.json" -w sleep -o ms=100ms -t "$n"
+    wall=$(runs "$tmp/s$n.json" .wall_ns | median)
+    late=$(runs "$tmp/s$n.json" .lateness_ns.p99 | median)
+    rss=$(runs "$tmp/s$n.json" .max_rss_kib | median)
+    printf '%-8d %8.1fms %7.3fx %18s %10.2fms %9.1fMiB %7.2fKiB\n' "$n" \
+        "$(jq -n "$wall / 1e6")" "$(jq -n "$wall / 1e8")" \
+        "$(runs "$tmp/s$n.json" .wall_ns | spread 1e6)" \
+        "$(jq -n "$late / 1e6")" "$(jq -n "$rss / 1024")" \
+        "$(jq -n "($rss - $rss1) / ($n - 1)")"
+done
+cell "$tmp/s0.json" -w sleep -o ms=0 -t 10000
+zero=$(runs "$tmp/s0.json" .wall_ns | median)
+printf 'target: 10,000 within 1.10x of 100ms. A task costs %.2f us to start\n' \
+    "$(jq -n "$zero / 10000 / 1000")"
+echo "and end (10,000 sleeps of 0ms: a stack from a fresh mmap with its"
+echo "guard, its first page faulted in, the workload's own setup, the"
+echo "munmap); the wall of N sleeps is about 100ms + N times that."
+echo "RSS/task: (peak RSS - a 1-task run's) / (N - 1)."
+echo
+
+# Yield cost: a yield is two switches (task -> scheduler -> next task).
+: >"$tmp/fc_raw"; : >"$tmp/fc"; : >"$tmp/uc_raw"; : >"$tmp/uc"
+for ((i = 0; i < RUNS; i++)); do
+    "$tmp/fcontext_pingpong" 10000000 >>"$tmp/fc_raw"
+    "$CONCBENCH" -m green -w yield -t 100 -o count=100000 -o switch=fcontext \
+        --runs 1 --warmup 1 --json - 2>/dev/null |
+        jq '.results[0].runs[0].wall_ns / 1e7 / 2' >>"$tmp/fc"
+    "$tmp/swapcontext_pingpong" 1000000 >>"$tmp/uc_raw"
+    "$CONCBENCH" -m green -w yield -t 100 -o count=10000 -o switch=ucontext \
+        --runs 1 --warmup 1 --json - 2>/dev/null |
+        jq '.results[0].runs[0].wall_ns / 1e6 / 2' >>"$tmp/uc"
+done
+fc_raw=$(median <"$tmp/fc_raw"); fc=$(median <"$tmp/fc")
+uc_raw=$(median <"$tmp/uc_raw"); uc=$(median <"$tmp/uc")
+echo "Cost of a switch, ns (median of $RUNS alternated runs; spread)"
+printf '%-34s %9s %9s   %s\n' "" "ns" "ratio" "spread (ns)"
+printf '%-34s %9.2f %9s   %s\n' "raw jump_fcontext ping-pong" "$fc_raw" "1.00x" \
+    "$(spread <"$tmp/fc_raw")"
+printf '%-34s %9.2f %8.2fx   %s\n' "green yield, switch=fcontext" "$fc" \
+    "$(jq -n "$fc / $fc_raw")" "$(spread <"$tmp/fc")"
+printf '%-34s %9.2f %8.2fx   %s\n' "raw swapcontext ping-pong" "$uc_raw" \
+    "$(jq -n "$uc_raw / $fc_raw")" "$(spread <"$tmp/uc_raw")"
+printf '%-34s %9.2f %8.2fx   %s\n' "green yield, switch=ucontext" "$uc" \
+    "$(jq -n "$uc / $fc_raw")" "$(spread <"$tmp/uc")"
+printf 'green yield, fcontext vs raw jump_fcontext: %.2fx (target: within 3x);\n' \
+    "$(jq -n "$fc / $fc_raw")"
+printf 'ucontext vs raw swapcontext: %.2fx; swapcontext vs jump_fcontext: %.0fx\n' \
+    "$(jq -n "$uc / $uc_raw")" "$(jq -n "$uc_raw / $fc_raw")"
+echo "(its sigprocmask syscall). A green yield is two switches, task to"
+echo "scheduler to the next task, so its cost per switch is wall / (2 x"
+echo "yields), with 100 tasks yielding 100,000 (ucontext: 10,000) times."
