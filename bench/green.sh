@@ -41,20 +41,23 @@ cell() {
 runs() { jq -r ".results[0].runs[] | $2" "$1"; }
 
 echo "Concurrent sleeps of 100ms under green (median of $RUNS runs, 1 warmup)"
-printf '%-8s %10s %8s %18s %12s %12s %10s\n' tasks wall "x100ms" \
-    "spread (ms)" "late p99" "peak RSS" "RSS/task"
+printf '%-8s %-6s %10s %8s %16s %10s %11s %9s\n' tasks stacks wall \
+    "x100ms" "spread (ms)" "late p99" "peak RSS" "RSS/task"
 cell "$tmp/s1.json" -w sleep -o ms=100ms -t 1
 rss1=$(runs "$tmp/s1.json" .max_rss_kib | median)
 for n in 10000 100000; do
-    cell "$tmp/s$n.json" -w sleep -o ms=100ms -t "$n"
-    wall=$(runs "$tmp/s$n.json" .wall_ns | median)
-    late=$(runs "$tmp/s$n.json" .lateness_ns.p99 | median)
-    rss=$(runs "$tmp/s$n.json" .max_rss_kib | median)
-    printf '%-8d %8.1fms %7.3fx %18s %10.2fms %9.1fMiB %7.2fKiB\n' "$n" \
-        "$(jq -n "$wall / 1e6")" "$(jq -n "$wall / 1e8")" \
-        "$(runs "$tmp/s$n.json" .wall_ns | spread 1e6)" \
-        "$(jq -n "$late / 1e6")" "$(jq -n "$rss / 1024")" \
-        "$(jq -n "($rss - $rss1) / ($n - 1)")"
+    for keep in off on; do
+        f="$tmp/s$n$keep.json"
+        cell "$f" -w sleep -o ms=100ms -t "$n" -o keep_stacks="$keep"
+        wall=$(runs "$f" .wall_ns | median)
+        late=$(runs "$f" .lateness_ns.p99 | median)
+        rss=$(runs "$f" .max_rss_kib | median)
+        printf '%-8d %-6s %8.1fms %7.3fx %16s %8.2fms %8.1fMiB %6.2fKiB\n' \
+            "$n" "$([ "$keep" = on ] && echo kept || echo fresh)" \
+            "$(jq -n "$wall / 1e6")" "$(jq -n "$wall / 1e8")" \
+            "$(runs "$f" .wall_ns | spread 1e6)" "$(jq -n "$late / 1e6")" \
+            "$(jq -n "$rss / 1024")" "$(jq -n "($rss - $rss1) / ($n - 1)")"
+    done
 done
 cell "$tmp/s0.json" -w sleep -o ms=0 -t 10000
 zero=$(runs "$tmp/s0.json" .wall_ns | median)
@@ -63,6 +66,8 @@ printf 'target: 10,000 within 1.10x of 100ms. A task costs %.2f us to start\n' \
 echo "and end (10,000 sleeps of 0ms: a stack from a fresh mmap with its"
 echo "guard, its first page faulted in, the workload's own setup, the"
 echo "munmap); the wall of N sleeps is about 100ms + N times that."
+echo "fresh: the default, every run maps its own stacks; kept: keep_stacks=on,"
+echo "the pool stays mapped from the warmup run, as in a long-lived process."
 echo "RSS/task: (peak RSS - a 1-task run's) / (N - 1)."
 echo
 
