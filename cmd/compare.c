@@ -319,9 +319,8 @@ static int compare_row(struct conc_cmp_row *row, const struct compare_opts *o)
             snprintf(row->note, sizeof(row->note), "no 95%% CI from %zu and "
                      "%zu runs", row->n_base, row->n_new);
         else
-            snprintf(row->note, sizeof(row->note), "CI spans %+.1f%%..%+.1f%%,"
-                     " wider than \xc2\xb1%g%%", row->ci_lo_pct,
-                     row->ci_hi_pct, thr);
+            snprintf(row->note, sizeof(row->note), "95%% CI wider than "
+                     "\xc2\xb1%g%%", thr);
     }
 out:
     free(b);
@@ -612,23 +611,45 @@ static int compare_args(int argc, char **argv, struct compare_opts *o,
     return 0;
 }
 
-/* The index of base's cell matching new's cell nc, or -1. */
-static long compare_match(const struct conc_rfile *base, const bool *taken,
-                          const struct conc_rcell *nc)
+/*
+ * Pairs each cell of new with one of base: first the same cell on the same
+ * machine, then, for what is left, the same cell across machines when that
+ * pairing is the only one possible. match[i] is base's index or -1.
+ */
+static void compare_match(const struct conc_rfile *base,
+                          const struct conc_rfile *new, long *match,
+                          bool *taken)
 {
-    long any = -1, n = 0;
-
-    for (size_t i = 0; i < base->ncells; i++) {
-        const struct conc_rcell *bc = &base->cells[i];
-        if (taken[i] || strcmp(bc->id, nc->id) != 0)
-            continue;
-        if (strcmp(bc->host.fingerprint, nc->host.fingerprint) == 0)
-            return (long)i; /* the same cell on the same machine */
-        any = (long)i;
-        n++;
+    for (size_t i = 0; i < new->ncells; i++) {
+        const struct conc_rcell *nc = &new->cells[i];
+        match[i] = -1;
+        for (size_t j = 0; j < base->ncells && match[i] < 0; j++)
+            if (!taken[j] && strcmp(base->cells[j].id, nc->id) == 0 &&
+                strcmp(base->cells[j].host.fingerprint,
+                       nc->host.fingerprint) == 0) {
+                match[i] = (long)j;
+                taken[j] = true;
+            }
     }
-    /* Across machines only when unambiguous. */
-    return n == 1 ? any : -1;
+    for (size_t i = 0; i < new->ncells; i++) {
+        const struct conc_rcell *nc = &new->cells[i];
+        size_t nbase = 0, nnew = 0;
+        long cand = -1;
+
+        if (match[i] >= 0)
+            continue;
+        for (size_t j = 0; j < base->ncells; j++)
+            if (!taken[j] && strcmp(base->cells[j].id, nc->id) == 0) {
+                cand = (long)j;
+                nbase++;
+            }
+        for (size_t k = 0; k < new->ncells; k++)
+            nnew += match[k] < 0 && strcmp(new->cells[k].id, nc->id) == 0;
+        if (nbase == 1 && nnew == 1) {
+            match[i] = cand;
+            taken[cand] = true;
+        }
+    }
 }
 
 int cmd_compare(int argc, char **argv)
@@ -642,6 +663,7 @@ int cmd_compare(int argc, char **argv)
     struct conc_cmp c;
     size_t nnames = 0, needed;
     bool help, *taken = NULL;
+    long *match = NULL;
     int rc;
 
     if ((rc = compare_args(argc, argv, &o, paths, &help)))
@@ -678,9 +700,11 @@ int cmd_compare(int argc, char **argv)
     taken = conc_xcalloc(base->ncells + 1, sizeof(*taken));
     on = conc_xcalloc(new->ncells + 1, sizeof(*on));
     onl = conc_xcalloc(new->ncells + 1, sizeof(*onl));
+    match = conc_xcalloc(new->ncells + 1, sizeof(*match));
+    compare_match(base, new, match, taken);
     for (size_t i = 0; i < new->ncells; i++) {
         const struct conc_rcell *nc = &new->cells[i];
-        long b = compare_match(base, taken, nc);
+        long b = match[i];
         bool with_host = compare_count_id(new, nc) > 1;
 
         if (b < 0) {
@@ -688,7 +712,6 @@ int cmd_compare(int argc, char **argv)
             on[c.nonly_new++] = nc;
             continue;
         }
-        taken[b] = true;
         rows[c.nrows].base = &base->cells[b];
         rows[c.nrows].new = nc;
         rows[c.nrows].label = conc_compare_label(nc, with_host);
@@ -747,6 +770,7 @@ int cmd_compare(int argc, char **argv)
         free(onl[i]);
 out:
     free(rows);
+    free(match);
     free(taken);
     free(ob);
     free(on);
