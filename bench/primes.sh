@@ -63,8 +63,11 @@ for round in $(seq "$ROUNDS"); do
     result=$(jq -r '.results[0].runs[0].result' "$tmp/cb.json")
     # primesieve: RUNS runs, each its own process; "Seconds:" is the sieve's
     # wall time, bash's time the process's CPU time.
-    for run in $(seq "$RUNS"); do
-        out=$( { TIMEFORMAT='cpu %U %S'; time primesieve "$N" -t1 --time -q; } 2>&1 )
+    for _ in $(seq "$RUNS"); do
+        out=$(
+            TIMEFORMAT='cpu %U %S'
+            { time primesieve "$N" -t1 --time -q; } 2>&1
+        )
         secs=$(sed -n 's/^Seconds: *//p' <<<"$out")
         count=$(grep -E '^[0-9]+$' <<<"$out" | head -n1)
         if [ -z "$secs" ] || [ "$count" != "$result" ]; then
