@@ -260,7 +260,7 @@ static void http_server_stop(pid_t pid)
 static int http_server_start(struct http_shared *sh,
                              const struct conc_params *p, struct http_url *u)
 {
-    char delay[96], size[96], line[128] = "";
+    char delay[96], size[96], line[128] = "", exe[4096];
     char *argv[] = { "concbench", "serve", "--bind", "127.0.0.1", "--port",
                      "0", "-o", delay, "-o", size, "-o", "keepalive=on",
                      NULL };
@@ -269,6 +269,18 @@ static int http_server_start(struct http_shared *sh,
     unsigned port;
     pid_t parent = getpid(), pid;
     int pfd[2], err;
+    ssize_t n;
+
+    /*
+     * This very binary, by the path /proc/self/exe names: under valgrind
+     * that link is the tool itself, while readlink() says the program's
+     * path. A binary replaced since we started reads "(deleted)": then
+     * only the link itself still reaches our code.
+     */
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    if (n <= 0 || (size_t)n >= sizeof(exe) - 1 || strstr(exe, " (deleted)"))
+        snprintf(exe, sizeof(exe), "/proc/self/exe");
 
     snprintf(delay, sizeof(delay), "delay=%s", conc_param_str(p, "delay"));
     snprintf(size, sizeof(size), "size=%s", conc_param_str(p, "size"));
@@ -293,7 +305,7 @@ static int http_server_start(struct http_shared *sh,
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (dup2(pfd[1], STDOUT_FILENO) < 0)
             _exit(127);
-        execv("/proc/self/exe", argv);
+        execv(exe, argv);
         _exit(127);
     }
     close(pfd[1]);
@@ -301,7 +313,6 @@ static int http_server_start(struct http_shared *sh,
     while (!strchr(line, '\n')) {
         struct pollfd pf = { pfd[0], POLLIN, 0 };
         uint64_t now = conc_now_ns();
-        ssize_t n;
         if (now >= deadline || have + 1 >= sizeof(line)) {
             err = conc_error_msg(-ETIMEDOUT, "the built-in server did not "
                                  "start listening");
