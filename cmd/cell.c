@@ -12,6 +12,9 @@
 #include <dirent.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "cmd/cell.h"
 #include "cmd/clock.h"
@@ -219,6 +222,14 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
 
     if (runs > cell->runs - res->nruns)
         runs = cell->runs - res->nruns;
+#ifdef __GLIBC__
+    /*
+     * Hand the heap an earlier cell freed back to the kernel, so this cell's
+     * peak RSS starts from what the process needs now, not from the largest
+     * cell a sweep ran before it. Its own warmups refill what it reuses.
+     */
+    malloc_trim(0);
+#endif
     err = w->setup(&shared, &cell->wp, cell->tasks);
     if (err) {
         res->err = err;
