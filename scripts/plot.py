@@ -350,7 +350,7 @@ class Charts:
             failed = [c for c in d.cells if not c.skipped and
                       (c.failed or not c.walls)]
             if skipped or failed:
-                why = sorted({"%s: %s" % (c.model, c.skipped[:60])
+                why = sorted({"%s: %s" % (c.model, shorten(c.skipped, 70))
                               for c in skipped})
                 note = "not plotted: %d skipped, %d failed" % (
                     len(skipped), len(failed))
@@ -383,7 +383,8 @@ class Charts:
             ax.set_xticklabels([("%d" % t if t < 10000 else "%gk" % (t / 1e3))
                                 for t in ts])
             ax.minorticks_off()
-        ax.set_xlabel("tasks (log\u2082 scale)")
+        pow2 = all(t & (t - 1) == 0 for t in ts)
+        ax.set_xlabel("tasks (log%s scale)" % ("\u2082" if pow2 else ""))
 
     @staticmethod
     def setting(data, workloads):
@@ -554,6 +555,7 @@ class Charts:
             fig, (a1, a2) = self.plt.subplots(1, 2, figsize=(16, 9))
             labels, tasks = [], set()
             notes = []
+            marginal = whole = False
             for lab, (c0, by_t) in series.items():
                 ts = sorted(by_t)
                 st = d.style(c0)
@@ -561,7 +563,17 @@ class Charts:
                 rss = [by_t[t].metric("max_rss_kib") for t in ts]
                 a1.plot(ts, [v / 1e3 for v in per_t], label=lab, linewidth=2.6,
                         markersize=8, **st)
-                pts = [(t, r / t) for t, r in zip(ts, rss) if r]
+                # What each task adds: the peak over the same model's 1-task
+                # peak (the process itself), divided by the tasks. Without a
+                # 1-task cell, the whole peak over the tasks.
+                base = by_t[1].metric("max_rss_kib") if 1 in by_t else None
+                if base is not None:
+                    marginal = True
+                    pts = [(t, (r - base) / t) for t, r in zip(ts, rss)
+                           if r and t > 1 and r > base]
+                else:
+                    whole = True
+                    pts = [(t, r / t) for t, r in zip(ts, rss) if r]
                 if pts:
                     a2.plot([p[0] for p in pts], [p[1] for p in pts],
                             label=lab, linewidth=2.6, markersize=8, **st)
@@ -576,7 +588,12 @@ class Charts:
                 ax.legend(loc="best", frameon=False)
             a1.set_ylabel("wall time per task (\u00b5s, median / tasks)")
             a1.set_title("time per task")
-            a2.set_ylabel("peak RSS per task (KiB / task)")
+            if marginal and not whole:
+                a2.set_ylabel("KiB per task (peak RSS over 1 task's, / tasks)")
+            elif marginal:
+                a2.set_ylabel("KiB per task (peak RSS [over 1 task's] / tasks)")
+            else:
+                a2.set_ylabel("KiB per task (peak RSS / tasks)")
             a2.set_title("memory per task")
             fig.suptitle("Scaling: %s, what each task costs as tasks grow "
                          "(log-log)" % w)
@@ -673,6 +690,15 @@ class Charts:
         ax.grid(axis="y", alpha=0)
         self.footnote(fig)
         self.save(fig, "hyperfine", short)
+
+
+def shorten(text, n):
+    """text cut at a word boundary to at most n characters, with an ellipsis."""
+    text = str(text)
+    if len(text) <= n:
+        return text
+    cut = text[:n - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "\u2026"
 
 
 def plain_log(ax, axis="y", base=10):
