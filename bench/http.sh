@@ -1,0 +1,185 @@
+#!/bin/bash
+# HTTP throughput against one nginx on loopback, in one table: wrk
+# (-t1 -c64) beside concbench's eventloop model with 64 keep-alive tasks on
+# the same 1 KiB file (target: at least 0.8x wrk's requests/s), and the
+# built-in server (concbench serve) under wrk beside nginx.
+#
+# Environment: CONCBENCH (default ./concbench), DURATION (seconds each
+# measurement lasts, default 5), RUNS (measurements of each row, default 3;
+# the table shows the median and the range), MODEL (default eventloop, or
+# the first of green and threads that this build has).
+set -euo pipefail
+
+CONCBENCH=${CONCBENCH:-./concbench}
+DURATION=${DURATION:-5}
+RUNS=${RUNS:-3}
+TARGET=0.8
+me=bench/http.sh
+
+for tool in "$CONCBENCH" nginx wrk jq awk; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "$me: '$tool' not found (scripts/deps.sh installs it)" >&2
+        exit 3
+    fi
+done
+CONCBENCH=$(command -v "$CONCBENCH")
+available() { "$CONCBENCH" list | grep -q "^  $1 " &&
+    ! "$CONCBENCH" list | grep -q "^  $1 .*\[unavailable"; }
+if [ -z "${MODEL:-}" ]; then
+    for MODEL in eventloop green threads ""; do
+        [ -n "$MODEL" ] && available "$MODEL" && break
+    done
+fi
+if [ -z "$MODEL" ] || ! available "$MODEL"; then
+    echo "$me: no concurrent model in this build of $CONCBENCH" >&2
+    exit 3
+fi
+
+tmp=$(mktemp -d)
+nginx_pid=
+serve_pid=
+cleanup() {
+    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+    [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# serve_start ARGS...: concbench serve in the background; sets serve_port.
+serve_start() {
+    "$CONCBENCH" serve "$@" >"$tmp/serve.out" &
+    serve_pid=$!
+    for _ in $(seq 100); do
+        serve_port=$(sed -n 's|^listening on http://127\.0\.0\.1:||p' "$tmp/serve.out")
+        [ -n "$serve_port" ] && return 0
+        sleep 0.05
+    done
+    echo "$me: concbench serve did not start" >&2
+    exit 1
+}
+
+# A free port for nginx: one the built-in server just had.
+serve_start -o delay=0
+nginx_port=$serve_port
+kill "$serve_pid"
+wait "$serve_pid" || true
+serve_pid=
+
+mkdir -p "$tmp/html" "$tmp/tmp"
+head -c 1024 /dev/urandom >"$tmp/html/1k.bin"
+user=""
+[ "$(id -u)" -eq 0 ] && user="user root;"
+cat >"$tmp/nginx.conf" <<EOF
+$user
+daemon off;
+worker_processes 1;
+pid $tmp/nginx.pid;
+error_log $tmp/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $tmp/tmp/body;
+    proxy_temp_path $tmp/tmp/proxy;
+    fastcgi_temp_path $tmp/tmp/fastcgi;
+    uwsgi_temp_path $tmp/tmp/uwsgi;
+    scgi_temp_path $tmp/tmp/scgi;
+    keepalive_requests 100000000;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        root $tmp/html;
+    }
+}
+EOF
+nginx -e "$tmp/error.log" -p "$tmp" -c "$tmp/nginx.conf" &
+nginx_pid=$!
+for _ in $(seq 100); do
+    (exec 5<>"/dev/tcp/127.0.0.1/$nginx_port") 2>/dev/null && break
+    sleep 0.05
+done
+
+# wrk_rps URL: requests/s of one wrk -t1 -c64 run.
+wrk_rps() {
+    wrk -t1 -c64 -d"${DURATION}s" "$1" >"$tmp/wrk.out"
+    if grep -q 'Non-2xx' "$tmp/wrk.out" ||
+        grep -q 'Socket errors: connect [1-9]\|read [1-9]\|write [1-9]' "$tmp/wrk.out"; then
+        cat "$tmp/wrk.out" >&2
+        echo "$me: wrk saw errors" >&2
+        exit 1
+    fi
+    # wrk counts a request over 2 s as a timeout: an overloaded machine.
+    if grep -q 'Socket errors' "$tmp/wrk.out"; then
+        echo "$me: warning: wrk: $(grep 'Socket errors' "$tmp/wrk.out" | sed 's/^ *//') (is the machine busy?)" >&2
+    fi
+    awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk.out"
+}
+
+# cb_rps URL REQUESTS: requests/s of each timed concbench run, one a line.
+cb_rps() {
+    "$CONCBENCH" -m "$MODEL" -w http -t 64 -o keepalive=on -o "url=$1" \
+        -o requests="$2" --runs "$RUNS" --warmup 1 --json "$tmp/cb.json" \
+        >/dev/null 2>"$tmp/cb.err" || {
+        cat "$tmp/cb.err" >&2
+        echo "$me: concbench failed" >&2
+        exit 1
+    }
+    jq -r --argjson n "$((64 * $2))" \
+        '.results[0].runs[] | $n / (.wall_ns / 1e9)' "$tmp/cb.json"
+}
+
+# row NAME: reads numbers, one a line; prints "NAME median min max".
+row() {
+    sort -g | awk -v name="$1" '{ v[NR] = $1 }
+        END { printf "%s %.0f %.0f %.0f\n", name, v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
+
+nginx_url="http://127.0.0.1:$nginx_port/1k.bin"
+echo "$me: ${DURATION}s a measurement, $RUNS of each; $(nproc) CPUs," \
+    "load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+echo "  wrk -t1 -c64 -d${DURATION}s against nginx" >&2
+for _ in $(seq "$RUNS"); do wrk_rps "$nginx_url"; done | row wrk_nginx >"$tmp/rows"
+wrk_median=$(awk '{ print $2 }' "$tmp/rows")
+# As many fetches as wrk made in DURATION, spread over the 64 tasks.
+requests=$(awk -v r="$wrk_median" -v d="$DURATION" \
+    'BEGIN { printf "%d", r * d / 64 + 1 }')
+
+echo "  concbench $MODEL, 64 keep-alive tasks x $requests fetches, against nginx" >&2
+cb_rps "$nginx_url" "$requests" | row cb_nginx >>"$tmp/rows"
+
+serve_start -o delay=0 -o size=1KiB
+serve_url="http://127.0.0.1:$serve_port/"
+echo "  wrk -t1 -c64 -d${DURATION}s against concbench serve" >&2
+for _ in $(seq "$RUNS"); do wrk_rps "$serve_url"; done | row wrk_serve >>"$tmp/rows"
+echo "  concbench $MODEL, 64 keep-alive tasks x $requests fetches, against concbench serve" >&2
+cb_rps "$serve_url" "$requests" | row cb_serve >>"$tmp/rows"
+
+echo
+printf '| %-28s | %-16s | %12s | %-19s | %8s |\n' client server "requests/s" \
+    "range (min-max)" "vs wrk"
+printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..30})" \
+    "$(printf -- '-%.0s' {1..18})" "$(printf -- '-%.0s' {1..14})" \
+    "$(printf -- '-%.0s' {1..21})" "$(printf -- '-%.0s' {1..10})"
+while read -r name med lo hi; do
+    case $name in
+    wrk_nginx) c="wrk -t1 -c64"; s="nginx (1 worker)"; base=$med ;;
+    cb_nginx) c="concbench $MODEL -t 64"; s="nginx (1 worker)" ;;
+    wrk_serve) c="wrk -t1 -c64"; s="concbench serve"; base=$med ;;
+    cb_serve) c="concbench $MODEL -t 64"; s="concbench serve" ;;
+    esac
+    printf '| %-28s | %-16s | %12s | %-19s | %7.2fx |\n' "$c" "$s" "$med" \
+        "$lo-$hi" "$(awk -v a="$med" -v b="$base" 'BEGIN { print a / b }')"
+done <"$tmp/rows"
+echo "(requests/s: the median of $RUNS; vs wrk: against wrk on the same server)"
+echo
+
+ratio=$(awk '$1 == "cb_nginx" { c = $2 } $1 == "wrk_nginx" { w = $2 }
+    END { printf "%.2f", c / w }' "$tmp/rows")
+serve_vs=$(awk '$1 == "wrk_serve" { s = $2 } $1 == "wrk_nginx" { n = $2 }
+    END { printf "%.2f", s / n }' "$tmp/rows")
+echo "concbench $MODEL reaches ${ratio}x wrk's requests/s against nginx" \
+    "(target ${TARGET}x); the built-in server serves ${serve_vs}x nginx's" \
+    "requests/s under wrk."
+awk -v r="$ratio" -v t="$TARGET" 'BEGIN { exit !(r >= t) }' || {
+    echo "$me: below the ${TARGET}x target" >&2
+    exit 1
+}
