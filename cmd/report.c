@@ -711,6 +711,45 @@ void conc_report_merge_add(struct conc_report *rep, const struct conc_rfile *src
     json_array_append_new(rep->results, o);
 }
 
+void conc_report_merge_join(struct conc_report *rep, size_t at,
+                            const struct conc_rfile *src, size_t i)
+{
+    json_t *o = json_array_get(rep->results, at), *runs, *r, *w;
+    const json_t *add = json_object_get(src->cells[i].json, "runs");
+    double *x;
+    size_t n = 0, k;
+    struct conc_summary s;
+
+    runs = json_object_get(o, "runs");
+    if (!json_is_array(runs)) {
+        runs = json_array();
+        json_object_set_new(o, "runs", runs);
+    }
+    json_array_foreach(add, k, r)
+        json_array_append_new(runs, json_deep_copy(r));
+    if (src->cells[i].failed)
+        json_object_set_new(o, "failed", json_true());
+    /* The summary over the passed runs, as the cell runner writes it. */
+    x = conc_xmalloc((json_array_size(runs) + 1) * sizeof(*x));
+    json_array_foreach(runs, k, r) {
+        w = json_object_get(r, "wall_ns");
+        if (!json_is_true(json_object_get(r, "failed")) &&
+            !json_is_false(json_object_get(r, "result_ok")) &&
+            json_is_number(w))
+            x[n++] = json_number_value(w);
+    }
+    conc_summarize(x, n, &s);
+    free(x);
+    json_object_set_new(
+        o, "summary",
+        json_pack("{s:{s:f,s:f,s:f,s:f,s:f,s:[f,f],s:I},s:I,s:I}", "wall_ns",
+                  "mean", s.mean, "stddev", s.stddev, "median", s.median,
+                  "min", s.min, "max", s.max, "ci95", s.ci95_lo, s.ci95_hi,
+                  "outliers", (json_int_t)s.outliers, "runs_passed",
+                  (json_int_t)n, "runs_failed",
+                  (json_int_t)(json_array_size(runs) - n)));
+}
+
 void conc_report_merge_source(struct conc_report *rep,
                               const struct conc_rfile *src, size_t ncells)
 {

@@ -121,6 +121,14 @@ struct conc_report *conc_report_merge_new(const struct conc_rfile *first,
 void conc_report_merge_add(struct conc_report *rep, const struct conc_rfile *src,
                            size_t i, bool with_host);
 
+/*
+ * Appends the runs of cell i of src to result `at` of rep (the same cell
+ * from the same machine, run again later) and recomputes its summary over
+ * all the passed runs; "failed" becomes true if either was.
+ */
+void conc_report_merge_join(struct conc_report *rep, size_t at,
+                            const struct conc_rfile *src, size_t i);
+
 /* Records src under "merged_from": file, time, version, host, cells. */
 void conc_report_merge_source(struct conc_report *rep,
                               const struct conc_rfile *src, size_t ncells);

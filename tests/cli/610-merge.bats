@@ -66,7 +66,7 @@ cellset() {
     mkreport "$d/b.json" "CPU A" 2
     run --separate-stderr "$CONCBENCH" merge "$d/a.json" "$d/b.json" --json "$d/m.json"
     [ "$status" -eq 0 ]
-    [[ "$stderr" == *"merged 2 cells from 2 reports into '$d/m.json'"* ]]
+    [[ "$stderr" == *"merged 2 cells from 2 reports into '$d/m.json': 2 cells"* ]]
     [ "$(jq -c '.results' "$d/m.json")" = "$(jq -sc '[.[].results[]]' "$d/a.json" "$d/b.json")" ]
     jq -e '[.merged_from[].file] == ["'"$d/a.json"'", "'"$d/b.json"'"]' "$d/m.json"
     # Merging a merged report keeps its sources, so merges compose.
@@ -81,7 +81,7 @@ cellset() {
     mkreport "$d/b.json" "CPU B" 1
     run --separate-stderr "$CONCBENCH" merge "$d/a.json" "$d/b.json" --json "$d/m.json"
     [ "$status" -eq 0 ]
-    [[ "$stderr" == *"several hosts, kept apart"* ]]
+    [[ "$stderr" == *"several hosts kept apart"* ]]
     jq -e '(.results | length) == 2' "$d/m.json"
     jq -e '[.results[].host.cpu_model] == ["CPU A", "CPU B"]' "$d/m.json"
     # compare pairs each cell with the one from its own machine.
@@ -114,6 +114,25 @@ cellset() {
     [ "$status" -eq 2 ]
     [[ "$stderr" == "concbench: cell 'primes/sequential t=1 n=1000' is in both '$d/a.json' and '$d/b.json' from the same host"* ]]
     [ ! -e "$d/m.json" ]
+}
+
+@test "--join: rounds of one suite become one cell with every run" {
+    mkreport "$d/a.json" "CPU A" 1
+    mkreport "$d/b.json" "CPU A" 1
+    mkreport "$d/c.json" "CPU B" 1
+    jq '.results[0].runs[0].failed = true | .results[0].failed = true' "$d/b.json" >"$d/b2.json"
+    run --separate-stderr "$CONCBENCH" merge --join "$d/a.json" "$d/b2.json" "$d/c.json" --json "$d/m.json"
+    [ "$status" -eq 0 ]
+    [[ "$stderr" == *"merged 3 cells from 3 reports into '$d/m.json': 2 cells, runs of the same cell joined, several hosts kept apart"* ]]
+    jq -e '(.results | length) == 2 and (.results[0].runs | length) == 12 and (.results[1].runs | length) == 6' "$d/m.json"
+    # The summary is over the 11 passed runs of both, and the cell failed.
+    jq -e '.results[0].summary.runs_passed == 11 and .results[0].summary.runs_failed == 1 and .results[0].failed == true' "$d/m.json"
+    jq -e '.results[0].summary.wall_ns.min == 1000000 and .results[0].summary.wall_ns.max == 1005000' "$d/m.json"
+    # Twice within one report is still an error.
+    jq '.results += .results' "$d/a.json" >"$d/twice.json"
+    run --separate-stderr "$CONCBENCH" merge --join "$d/twice.json" --json "$d/m2.json"
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"appears twice in '$d/twice.json'"* ]]
 }
 
 @test "bad input: truncated file, missing --json, unwritable output" {
