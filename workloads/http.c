@@ -553,6 +553,7 @@ static void http_fail(struct http_task *t, int err, const char *doing)
         http_close(t);
         t->retried = true;
         t->reused = false;
+        t->sent = 0;
         t->state = HTTP_S_CONNECT;
         return;
     }

@@ -111,6 +111,9 @@ bodies = {
     "short": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"d" * 50,
     "garbage": b"HELLO THERE\r\n\r\n",
     "long": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n" + b"e" * 15,
+    # Says keep-alive, then closes anyway: as a server closing an idle
+    # connection does, just as the client reuses it.
+    "once": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
 }
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -149,6 +152,17 @@ EOF
     wait "$RAW_PID"
     [ "$status" -eq 0 ]
     [ "$(run_field bytes <<<"$output")" -eq 2331 ]
+}
+
+@test "a kept connection the server closed is reopened and the request resent" {
+    raw_server once 3
+    run --separate-stderr cb -m sequential -w http -o "url=http://127.0.0.1:$RAW_PORT/" -o requests=3 -o keepalive=on --runs 1 --warmup 0 --json -
+    wait "$RAW_PID"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    [ "$(run_field result <<<"$output")" -eq 3 ]
+    [ "$(run_field bytes <<<"$output")" -eq 15 ]
+    [ "$(run_field errors <<<"$output")" -eq 0 ]
 }
 
 @test "a short body, extra bytes and garbage are parse errors" {
