@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cmd/err.h"
 #include "workloads/workload.h"
@@ -38,8 +37,8 @@ static const uint8_t primes_wheel[8] = { 1, 7, 11, 13, 17, 19, 23, 29 };
 
 /*
  * Presieving: the multiples of these primes repeat with a period of their
- * product in bytes (30 is coprime to them), so a segment starts as a copy
- * of the first pattern ORed with the others instead of being crossed off.
+ * product in bytes (30 is coprime to them), so a segment starts as the OR
+ * of these patterns instead of crossing them off one by one.
  */
 static const uint8_t primes_presieve[][4] = {
     { 7, 11, 13, 17 }, /* 17017 bytes */
@@ -93,13 +92,13 @@ struct primes_task {
  */
 static pthread_once_t primes_key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t primes_key;
+static int primes_key_err;
 static _Thread_local uint8_t *primes_buf;
 static _Thread_local size_t primes_buf_len;
 
 static void primes_key_init(void)
 {
-    if (pthread_key_create(&primes_key, free))
-        abort();
+    primes_key_err = pthread_key_create(&primes_key, free);
 }
 
 static uint8_t *primes_buffer(size_t len)
@@ -277,6 +276,11 @@ static int primes_setup(void **shared, const struct conc_params *p,
 
     (void)tasks;
     pthread_once(&primes_key_once, primes_key_init);
+    if (primes_key_err) {
+        free(sh);
+        return conc_error(-primes_key_err, "cannot make the sieve buffers' "
+                          "thread key");
+    }
     sh->n = conc_param_u64(p, "n");
     sh->seg_bytes = conc_param_present(p, "segment")
                         ? (size_t)conc_param_u64(p, "segment") & ~(size_t)7
@@ -401,11 +405,10 @@ static void primes_presieve_segment(const struct primes_shared *sh,
         buf[i] = acc;
     }
     /* The patterns crossed off the presieving primes themselves, which
-       sit in bytes 0 and 1, and 1 is not prime. */
+       sit in bytes 0 and 1. (1 is left for the range's lower end, at
+       least 2, to cross off.) */
     for (uint64_t b = b0; b < 2 && b < b0 + nb; b++)
         buf[b - b0] &= (uint8_t)~sh->presieved[b];
-    if (b0 == 0)
-        buf[0] |= 1;
 }
 
 /*
