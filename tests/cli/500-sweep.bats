@@ -39,6 +39,21 @@ unavailable_models() {
     [ "${#lines[@]}" -ge $((nmodels * 4 + 1)) ]
 }
 
+@test "a cell over a model's limit is skipped with the check's reason" {
+    "$CONCBENCH" list | grep -q '^  threads .*unavailable' &&
+        skip "threads is unavailable in this build"
+    # Room for a few more threads than this user runs now, not for 5,000.
+    running=$(ps -L -u "$(id -u)" --no-headers | wc -l)
+    run -0 bash -c "ulimit -u $((running + 60)) && exec '$CONCBENCH' sweep \
+        -m threads -w sleep -t 1,5000 -o ms=1ms --runs 1 --json '$T/r.json'"
+    jq -e '.results | length == 2' "$T/r.json"
+    jq -e '.results[0] | .tasks == 1 and .skipped == null and
+           (.runs | length) == 1 and (.failed | not)' "$T/r.json"
+    jq -e '.results[1] | .tasks == 5000 and (.failed | not) and
+           (.skipped | test("5000 threads: RLIMIT_NPROC"))' "$T/r.json"
+    [[ "$output" == *"5000 skipped: cannot start 5000 threads"* ]]
+}
+
 @test "-o key=v1,v2 expands into the cartesian product of cells" {
     run -0 "$CONCBENCH" sweep -m sequential -w sleep -t 1,3 --runs 1 \
         -o ms=1ms,3ms -o count=1,2 --json "$T/r.json"

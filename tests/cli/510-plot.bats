@@ -110,3 +110,18 @@ chart_ok() {
     [ "${#lines[@]}" -eq 1 ]
     [ ! -e "$T/out" ]
 }
+
+@test "bench/io-vs-cpu.sh (make demo) ends with the charts written and says where" {
+    run -0 env CONCBENCH="$CONCBENCH" MODELS=sequential,threads TASKS=1,2 \
+        RUNS=2 N=1e6 MS=1ms REQUESTS=1 DELAY=1ms OUT="$T/demo" \
+        "$ROOT/bench/io-vs-cpu.sh"
+    [[ "$output" == *"charts: $T/demo/headline.png"* ]]
+    chart_ok "$T/demo/headline.png"
+    chart_ok "$T/demo/headline.svg"
+    jq -e '.order == "interleaved" and (.results | length) > 0' "$T/demo/report.json"
+    # threads ran with and without the GIL when this build has it.
+    if jq -e '[.results[] | select(.model == "threads" and .skipped == null)]
+              | length > 0' "$T/demo/report.json" >/dev/null; then
+        jq -e '.headline | index("threads gil=on") != null' "$T/demo/legend.json"
+    fi
+}
