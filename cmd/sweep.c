@@ -813,9 +813,10 @@ int cmd_sweep(int argc, char **argv)
     if ((runs_s && conc_args_count("--runs", runs_s, 1, 10000, &runs)) ||
         (warmup_s && conc_args_count("--warmup", warmup_s, 0, 1000, &warmup)))
         goto out;
-    if (seed_s && conc_parse_count(seed_s, &seed)) {
+    /* Below 2^53, so every JSON reader (jq, Python) reads it back exactly. */
+    if (seed_s && (conc_parse_count(seed_s, &seed) || seed >= 1ull << 53)) {
         conc_usage_error("bad value '%s' for '--seed': expected a whole "
-                         "number", seed_s);
+                         "number below 2^53", seed_s);
         goto out;
     }
     if (shard_s && sweep_parse_shard(shard_s, &shard_k, &shard_n))
