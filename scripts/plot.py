@@ -505,6 +505,7 @@ class Charts:
         fig, axes = self.plt.subplots(1, len(wls), figsize=(16, 9),
                                       squeeze=False)
         labels = []
+        prev_names = None
         for ax, w in zip(axes[0], wls):
             series = d.series([w])
             t = largest_tasks(series)
@@ -531,8 +532,18 @@ class Charts:
                           [e / scale for e in errs[1]]],
                     color=colours, capsize=6, error_kw={"elinewidth": 2})
             ax.set_yticks(list(ys))
-            ax.set_yticklabels(names)
+            # Panels listing the same series in the same order name them
+            # once, on the left.
+            ax.set_yticklabels(names if names != prev_names else [])
+            prev_names = names
             ax.invert_yaxis()
+            # Each bar's value at its end: bars of 1 s beside bars of 20 ms
+            # are unreadable by length alone.
+            top = max(m + e for m, e in zip(meds, errs[1])) / scale
+            for y, m, e in zip(ys, meds, errs[1]):
+                ax.text((m + e) / scale + top * 0.02, y,
+                        fmt_time(m), va="center", fontsize=13)
+            ax.set_xlim(0, top * 1.3)
             ax.set_xlabel("wall time (%s, median; 95%% CI)" % unit)
             ax.set_title("%s, %d tasks" % (w, t))
             ax.grid(axis="y", alpha=0)
@@ -717,6 +728,12 @@ def largest_tasks(series):
     """The largest task count any series reached."""
     ts = [t for _, by_t in series.values() for t in by_t]
     return max(ts) if ts else None
+
+
+def fmt_time(ns):
+    """"1.29 s", "52.1 ms", "830 \u00b5s": 3 significant digits."""
+    scale, unit = time_unit(ns)
+    return "%.3g %s" % (ns / scale, unit)
 
 
 def time_unit(ns):
