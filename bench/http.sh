@@ -84,6 +84,7 @@ http {
     uwsgi_temp_path $tmp/tmp/uwsgi;
     scgi_temp_path $tmp/tmp/scgi;
     keepalive_requests 100000000;
+    open_file_cache max=16;
     server {
         listen 127.0.0.1:$nginx_port;
         root $tmp/html;
@@ -113,10 +114,10 @@ wrk_rps() {
     awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk.out"
 }
 
-# cb_rps URL REQUESTS: requests/s of each timed concbench run, one a line.
+# cb_rps URL REQUESTS [WARMUP]: requests/s of one timed concbench run.
 cb_rps() {
     "$CONCBENCH" -m "$MODEL" -w http -t 64 -o keepalive=on -o "url=$1" \
-        -o requests="$2" --runs "$RUNS" --warmup 1 --json "$tmp/cb.json" \
+        -o requests="$2" --runs 1 --warmup "${3:-0}" --json "$tmp/cb.json" \
         >/dev/null 2>"$tmp/cb.err" || {
         cat "$tmp/cb.err" >&2
         echo "$me: concbench failed" >&2
@@ -136,22 +137,30 @@ nginx_url="http://127.0.0.1:$nginx_port/1k.bin"
 echo "$me: ${DURATION}s a measurement, $RUNS of each; $(nproc) CPUs," \
     "load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-echo "  wrk -t1 -c64 -d${DURATION}s against nginx" >&2
-for _ in $(seq "$RUNS"); do wrk_rps "$nginx_url"; done | row wrk_nginx >"$tmp/rows"
-wrk_median=$(awk '{ print $2 }' "$tmp/rows")
-# As many fetches as wrk made in DURATION, spread over the 64 tasks.
-requests=$(awk -v r="$wrk_median" -v d="$DURATION" \
-    'BEGIN { printf "%d", r * d / 64 + 1 }')
-
-echo "  concbench $MODEL, 64 keep-alive tasks x $requests fetches, against nginx" >&2
-cb_rps "$nginx_url" "$requests" | row cb_nginx >>"$tmp/rows"
-
 serve_start -o delay=0 -o size=1KiB
 serve_url="http://127.0.0.1:$serve_port/"
-echo "  wrk -t1 -c64 -d${DURATION}s against concbench serve" >&2
-for _ in $(seq "$RUNS"); do wrk_rps "$serve_url"; done | row wrk_serve >>"$tmp/rows"
-echo "  concbench $MODEL, 64 keep-alive tasks x $requests fetches, against concbench serve" >&2
-cb_rps "$serve_url" "$requests" | row cb_serve >>"$tmp/rows"
+
+# Calibration (and warmup of both servers): concbench makes as many
+# fetches as wrk did in DURATION, spread over its 64 tasks.
+echo "  calibrating: wrk -t1 -c64 -d${DURATION}s against nginx" >&2
+requests=$(awk -v r="$(wrk_rps "$nginx_url")" -v d="$DURATION" \
+    'BEGIN { printf "%d", r * d / 64 + 1 }')
+wrk_rps "$serve_url" >/dev/null
+cb_rps "$nginx_url" "$((requests / 10 + 1))" 1 >/dev/null
+
+# The rows take turns, so a change in the machine's load (other programs
+# on these cores) spreads over all of them instead of biasing one.
+for i in $(seq "$RUNS"); do
+    echo "  round $i of $RUNS: wrk and concbench $MODEL (64 keep-alive" \
+        "tasks x $requests fetches), against nginx, then concbench serve" >&2
+    wrk_rps "$nginx_url" >>"$tmp/wrk_nginx"
+    cb_rps "$nginx_url" "$requests" >>"$tmp/cb_nginx"
+    wrk_rps "$serve_url" >>"$tmp/wrk_serve"
+    cb_rps "$serve_url" "$requests" >>"$tmp/cb_serve"
+done
+for r in wrk_nginx cb_nginx wrk_serve cb_serve; do
+    row "$r" <"$tmp/$r"
+done >"$tmp/rows"
 
 echo
 printf '| %-28s | %-16s | %12s | %-19s | %8s |\n' client server "requests/s" \
