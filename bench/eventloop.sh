@@ -79,17 +79,17 @@ cell yseq -m sequential -w yield -o count=1e6 -t 1
 
 echo
 echo "Concurrent sleeps of 100 ms (median of $RUNS; lateness = wake - deadline)"
-printf '%-34s %10s %8s %12s %12s %10s\n' "" "wall ms" "x100ms" "late p50 ms" \
+printf '%-38s %10s %8s %12s %12s %10s\n' "" "wall ms" "x100ms" "late p50 ms" \
     "late p99 ms" "RSS MiB"
 for t in 10k 100k; do
     w=$(q "s$t" '.summary.wall_ns.median')
-    printf '%-34s %10.1f %8.3f %12.3f %12.3f %10.1f\n' \
+    printf '%-38s %10.1f %8.3f %12.3f %12.3f %10.1f\n' \
         "eventloop, $t tasks" "$(calc %f "$w / 1e6")" "$(calc %f "$w / 1e8")" \
         "$(calc %f "$(q "s$t" "$(median_of lateness_ns.p50)") / 1e6")" \
         "$(calc %f "$(q "s$t" "$(median_of lateness_ns.p99)") / 1e6")" \
         "$(calc %f "$(q "s$t" "$(median_of max_rss_kib)") / 1024")"
     w=$(rawget "r$t" wall_ns)
-    printf '%-34s %10.1f %8.3f %12.3f %12.3f %10.1f\n' \
+    printf '%-38s %10.1f %8.3f %12.3f %12.3f %10.1f\n' \
         "raw libuv timers, $t (early: $(rawget "r$t" early))" \
         "$(calc %f "$w / 1e6")" "$(calc %f "$w / 1e8")" \
         "$(calc %f "$(rawget "r$t" late_p50_ns) / 1e6")" \
