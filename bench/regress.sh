@@ -13,14 +13,14 @@
 #
 # Options after these go to compare (--threshold 10%, --format md, ...).
 # Environment: CONCBENCH (default ./concbench), BASELINE
-# (results/baselines/regress.json), RUNS (10 per cell), ROUNDS (2: the
+# (results/baselines/regress.json), RUNS (12 per cell), ROUNDS (4: the
 # runs are split into rounds, alternating with --against's binary), OUT
 # (keep the new report there), MODELS (all).
 #
 # The cells: primes n=5e8 with 1 and 2 tasks (the sieve, and splitting it
 # over 2 cores), sleep 5ms with 20 tasks (what a model adds to waiting),
 # yield with 10 tasks of 100,000 switches (what a switch costs). Each run
-# takes 5 to 40 ms here, long enough to be stable, short enough that 10
+# takes 5 to 100 ms here, long enough to be stable, short enough that 12
 # runs of every cell take well under a minute.
 set -uo pipefail
 
@@ -28,8 +28,8 @@ me=bench/regress.sh
 cd "$(dirname "$0")/.." || exit 2
 CONCBENCH=${CONCBENCH:-./concbench}
 BASELINE=${BASELINE:-results/baselines/regress.json}
-RUNS=${RUNS:-10}
-ROUNDS=${ROUNDS:-2}
+RUNS=${RUNS:-12}
+ROUNDS=${ROUNDS:-4}
 MODELS=${MODELS:-all}
 update=0
 against=
