@@ -27,12 +27,13 @@ if [ -n "${SEGMENT:-}" ]; then
     seg_opt=(-o "segment=$SEGMENT")
     seg_desc="$SEGMENT (SEGMENT)"
 else
-    # What primes picks by itself: the level-1 data cache of cpu0.
-    seg_desc="default: 32K (L1d unreadable)"
+    # primes picks the L1d cache of cpu0, or more for n over about 1e9
+    # (see `concbench list`); the size it used is read back from the run.
+    seg_desc="default; L1d unreadable"
     for d in /sys/devices/system/cpu/cpu0/cache/index*; do
         if [ "$(cat "$d/level" 2>/dev/null)" = 1 ] &&
             [ "$(cat "$d/type" 2>/dev/null)" = Data ]; then
-            seg_desc="default: the L1d cache, $(cat "$d/size")"
+            seg_desc="default; L1d $(cat "$d/size")"
         fi
     done
 fi
@@ -45,7 +46,7 @@ trap 'rm -rf "$tmp"' EXIT
 : >"$tmp/ps_cpu"
 expected=
 
-echo "primes n=$N: concbench (sequential, 1 task, segment $seg_desc)" \
+echo "primes n=$N: concbench (sequential, 1 task, segment: $seg_desc)" \
     "vs primesieve -t1; $ROUNDS rounds of $RUNS runs each, interleaved" >&2
 for round in $(seq "$ROUNDS"); do
     # concbench: one invocation of RUNS timed runs after its warm-up.
@@ -61,6 +62,12 @@ for round in $(seq "$ROUNDS"); do
     jq -r '.results[0].runs[] | select(.result_ok)
            | .user_ns + .sys_ns' "$tmp/cb.json" >>"$tmp/cb_cpu"
     result=$(jq -r '.results[0].runs[0].result' "$tmp/cb.json")
+    # One task sieves bytes 0 .. n / 30 (30 numbers a byte) in ops steps of
+    # one segment each, all full but the last.
+    seg_used=$(jq -r '.results[0]
+        | ((.workload_options.n / 30 | floor) + 1) as $bytes
+        | .runs[0].ops as $ops | ($bytes / $ops / 1024 | ceil) as $kib
+        | "\($ops) segments a run, about \($kib) KiB each"' "$tmp/cb.json")
     # primesieve: RUNS runs, each its own process; "Seconds:" is the sieve's
     # wall time, bash's time the process's CPU time.
     for _ in $(seq "$RUNS"); do
@@ -110,7 +117,8 @@ if [ "$(wc -l <"$tmp/cb_wall")" -eq 0 ]; then
 fi
 
 awk -v cw="$cb_wall" -v pw="$ps_wall" -v cc="$cb_cpu" -v pc="$ps_cpu" \
-    -v n="$N" -v primes="$expected" -v seg="$seg_desc" -v target="$TARGET" \
+    -v n="$N" -v primes="$expected" -v seg="$seg_desc; $seg_used" \
+    -v target="$TARGET" \
     -v cbs="$(spread "$tmp/cb_wall")" -v pss="$(spread "$tmp/ps_wall")" \
     -v cmin="$(least "$tmp/cb_wall")" -v pmin="$(least "$tmp/ps_wall")" '
 BEGIN {

@@ -22,7 +22,8 @@ static const struct conc_opt primes_opts[] = {
     { "n", CONC_OPT_COUNT, "1e8", "count primes up to n", NULL, 2,
       PRIMES_N_MAX },
     { "segment", CONC_OPT_SIZE, NULL, "sieve segment, 30 numbers a byte "
-      "(default: the L1 data cache)", NULL, 1024, PRIMES_SEG_MAX },
+      "(default: the L1d cache; over 1e9, sqrt(n) rounded up to a power of "
+      "2)", NULL, 1024, PRIMES_SEG_MAX },
     { NULL },
 };
 
@@ -198,6 +199,25 @@ static size_t primes_l1_bytes(void)
     return (size_t)l1 & ~(size_t)7;
 }
 
+/*
+ * The default segment: the L1d cache, so the small primes, which make most
+ * of the marks, stay in L1; but at least the sieving primes' size (a power
+ * of two >= sqrt(n)), so every one of them runs whole cycles into the
+ * guards rather than the slower path for primes larger than a segment.
+ * Measured here (L1d 32K, n=1e9): 32K 80 ms, 64K 94 ms; n=1e10: 32K
+ * 1.66 s, 64K 1.29 s, 128K 1.22 s, 256K 1.22 s. A step then stays under
+ * about 1 ms.
+ */
+static size_t primes_default_segment(uint64_t n)
+{
+    size_t seg = primes_l1_bytes(), need = 1024;
+    uint64_t root = primes_isqrt(n);
+
+    while (need < root && need < PRIMES_SEG_MAX)
+        need *= 2;
+    return seg > need ? seg : need;
+}
+
 /* The index of residue r (mod 30) on the wheel, or -1. */
 static int primes_wheel_index(unsigned r)
 {
@@ -284,7 +304,7 @@ static int primes_setup(void **shared, const struct conc_params *p,
     sh->n = conc_param_u64(p, "n");
     sh->seg_bytes = conc_param_present(p, "segment")
                         ? (size_t)conc_param_u64(p, "segment") & ~(size_t)7
-                        : primes_l1_bytes();
+                        : primes_default_segment(sh->n);
     for (size_t k = 0; k < PRIMES_NPAT; k++) {
         primes_pattern_init(&sh->pat[k], primes_presieve[k], sh->seg_bytes);
         for (size_t i = 0; i < 4 && primes_presieve[k][i]; i++) {

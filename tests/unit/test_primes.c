@@ -387,3 +387,29 @@ Test(primes, threads_share_nothing, .timeout = 60)
     }
     W->teardown(shared);
 }
+
+Test(primes, default_segment_covers_sieving_primes, .timeout = 30)
+{
+    /* Up to n = 1e9 the default is the L1d cache (at least 4 KiB where
+       the kernel says less); above, at least the power of two at or above
+       sqrt(n), up to 256 KiB: seen through the step count of a range. */
+    struct { uint64_t n; size_t min_seg; } cases[] = {
+        { 1000000000, 4096 }, { 2000000000, 65536 }, { 20000000000, 262144 },
+    };
+
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        uint64_t n = cases[k].n, count, steps, lo, hi, bytes;
+        unsigned tasks = (unsigned)(n / 4000000); /* 4e6 numbers a task */
+        void *shared = setup_cell(n, 0, tasks);
+
+        split(n, 1, tasks, &lo, &hi);
+        bytes = hi / 30 - lo / 30 + 1;
+        run_task(shared, 1, tasks, &count, &steps);
+        cr_assert_leq(steps, (bytes + cases[k].min_seg - 1) / cases[k].min_seg,
+                      "n=%llu: %llu steps for %llu bytes",
+                      (unsigned long long)n, (unsigned long long)steps,
+                      (unsigned long long)bytes);
+        cr_assert_gt(count, 0);
+        W->teardown(shared);
+    }
+}
