@@ -202,6 +202,12 @@ static int http_check(const struct conc_params *p, unsigned tasks)
     struct http_url u;
     uint64_t need = (uint64_t)tasks + HTTP_FD_SPARE;
 
+#ifndef CONC_HAVE_UV
+    if (!conc_param_present(p, "url"))
+        return conc_error_msg(-ENOTSUP, "the built-in server is unavailable "
+                              "in this build (built without libuv): give "
+                              "-o url=http://...");
+#endif
     if (conc_param_present(p, "url")) {
         if (http_url_parse(conc_param_str(p, "url"), &u))
             return -EINVAL;

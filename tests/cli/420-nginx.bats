@@ -11,6 +11,7 @@ load http-helpers
 setup_file() {
     : "${CONCBENCH:?set CONCBENCH to the binary}"
     command -v nginx >/dev/null || return 0
+    have_http || return 0
     local d="$BATS_FILE_TMPDIR/nginx" port i
     mkdir -p "$d/html" "$d/tmp"
     head -c 1024 /dev/urandom >"$d/html/1k.bin"
@@ -64,6 +65,7 @@ teardown_file() {
 }
 
 setup() {
+    require_http
     command -v nginx >/dev/null || skip "nginx is not installed"
     NGINX="http://127.0.0.1:$(cat "$BATS_FILE_TMPDIR/nginx/port")"
 }

@@ -8,7 +8,11 @@ bats_require_minimum_version 1.5.0
 
 load http-helpers
 
-setup() { : "${CONCBENCH:?set CONCBENCH to the binary}"; SERVE_PID=; }
+setup() {
+    : "${CONCBENCH:?set CONCBENCH to the binary}"
+    SERVE_PID=
+    require_http
+}
 teardown() { serve_stop KILL; }
 
 # best_wall MODEL TASKS: the shorter wall time of 2 runs, in ns.

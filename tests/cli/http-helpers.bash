@@ -2,6 +2,19 @@
 # build runs, a built-in server in the background, raw HTTP over bash's
 # /dev/tcp (no curl needed), and a free loopback port.
 
+# Skips the test when this build lacks the http workload or serve (built
+# without http-parser or libuv): serve then exits 3 before parsing --bind.
+have_http() {
+    local rc=0
+    "$CONCBENCH" list | grep -q '^  http .*\[unavailable' && return 1
+    "$CONCBENCH" serve --bind 0.0.0.0 2>/dev/null || rc=$?
+    [ "$rc" -ne 3 ]
+}
+
+require_http() {
+    have_http || skip "the http workload or serve is unavailable in this build"
+}
+
 # The models `list` shows without "[unavailable", one a line.
 available_models() {
     "$CONCBENCH" list | awk '/^models:/ { m = 1; next } /^$/ { m = 0 }
