@@ -4,6 +4,7 @@
  * it, worker pools, interruption and a thread creation failing mid-run.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
