@@ -4,11 +4,17 @@
 # threads with and without the GIL, in one interleaved sweep; then the
 # charts. Sized for about 1.5 minutes on 2 cores (`make demo` runs it).
 #
+# Five timed runs a cell and no warmup: interleaved, a cell's warmup would
+# run just before each of its timed runs and cost as much again, and five
+# runs steady the medians more than three runs with warmups would. The
+# process is warm after its first few steps; a cold run is one of five in
+# its cell, which the median ignores.
+#
 # Writes results/raw/<UTC timestamp>/report.json, headline.png/.svg and the
 # other charts of scripts/plot.py, and prints where.
 #
 # Environment: CONCBENCH (default ./concbench), OUT (the folder), and the
-# knobs MODELS (all), TASKS (1,2,4,8,16,32,64), RUNS (3), WARMUP (1), N (1e9:
+# knobs MODELS (all), TASKS (1,2,4,8,16,32,64), RUNS (5), WARMUP (0), N (1e9:
 # primes up to n, split over the tasks), MS (20ms: each sleep), REQUESTS (2
 # fetches per task), DELAY (10ms: the server's wait per request), SEED.
 set -uo pipefail
@@ -18,8 +24,8 @@ cd "$(dirname "$0")/.." || exit 2
 CONCBENCH=${CONCBENCH:-./concbench}
 MODELS=${MODELS:-all}
 TASKS=${TASKS:-1,2,4,8,16,32,64}
-RUNS=${RUNS:-3}
-WARMUP=${WARMUP:-1}
+RUNS=${RUNS:-5}
+WARMUP=${WARMUP:-0}
 N=${N:-1e9}
 MS=${MS:-20ms}
 REQUESTS=${REQUESTS:-2}
