@@ -101,6 +101,12 @@ static _Noreturn void fork_child(const struct conc_run *r,
         if (!pool)
             break;
     }
+    /*
+     * Not needed by the kernel, but valgrind checks leaks at every exit,
+     * _exit() in a forked child too, and its --error-exitcode would turn
+     * this buffer into a failed worker.
+     */
+    free(task);
     _exit(0);
 }
 

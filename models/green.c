@@ -39,6 +39,37 @@
 #endif
 
 /*
+ * ThreadSanitizer keeps a shadow call stack and a vector clock per thread;
+ * a stack switch it is not told about mixes the frames of every task on a
+ * scheduler. Each task is a TSan fiber, switched to with synchronization
+ * (flags 0): the tasks of one scheduler run one at a time, in order.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define GREEN_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GREEN_TSAN 1
+#endif
+#endif
+#ifdef GREEN_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/*
+ * Valgrind takes a large stack-pointer move inside one mapping for a huge
+ * frame, not a switch, and then marks or unwinds through other tasks'
+ * stacks and guard regions (it crashed on MADV_GUARD_INSTALL pages it did
+ * not know were there). Registered stacks are switches. Outside valgrind a
+ * client request is a few no-op instructions, once per task.
+ */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define GREEN_VALGRIND 1
+#endif
+#endif
+
+/*
  * Linux 6.13 guard regions: guard pages inside one mapping, without
  * splitting it, so 100,000 stacks do not need 200,000 memory maps.
  */
@@ -108,6 +139,12 @@ struct green_co {
 #ifdef GREEN_ASAN
     void *fake_stack;
 #endif
+#ifdef GREEN_TSAN
+    void *tsan_fiber;        /* while it has a stack */
+#endif
+#ifdef GREEN_VALGRIND
+    unsigned vg_stack;       /* valgrind's id of its stack, while it has one */
+#endif
 };
 
 /* A way to switch stacks: the method table behind -o switch. */
@@ -155,6 +192,9 @@ struct green_sched {
     const void *asan_bottom;    /* the scheduler thread's own stack */
     size_t asan_size;
     void *fake_stack;
+#endif
+#ifdef GREEN_TSAN
+    void *tsan_fiber;           /* the scheduler thread's own context */
 #endif
 };
 
@@ -511,6 +551,9 @@ static void green_resume(struct green_sched *s, struct green_co *co)
     __sanitizer_start_switch_fiber(&s->fake_stack, co->stack_lo,
                                    co->stack_size);
 #endif
+#ifdef GREEN_TSAN
+    __tsan_switch_to_fiber(co->tsan_fiber, 0);
+#endif
 #ifdef CONC_HAVE_BOOST_CONTEXT
     /* A direct call on the common path: the jump is a few ns, so is an
      * indirect call. */
@@ -534,6 +577,9 @@ static void green_suspend(struct green_sched *s, struct green_co *co,
                                    s->asan_bottom, s->asan_size);
 #else
     (void)last;
+#endif
+#ifdef GREEN_TSAN
+    __tsan_switch_to_fiber(s->tsan_fiber, 0);
 #endif
 #ifdef CONC_HAVE_BOOST_CONTEXT
     if (s->g->sw->suspend == green_fc_suspend)
@@ -796,8 +842,29 @@ static int green_start(struct green_sched *s, struct green_co *co)
         return -errno;
     co->slot = slot;
     g->sw->make(co, slot + g->guard_bytes, g->stack_bytes);
+#ifdef GREEN_TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+#ifdef GREEN_VALGRIND
+    co->vg_stack = VALGRIND_STACK_REGISTER(co->stack_lo,
+                                           co->stack_lo + co->stack_size);
+#endif
     co->state = GREEN_RUNNABLE;
     return 0;
+}
+
+/* Takes a finished or abandoned task's stack back, from the scheduler. */
+static void green_release(struct green_sched *s, struct green_co *co)
+{
+#ifdef GREEN_TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+    co->tsan_fiber = NULL;
+#endif
+#ifdef GREEN_VALGRIND
+    VALGRIND_STACK_DEREGISTER(co->vg_stack);
+#endif
+    green_slot_put(s, co->slot);
+    co->slot = NULL;
 }
 
 /* After a task switched back: where it goes next. */
@@ -816,8 +883,7 @@ static void green_after(struct green_sched *s, struct green_co *co)
             green_heap_push(s, co);
         break;
     case GREEN_DONE:
-        green_slot_put(s, co->slot);
-        co->slot = NULL;
+        green_release(s, co);
         s->done++;
         break;
     case GREEN_NEW:
@@ -939,10 +1005,8 @@ static void green_sched_abandon(struct green_sched *s)
                              err ? err : -EINTR);
             co->inited = false;
         }
-        if (co->slot) {
-            green_slot_put(s, co->slot);
-            co->slot = NULL;
-        }
+        if (co->slot)
+            green_release(s, co);
     }
 }
 
@@ -951,6 +1015,9 @@ static void green_sched_run(struct green_sched *s)
 {
     stack_t ss = { .ss_sp = s->altstack, .ss_size = GREEN_ALTSTACK };
 
+#ifdef GREEN_TSAN
+    s->tsan_fiber = __tsan_get_current_fiber();
+#endif
     /* The overflow handler cannot run on the stack that overflowed. */
     sigaltstack(&ss, &s->old_altstack);
     green_sched_loop(s);
