@@ -110,10 +110,12 @@ $(O)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJS) $(LIBS) -lcriterion
 
 # Every test: Criterion unit tests, then the bats CLI tests against the
-# binary just built. Nothing leaves loopback.
+# binary just built, then each fuzz target for 20 s (clang, build-fuzz/).
+# Nothing leaves loopback.
 check: $(O)/concbench $(UNIT_BINS)
 	$(Q)for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 1 || exit 1; done
 	$(Q)CONCBENCH=$(abspath $(O)/concbench) bats tests/cli
+	$(Q)$(MAKE) --no-print-directory NO_DEPS=1 fuzz FUZZ_SECONDS=20
 
 unit: $(UNIT_BINS)
 	$(Q)for t in $(UNIT_BINS); do $$t --jobs 1 || exit 1; done
@@ -128,22 +130,30 @@ tsan:
 		build-tsan/concbench
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on a copy of its seed
-# corpus tests/fuzz/<name>/, so the repository is never written to; a
-# crashing input is printed (base64) with the fuzzer's report.
+# corpus tests/fuzz/<name>/ (with tests/fuzz/<name>.dict when there is
+# one), so the repository is never written to; a crashing input is printed
+# (base64) with the fuzzer's report and kept as /tmp/tmp.*.crash-*, then
+# replayed with stderr open, where the target says which invariant broke.
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+# clang, unlike gcc, warns on the `{ NULL }` that ends every option table.
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link -Wno-missing-field-initializers
 fuzz:
 	$(Q)$(MAKE) --no-print-directory O=build-fuzz CC=clang NO_DEPS=1 \
-		SANITIZE=address,undefined CFLAGS='-O1 -g -fsanitize=fuzzer-no-link' \
+		SANITIZE=address,undefined CFLAGS='$(FUZZ_CFLAGS)' \
 		$(FUZZ_NAMES:%=build-fuzz/fuzz/%)
 	$(Q)for f in $(FUZZ_NAMES); do \
 		c=$$(mktemp -d) && cp tests/fuzz/$$f/* $$c/ 2>/dev/null; \
+		d=tests/fuzz/$$f.dict; \
 		echo "== fuzz $$f ($(FUZZ_SECONDS) s)"; \
 		build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-			-rss_limit_mb=2048 -close_fd_mask=2 -artifact_prefix=$$c.crash- \
-			$$c >$$c.log 2>&1 \
-			|| { tail -n 40 $$c.log; rm -rf $$c $$c.log; exit 1; }; \
+			-rss_limit_mb=2048 -close_fd_mask=2 -artifact_prefix=$$c. \
+			$$(test -f $$d && echo -dict=$$d) $$c >$$c.log 2>&1 \
+			|| { tail -n 40 $$c.log; for a in $$c.*-*; do \
+				echo "== replay $$a"; build-fuzz/fuzz/$$f $$a 2>&1 | \
+				grep -E '^(fuzz_|concbench:)' | head -n 10; done; \
+				rm -rf $$c $$c.log; exit 1; }; \
 		grep -E '^#[0-9]+.*DONE' $$c.log | tail -n 1; rm -rf $$c $$c.log; \
 	done
 

@@ -13,6 +13,9 @@
 static _Thread_local char err_last[1024];
 
 static void err_vprint(const char *prefix, int err, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void err_vprint(const char *prefix, int err, const char *fmt,
                        va_list ap)
 {
     char msg[1024];
