@@ -488,6 +488,12 @@ static int http_on_message_complete(http_parser *p)
 {
     struct http_task *t = p->data;
 
+    /*
+     * An interim 1xx answer (100 Continue, 103 Early Hints) precedes the
+     * real one, which a client must read on (RFC 9110, 15.2); 101 is final.
+     */
+    if (p->status_code / 100 == 1 && p->status_code != 101)
+        return 0;
     t->complete = true;
     t->keep = http_should_keep_alive(p);
     /* Stop at the end of this response: more bytes are not ours. */
