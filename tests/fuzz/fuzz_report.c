@@ -247,7 +247,7 @@ static void fuzz_merge(const struct conc_rfile *f)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct conc_rfile *f = (void *)1;
+    struct conc_rfile *f = (void *)1; /* the reader must clear it */
     unsigned pick = 0;
     int err;
 
