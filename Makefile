@@ -113,9 +113,8 @@ $(O)/tests/%: tests/unit/%.c $(LIB_OBJS)
 # binary just built, then each fuzz target for 20 s (clang, build-fuzz/).
 # Nothing leaves loopback.
 check: $(O)/concbench $(UNIT_BINS)
-	$(Q)for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 1 || exit 1; done
-	$(Q)CONCBENCH=$(abspath $(O)/concbench) bats tests/cli
-	$(Q)$(MAKE) --no-print-directory NO_DEPS=1 fuzz FUZZ_SECONDS=20
+	$(Q)CONCBENCH=$(abspath $(O)/concbench) MAKE="$(MAKE)" tests/check.sh \
+		$(UNIT_BINS)
 
 unit: $(UNIT_BINS)
 	$(Q)for t in $(UNIT_BINS); do $$t --jobs 1 || exit 1; done
