@@ -642,7 +642,7 @@ static void *eventloop_thread(void *arg)
 
 static int eventloop_run(struct conc_run *r)
 {
-    unsigned workers = (unsigned)conc_param_u64(r->mp, "workers");
+    unsigned workers = conc_model_workers(r->mp, r->tasks);
     bool offload = conc_param_bool(r->mp, "offload");
     size_t stride = EVENTLOOP_HDR + ((r->w->task_size + _Alignof(max_align_t) -
                                       1) & ~(_Alignof(max_align_t) - 1));
@@ -653,8 +653,6 @@ static int eventloop_run(struct conc_run *r)
 
     if (err)
         return err;
-    if (workers > r->tasks)
-        workers = r->tasks ? r->tasks : 1;
     lps = conc_xcalloc(workers, sizeof(*lps));
     for (unsigned k = 0; k < workers; k++) {
         lps[k].r = r;

@@ -45,17 +45,9 @@ struct fork_ctl {
     _Alignas(64) atomic_uint next; /* the next task index (pool) */
 };
 
-static unsigned fork_workers(const struct conc_params *mp, unsigned tasks)
-{
-    uint64_t w = conc_param_isset(mp, "workers") ?
-                     conc_param_u64(mp, "workers") : tasks;
-
-    return w < tasks ? (unsigned)w : tasks;
-}
-
 static int fork_check(const struct conc_params *mp, unsigned tasks)
 {
-    return conc_limits_check_tasks(fork_workers(mp, tasks), "processes");
+    return conc_limits_check_tasks(conc_model_workers(mp, tasks), "processes");
 }
 
 static long fork_futex(atomic_int *addr, int op, int val)
@@ -161,7 +153,7 @@ static void fork_reap_all(struct conc_run *r, pid_t pgid, unsigned n,
 
 static int fork_run(struct conc_run *r)
 {
-    unsigned nw = fork_workers(r->mp, r->tasks), started = 0;
+    unsigned nw = conc_model_workers(r->mp, r->tasks), started = 0;
     struct fork_ctl *ctl;
     sigset_t chld, old_mask;
     pid_t parent = getpid(), pgid = 0, bad_pid = 0;

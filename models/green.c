@@ -347,7 +347,7 @@ static size_t green_stack_bytes(const struct conc_params *mp)
  */
 static int green_check(const struct conc_params *mp, unsigned tasks)
 {
-    unsigned workers = (unsigned)conc_param_u64(mp, "workers");
+    unsigned workers = conc_model_workers(mp, tasks);
     size_t slot = green_stack_bytes(mp) + green_page();
     uint64_t avail, need, max_maps, in_use;
     char s1[32], s2[32], s3[32];
@@ -383,8 +383,6 @@ static int green_check(const struct conc_params *mp, unsigned tasks)
      */
     max_maps = green_read_u64("/proc/sys/vm/max_map_count");
     in_use = green_maps_in_use();
-    if (workers > tasks)
-        workers = tasks;
     if (green_guard_mode(mp) == GREEN_GUARD_MADVISE)
         need = tasks / GREEN_CHUNK_SLOTS + 1 + workers;
     else
@@ -1235,7 +1233,7 @@ static int green_run(struct conc_run *r)
 {
     const struct conc_params *mp = r->mp;
     struct green_group g;
-    unsigned workers = (unsigned)conc_param_u64(mp, "workers");
+    unsigned workers = conc_model_workers(mp, r->tasks);
     unsigned started = 0;
     bool keep;
     sigset_t block, old;
@@ -1254,7 +1252,7 @@ static int green_run(struct conc_run *r)
     g.task_stride = (r->w->task_size + 15) & ~(size_t)15;
     if (!g.task_stride)
         g.task_stride = 16;
-    g.nsched = workers < r->tasks ? workers : r->tasks;
+    g.nsched = workers;
     g.done_efd = -1;
     keep = conc_param_bool(mp, "keep_stacks");
     if (!keep || green_kept.slot_bytes != g.slot_bytes ||

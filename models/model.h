@@ -66,6 +66,13 @@ void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
                       int err);
 
 /*
+ * The model's `workers` option: how many OS-level workers run the tasks,
+ * never more than the tasks and at least one. A model whose table gives
+ * `workers` no default runs one worker per task when it is not set.
+ */
+unsigned conc_model_workers(const struct conc_params *mp, unsigned tasks);
+
+/*
  * The blocking driver (models/drive.c) that sequential, fork and threads
  * share. Hooks let a model run code around each step (the GIL of threads).
  */

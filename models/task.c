@@ -9,6 +9,16 @@
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
 atomic_int conc_interrupted;
 
+unsigned conc_model_workers(const struct conc_params *mp, unsigned tasks)
+{
+    uint64_t w = conc_param_present(mp, "workers")
+                     ? conc_param_u64(mp, "workers") : tasks;
+
+    if (w > tasks)
+        w = tasks;
+    return w ? (unsigned)w : 1;
+}
+
 int conc_task_start(const struct conc_run *r, unsigned index, void *task)
 {
     struct conc_task_out *o = &r->out[index];

@@ -265,17 +265,9 @@ static void threads_wait_all(struct threads_run *tr, struct threads_worker *w,
     }
 }
 
-static unsigned threads_workers(const struct conc_params *mp, unsigned tasks)
-{
-    uint64_t w = conc_param_isset(mp, "workers") ?
-                     conc_param_u64(mp, "workers") : tasks;
-
-    return w < tasks ? (unsigned)w : tasks;
-}
-
 static int threads_check(const struct conc_params *mp, unsigned tasks)
 {
-    return conc_limits_check_tasks(threads_workers(mp, tasks), "threads");
+    return conc_limits_check_tasks(conc_model_workers(mp, tasks), "threads");
 }
 
 static int threads_run(struct conc_run *r)
@@ -285,7 +277,7 @@ static int threads_run(struct conc_run *r)
     struct threads_worker *w;
     struct sigaction sa, old_sa;
     pthread_attr_t attr;
-    unsigned nw = threads_workers(r->mp, r->tasks), started = 0;
+    unsigned nw = conc_model_workers(r->mp, r->tasks), started = 0;
     size_t slot = (r->w->task_size + 63) & ~(size_t)63;
     char *tasks;
     int err = 0, create_err = 0;
