@@ -5,48 +5,22 @@
  * epoll cannot watch, and a real SIGINT in the middle of a run.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cmd/clock.h"
-#include "cmd/hist.h"
 #include "cmd/registry.h"
 #include "models/model.h"
 
-static const struct conc_opt test_no_opts[] = { { NULL } };
-
-static int test_nop_setup(void **shared, const struct conc_params *p,
-                          unsigned tasks)
-{
-    (void)p;
-    (void)tasks;
-    *shared = NULL;
-    return 0;
-}
-
-static void test_nop_teardown(void *shared)
-{
-    (void)shared;
-}
-
-static int test_nop_verify(void *shared, const struct conc_totals *tot,
-                           char *why, size_t len)
-{
-    (void)shared;
-    (void)tot;
-    (void)why;
-    (void)len;
-    return 0;
-}
+/* The harness's pipes workload in its default cycle, "rwt", 40 rounds. */
+#define HARNESS_PIPES_ROUNDS 40
+#include "tests/unit/harness.h"
 
 /* ---- order: every step appends its task's index to one log */
 
@@ -97,158 +71,15 @@ static void order_task_fini(void *task)
 static const struct conc_workload test_order = {
     .name = "order",
     .summary = "logs the order of steps",
-    .opts = test_no_opts,
+    .opts = harness_no_opts,
     .task_size = sizeof(struct order_task),
-    .setup = test_nop_setup,
+    .setup = harness_nop_setup,
     .task_init = order_task_init,
     .step = order_step,
     .task_result = order_task_result,
     .task_fini = order_task_fini,
-    .verify = test_nop_verify,
-    .teardown = test_nop_teardown,
-};
-
-/* ---- pipes: a new pipe every round, so fd numbers churn between tasks */
-
-/* A non-blocking pipe (pipe2 is not POSIX). 0 or -1 with errno. */
-static int test_pipe(int p[2])
-{
-    if (pipe(p))
-        return -1;
-    for (int i = 0; i < 2; i++)
-        if (fcntl(p[i], F_SETFL, O_NONBLOCK) ||
-            fcntl(p[i], F_SETFD, FD_CLOEXEC)) {
-            close(p[0]);
-            close(p[1]);
-            return -1;
-        }
-    return 0;
-}
-
-#define PIPES_ROUNDS 40
-
-struct pipes_task {
-    int rfd, wfd;
-    unsigned round, phase;
-    uint64_t deadline_ns;
-    unsigned got, timeouts, early;
-};
-
-static int pipes_task_init(void *task, void *shared, unsigned index,
-                           unsigned tasks)
-{
-    struct pipes_task *t = task;
-
-    (void)shared;
-    (void)tasks;
-    memset(t, 0, sizeof(*t));
-    t->rfd = t->wfd = -1;
-    t->round = index % 3;
-    t->got = t->round; /* credit for the rounds skipped */
-    return 0;
-}
-
-static void pipes_close(struct pipes_task *t)
-{
-    if (t->rfd >= 0)
-        close(t->rfd);
-    if (t->wfd >= 0)
-        close(t->wfd);
-    t->rfd = t->wfd = -1;
-}
-
-/*
- * Round r % 3: 0 writes a byte and waits to read it; 1 waits until the
- * write end is writable (another fd of the same task), then writes and
- * waits to read; 2 waits to read with a 2 ms deadline and no writer, so
- * the deadline must end the wait, and not before it.
- */
-static int pipes_step(void *task, struct conc_wait *w)
-{
-    struct pipes_task *t = task;
-    int p[2];
-    char c = 'x';
-
-    if (t->rfd >= 0 && t->phase == 1) {
-        if (write(t->wfd, &c, 1) != 1)
-            return -errno;
-        t->phase = 2;
-        w->want = CONC_WAIT_READ;
-        w->fd = t->rfd;
-        return 0;
-    }
-    if (t->rfd >= 0) {
-        ssize_t n = read(t->rfd, &c, 1);
-        if (t->deadline_ns) {
-            if (n == 1)
-                return -EPROTO;
-            if (conc_now_ns() < t->deadline_ns)
-                t->early++;
-            else
-                t->timeouts++;
-        } else if (n == 1) {
-            t->got++;
-        } else {
-            return n < 0 ? -errno : -EPROTO; /* woken without data */
-        }
-        pipes_close(t);
-        t->round++;
-    }
-    if (t->round >= PIPES_ROUNDS) {
-        w->want = CONC_DONE;
-        return 0;
-    }
-    if (test_pipe(p))
-        return -errno;
-    t->rfd = p[0];
-    t->wfd = p[1];
-    t->deadline_ns = 0;
-    t->phase = 0;
-    w->want = CONC_WAIT_READ;
-    w->fd = t->rfd;
-    switch (t->round % 3) {
-    case 1:
-        t->phase = 1;
-        w->want = CONC_WAIT_WRITE;
-        w->fd = t->wfd;
-        break;
-    case 2:
-        t->deadline_ns = conc_now_ns() + 2 * CONC_NS_PER_MS;
-        w->deadline_ns = t->deadline_ns;
-        break;
-    default:
-        if (write(t->wfd, &c, 1) != 1)
-            return -errno;
-    }
-    return 0;
-}
-
-static int pipes_task_result(const void *task, struct conc_task_out *out)
-{
-    const struct pipes_task *t = task;
-
-    out->result = t->got + t->timeouts;
-    out->errors[CONC_ERR_OTHER] = t->early;
-    return 0;
-}
-
-static void pipes_task_fini(void *task)
-{
-    pipes_close(task);
-}
-
-static const struct conc_workload test_pipes = {
-    .name = "pipes",
-    .summary = "a new pipe every round",
-    .opts = test_no_opts,
-    .task_size = sizeof(struct pipes_task),
-    .setup = test_nop_setup,
-    .task_init = pipes_task_init,
-    .step = pipes_step,
-    .task_result = pipes_task_result,
-    .task_fini = pipes_task_fini,
-    .verify = test_nop_verify,
-    .teardown = test_nop_teardown,
+    .verify = harness_nop_verify,
+    .teardown = harness_nop_teardown,
 };
 
 /* ---- file: waits to read a regular file, which epoll refuses */
@@ -302,90 +133,27 @@ static void file_task_fini(void *task)
 static const struct conc_workload test_file = {
     .name = "file",
     .summary = "waits on a regular file",
-    .opts = test_no_opts,
+    .opts = harness_no_opts,
     .task_size = sizeof(struct file_task),
-    .setup = test_nop_setup,
+    .setup = harness_nop_setup,
     .task_init = file_task_init,
     .step = file_step,
     .task_result = file_task_result,
     .task_fini = file_task_fini,
-    .verify = test_nop_verify,
-    .teardown = test_nop_teardown,
+    .verify = harness_nop_verify,
+    .teardown = harness_nop_teardown,
 };
 
-/* ---- a small cell runner: check, setup, run, collect, teardown */
-
-struct test_result {
-    int run_err, task_failures;
-    uint64_t result, errors;
-};
-
-static int test_count_fds(void)
+/* A cell under green, whose check must accept the options. */
+static struct harness_result test_run(const struct conc_workload *w,
+                                      const char *wopts, const char *mopts,
+                                      unsigned tasks)
 {
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
+    struct harness_result r = harness_run("green", w, wopts, mopts, tasks);
 
-    cr_assert_not_null(d);
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
-static void test_set(struct conc_params *p, const char *kvs)
-{
-    char buf[256], *save = NULL;
-
-    snprintf(buf, sizeof(buf), "%s", kvs ? kvs : "");
-    for (char *kv = strtok_r(buf, " ", &save); kv;
-         kv = strtok_r(NULL, " ", &save)) {
-        char *eq = strchr(kv, '=');
-        cr_assert_not_null(eq);
-        *eq = '\0';
-        cr_assert_eq(conc_params_set(p, kv, eq + 1), 0, "%s", kv);
-    }
-}
-
-static struct test_result test_run(const struct conc_workload *w,
-                                   const char *wopts, const char *mopts,
-                                   unsigned tasks)
-{
-    const struct conc_model *m = conc_model_find("green");
-    struct conc_params mp, wp;
-    struct conc_hist *op_ns = calloc(1, sizeof(*op_ns));
-    struct conc_task_out *out = calloc(tasks, sizeof(*out));
-    struct test_result res = { 0 };
-    void *shared = NULL;
-
-    cr_assert_not_null(m);
-    cr_assert_null(m->unavailable);
-    cr_assert(op_ns && out);
-    cr_assert_eq(conc_params_init(&mp, m->opts), 0);
-    cr_assert_eq(conc_params_init(&wp, w->opts), 0);
-    test_set(&mp, mopts);
-    test_set(&wp, wopts);
-    cr_assert_eq(m->check(&mp, tasks), 0);
-    cr_assert_eq(w->setup(&shared, &wp, tasks), 0);
-    for (unsigned i = 0; i < tasks; i++)
-        out[i].op_ns = op_ns;
-    struct conc_run r = { .w = w, .shared = shared, .tasks = tasks,
-                          .mp = &mp, .out = out };
-    res.run_err = m->run(&r);
-    for (unsigned i = 0; i < tasks; i++) {
-        if (out[i].status) {
-            res.task_failures++;
-            continue;
-        }
-        res.result += out[i].result;
-        for (int k = 0; k < CONC_ERR_KINDS; k++)
-            res.errors += out[i].errors[k];
-    }
-    w->teardown(shared);
-    conc_params_fini(&mp);
-    conc_params_fini(&wp);
-    free(op_ns);
-    free(out);
-    return res;
+    cr_assert_eq(r.check_err, 0);
+    harness_result_fini(&r); /* these tests read only the sums */
+    return r;
 }
 
 static const char *const test_switches[] = {
@@ -400,7 +168,7 @@ Test(green, yields_run_in_fifo_rounds, .timeout = 30)
 {
     for (size_t k = 0; k < TEST_NSWITCHES; k++) {
         const unsigned tasks = 37;
-        struct test_result r;
+        struct harness_result r;
 
         atomic_store(&order_len, 0);
         r = test_run(&test_order, NULL, test_switches[k], tasks);
@@ -421,19 +189,19 @@ Test(green, fd_waits_deadlines_and_reuse, .timeout = 60)
     };
 
     for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
-        int fds0 = test_count_fds();
-        struct test_result r = test_run(&test_pipes, NULL, opts[k], 48);
+        int fds0 = harness_count_fds();
+        struct harness_result r = test_run(&harness_pipes, NULL, opts[k], 48);
         cr_assert_eq(r.run_err, 0, "%s: run %d", opts[k], r.run_err);
         cr_assert_eq(r.task_failures, 0, "%s", opts[k]);
-        cr_assert_eq(r.result, 48ull * PIPES_ROUNDS, "%s", opts[k]);
+        cr_assert_eq(r.result, 48ull * HARNESS_PIPES_ROUNDS, "%s", opts[k]);
         cr_assert_eq(r.errors, 0, "%s: a read deadline woke early", opts[k]);
-        cr_assert_eq(test_count_fds(), fds0, "%s: fds leaked", opts[k]);
+        cr_assert_eq(harness_count_fds(), fds0, "%s: fds leaked", opts[k]);
     }
 }
 
 Test(green, an_fd_epoll_refuses_counts_as_ready, .timeout = 30)
 {
-    struct test_result r = test_run(&test_file, NULL, "workers=1", 5);
+    struct harness_result r = test_run(&test_file, NULL, "workers=1", 5);
 
     cr_assert_eq(r.run_err, 0);
     cr_assert_eq(r.task_failures, 0);
@@ -480,10 +248,10 @@ Test(green, sigint_stops_every_scheduler, .timeout = 60)
     for (size_t k = 0; k < 3; k++) {
         for (int wl = 0; wl < 2; wl++) {
             struct test_killer killer = { pthread_self(), 150 };
-            int fds0 = test_count_fds();
+            int fds0 = harness_count_fds();
             pthread_t th;
             uint64_t t0 = conc_now_ns();
-            struct test_result r;
+            struct harness_result r;
 
             conc_interrupted = 0;
             cr_assert_eq(pthread_create(&th, NULL, test_killer_main,
@@ -495,7 +263,7 @@ Test(green, sigint_stops_every_scheduler, .timeout = 60)
                          r.run_err);
             cr_assert_lt(conc_now_ns() - t0, 2 * CONC_NS_PER_S, "%s",
                          opts[k]);
-            cr_assert_eq(test_count_fds(), fds0, "%s: fds leaked", opts[k]);
+            cr_assert_eq(harness_count_fds(), fds0, "%s: fds leaked", opts[k]);
         }
     }
     conc_interrupted = 0;
