@@ -8,12 +8,13 @@
 # sequential is left out by default: it would need tasks x ms (100,000 x
 # 100 ms is three hours), and its time per task is the sleep itself.
 #
-# Writes results/raw/<UTC timestamp>-scaling/report.json and
+# Writes results/raw/<UTC timestamp>-scaling/report.json (the per-model
+# reports joined; each model's own report beside it) and
 # scaling-sleep.png/.svg (with the other charts) and prints where.
 #
 # Environment: CONCBENCH (default ./concbench), OUT, MODELS
 # (fork,threads,green,eventloop), TASKS (1,10,100,1000,10000,100000), RUNS
-# (3), MS (100ms), SEED.
+# (3), MS (100ms).
 set -uo pipefail
 
 me=bench/scaling.sh
@@ -31,22 +32,33 @@ if ! [ -x "$CONCBENCH" ]; then
     exit 2
 fi
 mkdir -p "$OUT" || exit 2
-seed_opts=()
-[ -n "${SEED:-}" ] && seed_opts=(--seed "$SEED")
 
 echo "$me: $MODELS x sleep ms=$MS x tasks $TASKS, $RUNS runs each" \
     "(limits: ulimit -u $(ulimit -u), pid_max $(cat /proc/sys/kernel/pid_max)," \
     "ulimit -n $(ulimit -n))" >&2
+# One process per model, its task counts in rising order: memory a run
+# leaves resident (glibc's cache of thread stacks, a pool of green stacks)
+# would otherwise raise the peak RSS of whichever cell comes next, and the
+# 1-task cell, the baseline of "added per task", must start clean.
 start=$(date +%s)
-"$CONCBENCH" sweep --models "$MODELS" --workloads sleep --tasks "$TASKS" \
-    --runs "$RUNS" -o "ms=$MS" "${seed_opts[@]}" \
-    --json "$OUT/report.json" >"$OUT/table.txt"
-rc=$?
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
-    echo "$me: the sweep exited $rc" >&2
-    exit "$rc"
-fi
-echo "$me: sweep took $(( $(date +%s) - start )) s" >&2
+rc=0
+reports=()
+for model in ${MODELS//,/ }; do
+    "$CONCBENCH" sweep --models "$model" --workloads sleep --tasks "$TASKS" \
+        --runs "$RUNS" --no-interleave -o "ms=$MS" \
+        --json "$OUT/$model.json" >>"$OUT/table.txt"
+    r=$?
+    if [ "$r" -ne 0 ] && [ "$r" -ne 1 ]; then
+        echo "$me: the sweep of '$model' exited $r" >&2
+        [ "$r" -ge 128 ] && exit "$r"
+        continue
+    fi
+    [ "$r" -eq 1 ] && rc=1
+    reports+=("$OUT/$model.json")
+done
+[ "${#reports[@]}" -gt 0 ] || exit 3
+jq -s '.[0] + {results: [.[].results[]]}' "${reports[@]}" >"$OUT/report.json"
+echo "$me: sweeps took $(( $(date +%s) - start )) s" >&2
 
 # Per task: the median wall time over the tasks, and what each task adds
 # to the peak RSS over the same model's 1-task run.
