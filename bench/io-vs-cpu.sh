@@ -2,7 +2,7 @@
 # The headline benchmark: every model on CPU-bound work (primes) and on
 # I/O-bound work (sleep, http against the built-in server), 1 to 64 tasks,
 # threads with and without the GIL, in one interleaved sweep; then the
-# charts. Sized for about 1.5 minutes on 2 cores (`make demo` runs it).
+# charts. Sized for under 2 minutes on 2 cores (`make demo` runs it).
 #
 # Five timed runs a cell and no warmup: interleaved, a cell's warmup would
 # run just before each of its timed runs and cost as much again, and five
@@ -14,7 +14,7 @@
 # other charts of scripts/plot.py, and prints where.
 #
 # Environment: CONCBENCH (default ./concbench), OUT (the folder), and the
-# knobs MODELS (all), TASKS (1,2,4,8,16,32,64), RUNS (5), WARMUP (0), N (1e9:
+# knobs MODELS (all), TASKS (1,2,4,8,16,32,64), RUNS (5), WARMUP (0), N (3e9:
 # primes up to n, split over the tasks), MS (20ms: each sleep), REQUESTS (2
 # fetches per task), DELAY (10ms: the server's wait per request), SEED.
 set -uo pipefail
@@ -26,7 +26,7 @@ MODELS=${MODELS:-all}
 TASKS=${TASKS:-1,2,4,8,16,32,64}
 RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-0}
-N=${N:-1e9}
+N=${N:-3e9}
 MS=${MS:-20ms}
 REQUESTS=${REQUESTS:-2}
 DELAY=${DELAY:-10ms}

@@ -189,9 +189,14 @@ def fmt_val(v):
     if isinstance(v, bool):
         return "on" if v else "off"
     if isinstance(v, int) and v >= 10000 and v % 1000 == 0:
-        e = int(math.log10(v))
-        if v == 10 ** e:
-            return "1e%d" % e
+        # 1e9, 3e9, 2.5e10: the form people type with -o n=...
+        e = len(str(v).rstrip("0"))
+        e = len(str(v)) - e
+        mant = v // 10 ** e
+        digits = str(mant)
+        if len(digits) <= 3:
+            lead = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+            return "%se%d" % (lead, e + len(digits) - 1)
     return str(v)
 
 
