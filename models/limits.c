@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -85,32 +86,47 @@ int conc_limits_check_tasks(unsigned long n, const char *what)
 {
     struct rlimit rl;
     long in_use = limits_system_tasks(), pid_max, threads_max;
+    /* Room left under each limit; LONG_MIN where a limit cannot be read. */
+    long room[3] = { LONG_MIN, LONG_MIN, LONG_MIN }, mine = -1;
+    int tightest = -1;
 
     /*
      * The kernel exempts root from RLIMIT_NPROC, but a limit lowered with
      * `ulimit -u` is what the user asked for, so it is honored for everyone.
      */
     if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        long mine = conc_limits_user_tasks((unsigned)getuid());
-        if (mine >= 0 && (rlim_t)mine + n > rl.rlim_cur)
-            return conc_error_msg(
-                -EAGAIN, "cannot start %lu %s: RLIMIT_NPROC (ulimit -u) is "
-                "%llu and this user already runs %ld; raise it with "
-                "'ulimit -u' or run fewer with -o workers=N", n, what,
-                (unsigned long long)rl.rlim_cur, mine);
+        mine = conc_limits_user_tasks((unsigned)getuid());
+        if (mine >= 0)
+            room[0] = (long)rl.rlim_cur - mine;
     }
     pid_max = limits_read_long("/proc/sys/kernel/pid_max");
-    if (pid_max > 0 && in_use >= 0 &&
-        (long)n > pid_max - LIMITS_RESERVED_PIDS - in_use)
+    if (pid_max > 0 && in_use >= 0)
+        room[1] = pid_max - LIMITS_RESERVED_PIDS - in_use;
+    threads_max = limits_read_long("/proc/sys/kernel/threads-max");
+    if (threads_max > 0 && in_use >= 0)
+        room[2] = threads_max - in_use;
+    /* Name the limit that leaves the least room, the one to raise first. */
+    for (int k = 0; k < 3; k++)
+        if (room[k] != LONG_MIN && (long)n > room[k] &&
+            (tightest < 0 || room[k] < room[tightest]))
+            tightest = k;
+    switch (tightest) {
+    case 0:
+        return conc_error_msg(
+            -EAGAIN, "cannot start %lu %s: RLIMIT_NPROC (ulimit -u) is "
+            "%llu and this user already runs %ld; raise it with "
+            "'ulimit -u' or run fewer with -o workers=N", n, what,
+            (unsigned long long)rl.rlim_cur, mine);
+    case 1:
         return conc_error_msg(
             -EAGAIN, "cannot start %lu %s: kernel.pid_max is %ld and %ld "
             "pids are in use; raise it with 'sysctl kernel.pid_max=N' or run "
             "fewer with -o workers=N", n, what, pid_max, in_use);
-    threads_max = limits_read_long("/proc/sys/kernel/threads-max");
-    if (threads_max > 0 && in_use >= 0 && (long)n > threads_max - in_use)
+    case 2:
         return conc_error_msg(
             -EAGAIN, "cannot start %lu %s: kernel.threads-max is %ld and %ld "
             "threads are running; raise it with 'sysctl kernel.threads-max=N' "
             "or run fewer with -o workers=N", n, what, threads_max, in_use);
+    }
     return 0;
 }
