@@ -66,8 +66,9 @@ printf 'target: 10,000 within 1.10x of 100ms. A task costs %.2f us to start\n' \
 echo "and end (10,000 sleeps of 0ms: a stack from a fresh mmap with its"
 echo "guard, its first page faulted in, the workload's own setup, the"
 echo "munmap); the wall of N sleeps is about 100ms + N times that."
-echo "fresh: the default, every run maps its own stacks; kept: keep_stacks=on,"
-echo "the pool stays mapped from the warmup run, as in a long-lived process."
+echo "kept: keep_stacks=on (the default), the pool stays mapped from the"
+echo "warmup run, as in a long-lived process; fresh: keep_stacks=off, every"
+echo "run maps its own stacks."
 echo "RSS/task: (peak RSS - a 1-task run's) / (N - 1)."
 echo
 

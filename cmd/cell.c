@@ -317,6 +317,8 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
             res->runs[res->nruns++] = s;
     }
     munmap(region, region_bytes);
+    if (m->cell_end)
+        m->cell_end();
     w->teardown(shared);
     if (conc_interrupted) {
         res->failed = true;

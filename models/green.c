@@ -100,10 +100,11 @@ static const struct conc_opt green_opts[] = {
       "(MADV_GUARD_INSTALL, Linux 6.13+, one memory map per 64 stacks), "
       "mprotect (two maps per stack); auto picks madvise when the kernel has "
       "it", "auto|madvise|mprotect", 0, 0 },
-    { "keep_stacks", CONC_OPT_BOOL, "off", "keep the stack pool mapped "
-      "between runs, as a long-lived process would: later runs skip the "
-      "mmap and page faults (the memory stays mapped after the cell; leave "
-      "off in sweeps)", NULL, 0, 0 },
+    { "keep_stacks", CONC_OPT_BOOL, "on", "keep the stack pool mapped "
+      "from one run of a cell to the next, as a long-lived process reuses "
+      "its stacks (and glibc its thread stacks): later runs skip the mmap "
+      "and first page faults; released when the cell ends (off: every run "
+      "maps fresh stacks)", NULL, 0, 0 },
     { NULL },
 };
 
@@ -1337,4 +1338,5 @@ const struct conc_model conc_model_green = {
     .opts = green_opts,
     .check = green_check,
     .run = green_run,
+    .cell_end = green_kept_free,
 };

@@ -54,6 +54,13 @@ struct conc_model {
      * released every thread, process, fd and byte it made.
      */
     int (*run)(struct conc_run *r);
+
+    /*
+     * Optional: releases what the model kept from one run for the next of
+     * the same cell (green's stack pool), so it never counts against
+     * another cell. Called once the cell's runs are over.
+     */
+    void (*cell_end)(void);
 };
 
 /*

@@ -152,3 +152,16 @@ field() { jq -r ".results[0].runs[0].$1" <<<"$output"; }
     [ "$(jq '.results | length' <<<"$output")" -eq 16 ]
     [ "$(jq '[.results[].runs[] | select(.result_ok and (.failed | not))] | length' <<<"$output")" -eq 48 ]
 }
+
+@test "the kept stack pool is released when the cell ends" {
+    # 10,000 kept stacks hold tens of MiB; the next cell in the same process
+    # must not carry them in its peak RSS.
+    run --separate-stderr "$CONCBENCH" sweep -m green,eventloop -w sleep \
+        -t 10000 -o ms=1ms --no-interleave --runs 2 --json -
+    [ "$status" -eq 0 ] || { echo "$stderr"; false; }
+    green=$(jq '[.results[] | select(.model == "green") | .runs[].max_rss_kib] | max' <<<"$output")
+    after=$(jq '[.results[] | select(.model == "eventloop") | .runs[].max_rss_kib] | max' <<<"$output")
+    echo "green peak ${green} KiB, the next cell's ${after} KiB"
+    [ "$green" -gt 20000 ]
+    [ "$after" -lt $((green / 3)) ]
+}
