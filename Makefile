@@ -165,13 +165,26 @@ $(O)/fuzz/%: tests/fuzz/fuzz_%.c $(LIB_OBJS)
 demo: $(O)/concbench
 	$(Q)CONCBENCH=$(abspath $(O)/concbench) bench/io-vs-cpu.sh
 
+# The benchmark suites, each measuring concbench beside its reference in one
+# invocation; bench/peers.sh then prints every ratio in one table. Not
+# regress.sh: it compares against a baseline from one machine and is for CI
+# jobs that keep their own (see README "Regression checks in CI").
+BENCH_SUITES := primes overhead green eventloop http scaling peers
 bench: $(O)/concbench
-	$(Q)for s in bench/*.sh; do CONCBENCH=$(abspath $(O)/concbench) $$s || exit 1; done
+	$(Q)for s in $(BENCH_SUITES); do echo "== bench/$$s.sh"; \
+		CONCBENCH=$(abspath $(O)/concbench) bench/$$s.sh || exit 1; done
+
+# Charts from a report: REPORT (default: the newest results/raw/*/report.json)
+# into PLOT_DIR (default: beside it).
+REPORT ?= $(lastword $(sort $(wildcard results/raw/*/report.json)))
+plot:
+	$(Q)test -n "$(REPORT)" || { echo "make plot: no report: run make demo or set REPORT=" >&2; exit 2; }
+	$(Q)/usr/bin/python3 scripts/plot.py $(REPORT) -o $(or $(PLOT_DIR),$(dir $(REPORT)))
 
 clean:
 	rm -rf build build-* concbench
 
 FORCE:
-.PHONY: all check unit demo bench clean asan tsan fuzz FORCE
+.PHONY: all check unit demo bench plot clean asan tsan fuzz FORCE
 
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
