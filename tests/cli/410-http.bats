@@ -137,12 +137,7 @@ for _ in range(count):
 EOF
     python3 "$BATS_TEST_TMPDIR/raw.py" "$1" "$2" >"$BATS_TEST_TMPDIR/raw.port" 3>&- &
     RAW_PID=$!
-    for i in $(seq 100); do
-        RAW_PORT=$(cat "$BATS_TEST_TMPDIR/raw.port")
-        [ -n "$RAW_PORT" ] && return 0
-        sleep 0.05
-    done
-    return 1
+    wait_port_file "$BATS_TEST_TMPDIR/raw.port"
 }
 
 @test "chunked and close-delimited bodies are parsed and counted" {
@@ -211,13 +206,7 @@ EOF
 }
 
 @test "an interrupted run stops and reaps the built-in server" {
-    "$CONCBENCH" -m sequential -w http -o delay=1h -o timeout=1h --runs 1 --warmup 0 >/dev/null 2>&1 3>&- &
-    pid=$!
-    for i in $(seq 100); do
-        server=$(pgrep -P "$pid" || true)
-        [ -n "$server" ] && break
-        sleep 0.05
-    done
+    start_hung_run
     [ -n "$server" ]
     sleep 0.2
     kill -INT "$pid"
@@ -228,13 +217,7 @@ EOF
 }
 
 @test "the built-in server dies with a killed parent" {
-    "$CONCBENCH" -m sequential -w http -o delay=1h -o timeout=1h --runs 1 --warmup 0 >/dev/null 2>&1 3>&- &
-    pid=$!
-    for i in $(seq 100); do
-        server=$(pgrep -P "$pid" || true)
-        [ -n "$server" ] && break
-        sleep 0.05
-    done
+    start_hung_run
     [ -n "$server" ]
     kill -KILL "$pid"
     wait "$pid" || true

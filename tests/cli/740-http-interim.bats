@@ -51,12 +51,7 @@ EOF
     python3 "$BATS_TEST_TMPDIR/interim.py" "$1" "$2" \
         >"$BATS_TEST_TMPDIR/interim.port" 3>&- &
     RAW_PID=$!
-    for _ in $(seq 100); do
-        RAW_PORT=$(cat "$BATS_TEST_TMPDIR/interim.port")
-        [ -n "$RAW_PORT" ] && return 0
-        sleep 0.05
-    done
-    return 1
+    wait_port_file "$BATS_TEST_TMPDIR/interim.port"
 }
 
 @test "interim 1xx answers before the 200 are read past, not counted as errors" {

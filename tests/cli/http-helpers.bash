@@ -80,3 +80,29 @@ run_field() {
 cb() {
     timeout 120 "$CONCBENCH" "$@"
 }
+
+# wait_port_file FILE: waits (up to 5 s) for a scripted server started in
+# the background to write its port into FILE; sets RAW_PORT.
+wait_port_file() {
+    for _ in $(seq 100); do
+        RAW_PORT=$(cat "$1")
+        [ -n "$RAW_PORT" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# start_hung_run: a sequential http run whose built-in server never answers
+# (delay=1h), in the background; sets pid (concbench) and server (its
+# child, the built-in server) once the server is up.
+start_hung_run() {
+    "$CONCBENCH" -m sequential -w http -o delay=1h -o timeout=1h --runs 1 \
+        --warmup 0 >/dev/null 2>&1 3>&- &
+    pid=$!
+    for _ in $(seq 100); do
+        server=$(pgrep -P "$pid" || true)
+        [ -n "$server" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
