@@ -67,7 +67,7 @@ HTTP_PARSER_VERSION := $(shell dpkg-query -W -f='$${Version}' \
 	libhttp-parser-dev 2>/dev/null)
 endif
 
-SRCS := $(sort $(wildcard cmd/*.c models/*.c workloads/*.c))
+SRCS := $(sort $(wildcard lib/*.c cmd/*.c models/*.c workloads/*.c))
 OBJS := $(SRCS:%.c=$(O)/%.o)
 LIB_OBJS := $(filter-out $(O)/cmd/main.o,$(OBJS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cmd/args.h"
-#include "cmd/err.h"
-#include "cmd/opts.h"
+#include "lib/err.h"
+#include "lib/opts.h"
 
 int conc_args_value(struct conc_args *a, const char *name, const char *abbrev,
                     const char **value)

@@ -17,8 +17,10 @@
 #endif
 
 #include "cmd/cell.h"
-#include "cmd/clock.h"
-#include "cmd/err.h"
+#include "cmd/exit.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/proc.h"
 
 struct cell_rusage {
     uint64_t user_ns, sys_ns, nvcsw, nivcsw;
@@ -62,20 +64,14 @@ static int cell_peak_reset(void)
 /* Peak RSS in KiB since the last reset (VmHWM), or ru_maxrss. */
 static uint64_t cell_peak_kib(int was_reset)
 {
-    char line[256];
-    unsigned long long kib = 0;
-    FILE *f = was_reset ? fopen("/proc/self/status", "r") : NULL;
+    uint64_t kib = 0;
 
-    if (f) {
-        while (fgets(line, sizeof(line), f))
-            if (sscanf(line, "VmHWM: %llu kB", &kib) == 1)
-                break;
-        fclose(f);
-    }
+    if (was_reset && conc_proc_field_u64("/proc/self/status", "VmHWM:", &kib))
+        kib = 0;
     if (!kib) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
-        kib = (unsigned long long)ru.ru_maxrss;
+        kib = (uint64_t)ru.ru_maxrss;
     }
     return kib;
 }

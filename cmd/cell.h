@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cmd/hist.h"
-#include "cmd/opts.h"
+#include "lib/hist.h"
+#include "lib/opts.h"
 #include "cmd/stats.h"
 #include "models/model.h"
 #include "workloads/workload.h"

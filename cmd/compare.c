@@ -11,12 +11,13 @@
 #include <string.h>
 
 #include "cmd/args.h"
-#include "cmd/clock.h"
 #include "cmd/cmds.h"
-#include "cmd/err.h"
+#include "cmd/exit.h"
 #include "cmd/registry.h"
 #include "cmd/report.h"
 #include "cmd/stats.h"
+#include "lib/clock.h"
+#include "lib/err.h"
 
 static const char compare_usage[] =
     "usage: concbench compare BASE.json NEW.json [--metric M] [--threshold 5%]\n"

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd/err.h"
 #include "cmd/export.h"
+#include "lib/err.h"
 
 int conc_write_atomic(const char *path, const char *text, size_t len)
 {

@@ -13,16 +13,12 @@
 #include <unistd.h>
 
 #include "cmd/host.h"
+#include "lib/proc.h"
 
-/* The first line of path into buf, newline stripped; 0 or -1. */
+/* path's text (one line) into buf; 0, or -1 with buf empty. */
 static int host_read_line(const char *path, char *buf, size_t len)
 {
-    FILE *f = fopen(path, "r");
-    int ok = f && fgets(buf, (int)len, f);
-
-    if (f)
-        fclose(f);
-    if (!ok) {
+    if (conc_proc_read(path, buf, len) < 0) {
         buf[0] = '\0';
         return -1;
     }

@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "cmd/cmds.h"
-#include "cmd/err.h"
+#include "cmd/exit.h"
 #include "cmd/registry.h"
+#include "lib/err.h"
 
 static void list_opts(FILE *f, const struct conc_opt *opts)
 {

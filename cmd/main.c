@@ -7,9 +7,13 @@
 #include <string.h>
 
 #include "cmd/cmds.h"
-#include "cmd/err.h"
+#include "cmd/exit.h"
+#include "lib/err.h"
 #include "models/model.h"
 #include "version.h" /* generated: CONC_VERSION */
+
+_Static_assert(CONC_CRASH_EXIT == CONC_EXIT_FAILED,
+               "a crashed task's exit status must read as a failed run");
 
 struct main_cmd {
     const char *name;

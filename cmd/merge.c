@@ -10,8 +10,9 @@
 
 #include "cmd/args.h"
 #include "cmd/cmds.h"
-#include "cmd/err.h"
+#include "cmd/exit.h"
 #include "cmd/report.h"
+#include "lib/err.h"
 
 static const char merge_usage[] =
     "usage: concbench merge A.json B.json ... --json OUT [--join]\n"

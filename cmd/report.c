@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd/err.h"
 #include "cmd/export.h"
 #include "cmd/host.h"
 #include "cmd/report.h"
+#include "lib/err.h"
 #include "version.h" /* generated: build facts */
 
 struct conc_report {

@@ -10,12 +10,13 @@
 
 #include "cmd/args.h"
 #include "cmd/cell.h"
-#include "cmd/clock.h"
 #include "cmd/cmds.h"
-#include "cmd/err.h"
+#include "cmd/exit.h"
 #include "cmd/export.h"
 #include "cmd/registry.h"
 #include "cmd/report.h"
+#include "lib/clock.h"
+#include "lib/err.h"
 
 #define RUN_TASKS_MAX 1000000u
 

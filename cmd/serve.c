@@ -14,10 +14,11 @@
 #include <sys/socket.h>
 
 #include "cmd/args.h"
-#include "cmd/clock.h"
 #include "cmd/cmds.h"
-#include "cmd/err.h"
-#include "cmd/opts.h"
+#include "cmd/exit.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/opts.h"
 #include "models/model.h"
 
 /* Bounds of delay and size, for -o and for the query alike. */

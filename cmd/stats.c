@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/err.h"
 #include "cmd/stats.h"
+#include "lib/err.h"
 
 static int stats_cmp(const void *a, const void *b)
 {

@@ -13,11 +13,12 @@
 
 #include "cmd/args.h"
 #include "cmd/cell.h"
-#include "cmd/clock.h"
 #include "cmd/cmds.h"
-#include "cmd/err.h"
+#include "cmd/exit.h"
 #include "cmd/registry.h"
 #include "cmd/report.h"
+#include "lib/clock.h"
+#include "lib/err.h"
 
 #define SWEEP_TASKS_MAX 1000000u
 #define SWEEP_CELLS_MAX 1000000u

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cmd/clock.h"
+#include "lib/clock.h"
 #include "models/model.h"
 
 int conc_drive_wait(const struct conc_wait *w)

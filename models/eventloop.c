@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/clock.h"
-#include "cmd/err.h"
+#include "lib/clock.h"
+#include "lib/err.h"
 #include "models/limits.h"
 #include "models/model.h"
 

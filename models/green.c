@@ -21,8 +21,10 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "cmd/clock.h"
-#include "cmd/err.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/heap.h"
+#include "lib/proc.h"
 #include "models/fcontext.h"
 #include "models/model.h"
 
@@ -80,7 +82,6 @@
 #define GREEN_CHUNK_SLOTS 64        /* stacks made by one mmap */
 #define GREEN_EVENTS 256            /* epoll events taken per wait */
 #define GREEN_ALTSTACK (64 * 1024)  /* where the overflow handler runs */
-#define GREEN_NO_HEAP ((size_t)-1)
 
 static const struct conc_opt green_opts[] = {
     { "workers", CONC_OPT_COUNT, "1", "schedulers, each on its own OS "
@@ -132,7 +133,7 @@ struct green_co {
     size_t stack_size;
     void *task;              /* the workload's task memory */
     uint64_t deadline_ns;    /* of a wait; 0: none */
-    size_t heap_idx;         /* in s->heap, or GREEN_NO_HEAP */
+    struct conc_heap_node wait; /* in s->heap while a deadline is armed */
     unsigned index;          /* the task's index in the run */
     enum green_state state;
     int reg_fd;              /* last fd it registered in epoll, or -1 */
@@ -170,8 +171,7 @@ struct green_sched {
 
     struct green_co *head, *tail; /* FIFO run queue */
     size_t nrunnable;
-    struct green_co **heap;     /* min-heap on deadline_ns, [ntasks] */
-    size_t nheap;
+    struct conc_heap heap;      /* parked tasks by deadline_ns */
     unsigned nfd_waits;         /* tasks parked in epoll */
     int epfd, wakefd;
 
@@ -253,52 +253,14 @@ static void green_fmt_size(char *buf, size_t len, uint64_t b)
         snprintf(buf, len, "%lluB", (unsigned long long)b);
 }
 
-/* A /proc file's first number, or 0. */
-static uint64_t green_read_u64(const char *path)
-{
-    unsigned long long v = 0;
-    FILE *f = fopen(path, "r");
-
-    if (f) {
-        if (fscanf(f, "%llu", &v) != 1)
-            v = 0;
-        fclose(f);
-    }
-    return v;
-}
-
 /* MemAvailable + SwapFree in bytes, or 0 when /proc/meminfo is unreadable. */
 static uint64_t green_mem_available(void)
 {
-    unsigned long long kib, avail = 0, swap = 0;
-    char line[128];
-    FILE *f = fopen("/proc/meminfo", "r");
+    uint64_t avail = 0, swap = 0;
 
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof(line), f)) {
-        if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
-            avail = kib;
-        else if (sscanf(line, "SwapFree: %llu kB", &kib) == 1)
-            swap = kib;
-    }
-    fclose(f);
-    return (uint64_t)(avail + swap) * 1024;
-}
-
-/* Memory maps this process has now (lines of /proc/self/maps). */
-static uint64_t green_maps_in_use(void)
-{
-    uint64_t n = 0;
-    int c;
-    FILE *f = fopen("/proc/self/maps", "r");
-
-    if (!f)
-        return 0;
-    while ((c = getc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
+    conc_proc_field_u64("/proc/meminfo", "MemAvailable:", &avail);
+    conc_proc_field_u64("/proc/meminfo", "SwapFree:", &swap);
+    return (avail + swap) * 1024;
 }
 
 /*
@@ -382,8 +344,10 @@ static int green_check(const struct conc_params *mp, unsigned tasks)
      * mprotect; each scheduler adds an alternate signal stack and, on its
      * own thread, a thread stack with its guard.
      */
-    max_maps = green_read_u64("/proc/sys/vm/max_map_count");
-    in_use = green_maps_in_use();
+    if (conc_proc_u64("/proc/sys/vm/max_map_count", &max_maps))
+        max_maps = 0;
+    if (conc_proc_lines("/proc/self/maps", &in_use))
+        in_use = 0;
     if (green_guard_mode(mp) == GREEN_GUARD_MADVISE)
         need = tasks / GREEN_CHUNK_SLOTS + 1 + workers;
     else
@@ -591,64 +555,17 @@ static void green_suspend(struct green_sched *s, struct green_co *co,
 #endif
 }
 
-/* ---- the deadline heap ---- */
-
-static void green_heap_set(struct green_sched *s, size_t i, struct green_co *co)
-{
-    s->heap[i] = co;
-    co->heap_idx = i;
-}
-
-static void green_heap_up(struct green_sched *s, size_t i)
-{
-    struct green_co *co = s->heap[i];
-
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (s->heap[p]->deadline_ns <= co->deadline_ns)
-            break;
-        green_heap_set(s, i, s->heap[p]);
-        i = p;
-    }
-    green_heap_set(s, i, co);
-}
-
-static void green_heap_down(struct green_sched *s, size_t i)
-{
-    struct green_co *co = s->heap[i];
-
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= s->nheap)
-            break;
-        if (c + 1 < s->nheap &&
-            s->heap[c + 1]->deadline_ns < s->heap[c]->deadline_ns)
-            c++;
-        if (co->deadline_ns <= s->heap[c]->deadline_ns)
-            break;
-        green_heap_set(s, i, s->heap[c]);
-        i = c;
-    }
-    green_heap_set(s, i, co);
-}
-
+/* Parks co in the deadline heap (sized for every task: it never grows). */
 static void green_heap_push(struct green_sched *s, struct green_co *co)
 {
-    s->heap[s->nheap++] = co;
-    green_heap_up(s, s->nheap - 1);
+    co->wait.key = co->deadline_ns;
+    (void)conc_heap_push(&s->heap, &co->wait);
 }
 
-static void green_heap_remove(struct green_sched *s, struct green_co *co)
+/* The task whose deadline node n is. */
+static struct green_co *green_of_node(struct conc_heap_node *n)
 {
-    size_t i = co->heap_idx;
-    struct green_co *last = s->heap[--s->nheap];
-
-    co->heap_idx = GREEN_NO_HEAP;
-    if (i == s->nheap)
-        return;
-    green_heap_set(s, i, last);
-    green_heap_up(s, i);
-    green_heap_down(s, last->heap_idx);
+    return (struct green_co *)((char *)n - offsetof(struct green_co, wait));
 }
 
 /* ---- the run queue and waits ---- */
@@ -682,8 +599,8 @@ static struct green_co *green_pop(struct green_sched *s)
 static void green_wake(struct green_sched *s, struct green_co *co,
                        bool timed_out)
 {
-    if (co->heap_idx != GREEN_NO_HEAP)
-        green_heap_remove(s, co);
+    if (conc_heap_node_in(&co->wait))
+        conc_heap_remove(&s->heap, &co->wait);
     if (co->state == GREEN_WAIT_FD) {
         s->nfd_waits--;
         /*
@@ -906,14 +823,14 @@ static int green_poll(struct green_sched *s)
     uint64_t now = 0;
 
     /* Nothing parked: no reason to ask the kernel. */
-    if (!s->nfd_waits && !s->nheap)
+    if (!s->nfd_waits && !s->heap.n)
         return 0;
-    if (s->nheap)
+    if (s->heap.n)
         now = conc_now_ns();
     if (idle || s->nfd_waits) {
-        bool forever = idle && !s->nheap;
-        if (idle && s->nheap && s->heap[0]->deadline_ns > now) {
-            uint64_t d = s->heap[0]->deadline_ns - now;
+        bool forever = idle && !s->heap.n;
+        if (idle && s->heap.n && s->heap.v[0]->key > now) {
+            uint64_t d = s->heap.v[0]->key - now;
             ts = conc_ns_to_timespec(d);
             /* The fallback rounds up: waking early would only spin. */
             timeout_ms = d / CONC_NS_PER_MS > INT_MAX
@@ -949,11 +866,11 @@ static int green_poll(struct green_sched *s)
             if (co->state == GREEN_WAIT_FD)
                 green_wake(s, co, false);
         }
-        if (s->nheap)
+        if (s->heap.n)
             now = conc_now_ns();
     }
-    while (s->nheap && s->heap[0]->deadline_ns <= now)
-        green_wake(s, s->heap[0], true);
+    while (s->heap.n && s->heap.v[0]->key <= now)
+        green_wake(s, green_of_node(s->heap.v[0]), true);
     return 0;
 }
 
@@ -1056,7 +973,7 @@ static void green_sched_fini(struct green_sched *s)
     free(s->chunks);
     free(s->chunk_len);
     free(s->free_slots);
-    free(s->heap);
+    conc_heap_fini(&s->heap);
     free(s->tasks_mem);
     free(s->cos);
 }
@@ -1075,7 +992,6 @@ static int green_sched_init(struct green_group *g, struct green_sched *s,
     s->epfd = s->wakefd = -1;
     s->cos = conc_xcalloc(n, sizeof(*s->cos));
     s->tasks_mem = conc_xcalloc(n, g->task_stride);
-    s->heap = conc_xcalloc(n, sizeof(*s->heap));
     s->free_slots = conc_xcalloc((size_t)n + GREEN_CHUNK_SLOTS,
                                  sizeof(*s->free_slots));
     s->chunks = conc_xcalloc(maxchunks, sizeof(*s->chunks));
@@ -1097,11 +1013,13 @@ static int green_sched_init(struct green_group *g, struct green_sched *s,
         co->s = s;
         co->index = first + i;
         co->task = s->tasks_mem + (size_t)i * g->task_stride;
-        co->heap_idx = GREEN_NO_HEAP;
+        conc_heap_node_init(&co->wait);
         co->reg_fd = -1;
         co->state = GREEN_NEW;
         green_push(s, co);
     }
+    if (conc_heap_init(&s->heap, n))
+        return conc_error(-ENOMEM, "cannot allocate the deadline heap");
     s->altstack = mmap(NULL, GREEN_ALTSTACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (s->altstack == MAP_FAILED) {
@@ -1135,7 +1053,7 @@ static void green_on_segv(int sig, siginfo_t *si, void *uctx)
         if (write(STDERR_FILENO, green_overflow_msg, green_overflow_len) < 0) {
             /* Nothing left to report it with. */
         }
-        _exit(CONC_EXIT_FAILED);
+        _exit(CONC_CRASH_EXIT);
     }
     if ((green_old_segv.sa_flags & SA_SIGINFO) &&
         green_old_segv.sa_sigaction) {

@@ -11,7 +11,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "cmd/err.h"
+#include "lib/err.h"
+#include "lib/proc.h"
 #include "models/limits.h"
 
 /*
@@ -23,15 +24,9 @@
 /* The first unsigned number in path, or -1. */
 static long limits_read_long(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    long v = -1;
+    uint64_t v;
 
-    if (f) {
-        if (fscanf(f, "%ld", &v) != 1)
-            v = -1;
-        fclose(f);
-    }
-    return v;
+    return conc_proc_u64(path, &v) || v > LONG_MAX ? -1 : (long)v;
 }
 
 /* Scheduling entities (threads) alive on the system, from /proc/loadavg. */
@@ -57,26 +52,16 @@ long conc_limits_user_tasks(unsigned uid)
     if (!d)
         return -1;
     while ((e = readdir(d))) {
-        char path[300], line[128];
-        unsigned real = ~0u;
-        long threads = 0;
-        FILE *f;
+        char path[300];
+        uint64_t real, threads;
 
         if (!isdigit((unsigned char)e->d_name[0]))
             continue;
         snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
-        f = fopen(path, "r");
-        if (!f)
-            continue; /* it exited meanwhile */
-        while (fgets(line, sizeof(line), f)) {
-            if (sscanf(line, "Uid: %u", &real) == 1)
-                continue;
-            if (sscanf(line, "Threads: %ld", &threads) == 1)
-                break;
-        }
-        fclose(f);
-        if (real == uid)
-            n += threads;
+        /* A process that exited meanwhile has no file: it counts nothing. */
+        if (conc_proc_field_u64(path, "Uid:", &real) == 0 && real == uid &&
+            conc_proc_field_u64(path, "Threads:", &threads) == 0)
+            n += (long)threads;
     }
     closedir(d);
     return n;

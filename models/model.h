@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "cmd/opts.h"
+#include "lib/opts.h"
 #include "workloads/workload.h"
 
 /*
@@ -22,6 +22,13 @@
  * children), releases everything and returns -EINTR.
  */
 extern atomic_int conc_interrupted;
+
+/*
+ * The exit status of a process that a task's crash ends at once, where no
+ * return path is left (green's stack overflow handler): the status of a
+ * failed run, which cmd/ checks it against.
+ */
+#define CONC_CRASH_EXIT 1
 
 /* One timed run of `tasks` tasks of workload w, as handed to a model. */
 struct conc_run {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/err.h"
+#include "lib/err.h"
 #include "models/model.h"
 
 static int sequential_run(struct conc_run *r)

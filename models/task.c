@@ -2,7 +2,7 @@
  * Task bookkeeping shared by every model: the per-task timestamps and the
  * task_init / task_result / task_fini calls around a task's steps.
  */
-#include "cmd/clock.h"
+#include "lib/clock.h"
 #include "models/model.h"
 
 /* Only a lock-free atomic may be written from a signal handler. */

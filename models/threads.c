@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd/clock.h"
-#include "cmd/err.h"
+#include "lib/clock.h"
+#include "lib/err.h"
 #include "models/limits.h"
 #include "models/model.h"
 

@@ -26,8 +26,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "cmd/clock.h"
-#include "cmd/err.h"
+#include "lib/clock.h"
+#include "lib/err.h"
 #include "workloads/workload.h"
 
 #define HTTP_REQUESTS_MAX 1000000u

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/err.h"
+#include "lib/err.h"
 #include "workloads/workload.h"
 
 #define PRIMES_N_MAX 1000000000000ull /* 1e12: the verified range */

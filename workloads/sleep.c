@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/clock.h"
-#include "cmd/err.h"
+#include "lib/clock.h"
+#include "lib/err.h"
 #include "workloads/workload.h"
 
 /* Bounds the per-task lateness array (8 bytes a wake). */

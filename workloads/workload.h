@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cmd/hist.h"
-#include "cmd/opts.h"
+#include "lib/hist.h"
+#include "lib/opts.h"
 
 enum conc_want {
     CONC_DONE,       /* the task finished; call task_result */

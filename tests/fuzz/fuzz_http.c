@@ -29,10 +29,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "cmd/err.h"
-#include "cmd/hist.h"
-#include "cmd/opts.h"
 #include "cmd/registry.h"
+#include "lib/err.h"
+#include "lib/hist.h"
+#include "lib/opts.h"
 #include "workloads/workload.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/err.h"
-#include "cmd/opts.h"
+#include "lib/err.h"
+#include "lib/opts.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

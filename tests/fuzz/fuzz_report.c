@@ -14,8 +14,9 @@
 #include <sys/mman.h>
 
 #include "cmd/cmds.h"
-#include "cmd/err.h"
+#include "cmd/exit.h"
 #include "cmd/report.h"
+#include "lib/err.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

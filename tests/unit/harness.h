@@ -32,9 +32,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd/clock.h"
-#include "cmd/hist.h"
 #include "cmd/registry.h"
+#include "lib/clock.h"
+#include "lib/hist.h"
 #include "models/model.h"
 
 #ifndef HARNESS_PIPES_ROUNDS

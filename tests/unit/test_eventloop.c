@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd/clock.h"
 #include "cmd/registry.h"
+#include "lib/clock.h"
 #include "models/model.h"
 
 #ifndef CONC_HAVE_UV

@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "cmd/clock.h"
+#include "lib/clock.h"
 #include "models/model.h"
 
 extern const struct conc_model conc_model_threads;

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd/clock.h"
 #include "cmd/registry.h"
+#include "lib/clock.h"
 #include "models/model.h"
 
 /* The harness's pipes workload in its default cycle, "rwt", 40 rounds. */

@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "cmd/hist.h"
+#include "lib/hist.h"
 
 static int cmp_u64(const void *a, const void *b)
 {

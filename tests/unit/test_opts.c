@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
-#include "cmd/opts.h"
+#include "lib/opts.h"
 
 static uint64_t count(const char *s)
 {

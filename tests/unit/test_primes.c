@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/opts.h"
+#include "lib/opts.h"
 #include "workloads/workload.h"
 
 extern const struct conc_workload conc_workload_primes;

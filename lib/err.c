@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/err.h"
+#include "lib/err.h"
 
 /* Per thread, so workers printing at once never race on it. */
 static _Thread_local char err_last[1024];
@@ -46,6 +46,12 @@ int conc_error(int err, const char *fmt, ...)
     return err;
 }
 
+int conc_error_vmsg(int err, const char *fmt, va_list ap)
+{
+    err_vprint("", 0, fmt, ap);
+    return err;
+}
+
 int conc_error_msg(int err, const char *fmt, ...)
 {
     va_list ap;
@@ -63,16 +69,6 @@ void conc_warn(const char *fmt, ...)
     va_start(ap, fmt);
     err_vprint("warning: ", 0, fmt, ap);
     va_end(ap);
-}
-
-int conc_usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    err_vprint("", 0, fmt, ap);
-    va_end(ap);
-    return CONC_EXIT_USAGE;
 }
 
 /* Levenshtein distance, capped to keep it cheap on long words. */

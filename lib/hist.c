@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cmd/hist.h"
+#include "lib/hist.h"
 
 /*
  * Values below 2^SUB_BITS get a bucket each. Above, a value whose highest

@@ -1,19 +1,13 @@
 /*
  * Error reporting in git's style: "concbench: <what failed>[: <why>]" on
- * stderr, once, where the context is known.
+ * stderr, once, where the context is known. The base every layer uses; exit
+ * codes and usage errors are the CLI's (cmd/exit.h).
  */
 #ifndef CONC_ERR_H
 #define CONC_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
-
-/* Exit codes, the same for every subcommand (README "Exit codes"). */
-enum conc_exit {
-    CONC_EXIT_OK = 0,          /* every run passed */
-    CONC_EXIT_FAILED = 1,      /* a run failed, or compare found a regression */
-    CONC_EXIT_USAGE = 2,       /* bad input: nothing was run */
-    CONC_EXIT_UNAVAILABLE = 3, /* the model or workload is not in this build */
-};
 
 /*
  * Prints "concbench: <fmt>: strerror(-err)" (the suffix only when err < 0)
@@ -26,22 +20,18 @@ int conc_error(int err, const char *fmt, ...)
 int conc_error_msg(int err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* conc_error_msg() with a va_list, for wrappers such as conc_usage_error(). */
+int conc_error_vmsg(int err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 /*
- * The last message conc_error(), conc_error_msg() or conc_usage_error()
- * printed from the calling thread, without the "concbench: " prefix ("" if
- * none). Thread-local; valid until this thread's next error.
+ * The last message conc_error() or conc_error_msg() printed from the
+ * calling thread, without the "concbench: " prefix ("" if none). Thread-local; valid until this thread's next error.
  */
 const char *conc_error_last(void);
 
 /* Prints "concbench: warning: <fmt>". */
 void conc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/*
- * Usage error: prints "concbench: <fmt>" and returns CONC_EXIT_USAGE, for
- * `return conc_usage_error(...)` from a cmd_*() function.
- */
-int conc_usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
 
 /*
  * The candidate closest to word by edit distance, or NULL when none is

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/err.h"
-#include "cmd/opts.h"
+#include "lib/err.h"
+#include "lib/opts.h"
 
 /*
  * Parses the number at the start of s ("1e9", "10_000", "1.5"), leaving

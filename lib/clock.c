@@ -3,7 +3,7 @@
  */
 #include <stdio.h>
 
-#include "cmd/clock.h"
+#include "lib/clock.h"
 
 char *conc_fmt_ns(char *buf, size_t len, double ns)
 {
