@@ -390,6 +390,12 @@ int conc_cell_set(struct conc_cell *cell, const char *kv)
                               (int)(eq - kv), kv);
     memcpy(key, kv, (size_t)(eq - kv));
     key[eq - kv] = '\0';
+    if ((conc_params_find(&cell->mp, key) >= 0 &&
+         conc_param_isset(&cell->mp, key)) ||
+        (conc_params_find(&cell->mp, key) < 0 &&
+         conc_params_find(&cell->wp, key) >= 0 &&
+         conc_param_isset(&cell->wp, key)))
+        return conc_error_msg(-EINVAL, "option '%s' given twice", key);
     err = conc_params_set(&cell->mp, key, eq + 1);
     if (err == -ENOENT)
         err = conc_params_set(&cell->wp, key, eq + 1);

@@ -7,6 +7,7 @@
 
 #include "cmd/cmds.h"
 #include "cmd/exit.h"
+#include "cmd/flags.h"
 #include "cmd/registry.h"
 #include "lib/err.h"
 
@@ -50,16 +51,62 @@ void conc_list_print(FILE *f)
     }
 }
 
+/* A field for a TSV row: tabs and newlines would break the row. */
+static void list_tsv_field(FILE *f, const char *s)
+{
+    for (; s && *s; s++)
+        fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, f);
+}
+
+static void list_tsv_row(FILE *f, const char *kind, const char *name,
+                         const char *unavailable)
+{
+    fprintf(f, "%s\t%s\t%s\t", kind, name,
+            unavailable ? "unavailable" : "available");
+    list_tsv_field(f, unavailable);
+    fputc('\n', f);
+}
+
+/*
+ * For scripts: one row a model or workload, "kind<TAB>name<TAB>available
+ * or unavailable<TAB>why", in the order of the registry.
+ */
+static void list_print_tsv(FILE *f)
+{
+    for (size_t i = 0; conc_models[i]; i++)
+        list_tsv_row(f, "model", conc_models[i]->name,
+                     conc_models[i]->unavailable);
+    for (size_t i = 0; conc_workloads[i]; i++)
+        list_tsv_row(f, "workload", conc_workloads[i]->name,
+                     conc_workloads[i]->unavailable);
+}
+
 int cmd_list(int argc, char **argv)
 {
-    if (argc > 1) {
-        if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-            puts("usage: concbench list");
-            return CONC_EXIT_OK;
-        }
-        return conc_usage_error("unexpected argument '%s' (usage: concbench "
-                                "list)", argv[1]);
-    }
-    conc_list_print(stdout);
+    const char *format = NULL;
+    const struct conc_flag flags[] = {
+        { CONC_FLAG_STRING, 0, "format", &format, "text|tsv",
+          "text (default: every option, for people) or tsv (one row a "
+          "model or workload: kind, name, available or unavailable, why; "
+          "for scripts)", 0, 0 },
+        { CONC_FLAG_END },
+    };
+    const struct conc_command cmd = {
+        .name = "list", .synopsis = "list [--format text|tsv]",
+        .flags = flags,
+    };
+    struct conc_operands ops;
+    int rc = conc_flags_parse(&cmd, argc, argv, &ops);
+
+    conc_flags_fini(&ops);
+    if (rc != CONC_FLAGS_OK)
+        return rc == CONC_FLAGS_HELP ? CONC_EXIT_OK : rc;
+    if (!format || strcmp(format, "text") == 0)
+        conc_list_print(stdout);
+    else if (strcmp(format, "tsv") == 0)
+        list_print_tsv(stdout);
+    else
+        return conc_flags_error(&cmd, "unknown format '%s': expected text or tsv",
+                                format);
     return CONC_EXIT_OK;
 }

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/args.h"
 #include "cmd/cell.h"
 #include "cmd/cmds.h"
 #include "cmd/exit.h"
+#include "cmd/flags.h"
 #include "cmd/export.h"
 #include "cmd/registry.h"
 #include "cmd/report.h"
@@ -20,27 +20,10 @@
 
 #define RUN_TASKS_MAX 1000000u
 
-static const char run_usage[] =
-    "usage: concbench [run] --model M --workload W [--tasks T] [--runs R]\n"
+static const char run_synopsis[] =
+    "[run] --model M --workload W [--tasks T] [--runs R]\n"
     "                 [--warmup N] [-o key=value]... [--json FILE|-]\n"
-    "                 [--export-csv FILE] [--export-markdown FILE]\n"
-    "\n"
-    "    -m, --model M          how tasks run: see the models below\n"
-    "    -w, --workload W       what each task does: see the workloads below\n"
-    "    -t, --tasks T          how many tasks (default 1, at most 1e6)\n"
-    "    -r, --runs R           timed runs (default 5)\n"
-    "        --warmup N         untimed runs first (default 1)\n"
-    "    -o key=value           a model or workload option (repeatable)\n"
-    "        --json FILE        write the JSON report ('-': stdout)\n"
-    "        --export-csv FILE  one CSV row per run\n"
-    "        --export-markdown FILE  the summary as a Markdown table\n";
-
-static void run_print_usage(FILE *f)
-{
-    fputs(run_usage, f);
-    fputc('\n', f);
-    conc_list_print(f);
-}
+    "                 [--export-csv FILE] [--export-markdown FILE]";
 
 static const char *run_names(const char **names, size_t *n, int models)
 {
@@ -141,53 +124,50 @@ static void run_print_summary(FILE *f, const struct conc_cell *cell,
 
 int cmd_run(int argc, char **argv)
 {
-    struct conc_args a = { argc, 1, argv };
-    const char *model = NULL, *workload = NULL, *tasks_s = NULL, *runs_s = NULL,
-               *warmup_s = NULL, *json = NULL, *csv = NULL, *md = NULL;
-    const char **opts = conc_xcalloc((size_t)argc, sizeof(*opts));
-    size_t nopts = 0;
+    const char *model = NULL, *workload = NULL, *json = NULL, *csv = NULL,
+               *md = NULL;
     unsigned long long tasks = 1, runs = 5, warmup = 1;
+    struct conc_flag_list opts;
+    const struct conc_flag flags[] = {
+        { CONC_FLAG_STRING, 'm', "model", &model, "M",
+          "how tasks run: see the models below", 0, 0 },
+        { CONC_FLAG_STRING, 'w', "workload", &workload, "W",
+          "what each task does: see the workloads below", 0, 0 },
+        { CONC_FLAG_COUNT, 't', "tasks", &tasks, "T",
+          "how many tasks (default 1, at most 1e6)", 1, RUN_TASKS_MAX },
+        { CONC_FLAG_COUNT, 'r', "runs", &runs, "R", "timed runs (default 5)",
+          1, 10000 },
+        { CONC_FLAG_COUNT, 0, "warmup", &warmup, "N",
+          "untimed runs first (default 1)", 0, 1000 },
+        { CONC_FLAG_LIST, 'o', NULL, &opts, "key=value",
+          "a model or workload option (repeatable; each key once)", 0, 0 },
+        { CONC_FLAG_STRING, 0, "json", &json, "FILE",
+          "write the JSON report ('-': stdout)", 0, 0 },
+        { CONC_FLAG_STRING, 0, "export-csv", &csv, "FILE",
+          "one CSV row per run", 0, 0 },
+        { CONC_FLAG_STRING, 0, "export-markdown", &md, "FILE",
+          "the summary as a Markdown table", 0, 0 },
+        { CONC_FLAG_END },
+    };
+    const struct conc_command cmd = {
+        .name = "run", .synopsis = run_synopsis, .flags = flags,
+        .more_help = conc_list_print,
+    };
+    struct conc_operands ops;
     const struct conc_model *m;
     const struct conc_workload *w;
     struct conc_cell cell;
     struct conc_cell_result res;
-    int rc = CONC_EXIT_USAGE;
+    int rc = conc_flags_parse(&cmd, argc, argv, &ops);
 
-    for (; a.i < argc; a.i++) {
-        const char *arg = argv[a.i], *o = NULL;
-        int k;
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            run_print_usage(stdout);
-            free(opts);
-            return CONC_EXIT_OK;
-        }
-        if ((k = conc_args_value(&a, "--model", "-m", &model)) ||
-            (k = conc_args_value(&a, "--workload", "-w", &workload)) ||
-            (k = conc_args_value(&a, "--tasks", "-t", &tasks_s)) ||
-            (k = conc_args_value(&a, "--runs", "-r", &runs_s)) ||
-            (k = conc_args_value(&a, "--warmup", NULL, &warmup_s)) ||
-            (k = conc_args_value(&a, "--json", NULL, &json)) ||
-            (k = conc_args_value(&a, "--export-csv", NULL, &csv)) ||
-            (k = conc_args_value(&a, "--export-markdown", NULL, &md))) {
-            if (k < 0)
-                goto out;
-            continue;
-        }
-        if ((k = conc_args_value(&a, "-o", "-o", &o))) {
-            if (k < 0)
-                goto out;
-            opts[nopts++] = o;
-            continue;
-        }
-        conc_usage_error(arg[0] == '-' ? "unknown option '%s' (see 'concbench "
-                                         "--help')"
-                                       : "unexpected argument '%s' (see "
-                                         "'concbench --help')", arg);
+    if (rc != CONC_FLAGS_OK) {
+        rc = rc == CONC_FLAGS_HELP ? CONC_EXIT_OK : rc;
         goto out;
     }
+    rc = CONC_EXIT_USAGE;
     if (!model || !workload) {
-        conc_usage_error("missing %s (see 'concbench --help')",
-                         !model ? "--model" : "--workload");
+        conc_flags_error(&cmd, "missing %s", !model ? "--model"
+                                                   : "--workload");
         goto out;
     }
     if (!(m = conc_model_find(model))) {
@@ -198,18 +178,13 @@ int cmd_run(int argc, char **argv)
         rc = run_unknown("workload", workload);
         goto out;
     }
-    if ((tasks_s && conc_args_count("--tasks", tasks_s, 1, RUN_TASKS_MAX,
-                                    &tasks)) ||
-        (runs_s && conc_args_count("--runs", runs_s, 1, 10000, &runs)) ||
-        (warmup_s && conc_args_count("--warmup", warmup_s, 0, 1000, &warmup)))
-        goto out;
     if (conc_cell_init(&cell, m, w, (unsigned)tasks, (unsigned)runs,
                        (unsigned)warmup)) {
         rc = CONC_EXIT_FAILED;
         goto out_cell;
     }
-    for (size_t i = 0; i < nopts; i++)
-        if (conc_cell_set(&cell, opts[i]))
+    for (size_t i = 0; i < opts.n; i++)
+        if (conc_cell_set(&cell, opts.v[i]))
             goto out_cell;
     /* Every output path is checked before the first run, so a typo in
        --json does not cost a whole benchmark. */
@@ -241,6 +216,6 @@ int cmd_run(int argc, char **argv)
 out_cell:
     conc_cell_fini(&cell);
 out:
-    free(opts);
+    conc_flags_fini(&ops);
     return rc;
 }

@@ -88,10 +88,10 @@ setup() { : "${CONCBENCH:?set CONCBENCH to the binary}"; }
     [[ "$stderr" == "concbench: missing --workload"* ]]
     run --separate-stderr "$CONCBENCH" -m sequential -m sequential -w sleep
     [ "$status" -eq 2 ]
-    [ "$stderr" = "concbench: option '--model' given twice" ]
+    [ "$stderr" = "concbench: option '--model' given twice (see 'concbench run --help')" ]
     run --separate-stderr "$CONCBENCH" -m sequential -w sleep --json
     [ "$status" -eq 2 ]
-    [ "$stderr" = "concbench: option '--json' needs a value" ]
+    [ "$stderr" = "concbench: option '--json' needs a value (see 'concbench run --help')" ]
     run --separate-stderr "$CONCBENCH" -m sequential -w sleep --bogus
     [ "$status" -eq 2 ]
     [[ "$stderr" == "concbench: unknown option '--bogus'"* ]]

@@ -15,7 +15,7 @@ bogus | 'bogus' is not a concbench command
 rnu | 'rnu' is not a concbench command; did you mean 'run'?
 list extra | unexpected argument 'extra'
 --model | option '--model' needs a value
---model= -w primes | unknown model ''
+--model= -w primes | empty value for '--model'
 -m sequential | missing --workload
 -w primes | missing --model
 -m sequential -w primes -m threads | option '--model' given twice
@@ -24,8 +24,8 @@ list extra | unexpected argument 'extra'
 -m sequential -w primes --runs 1 --runs 2 | option '--runs' given twice
 -m sequential -w primes --json a --json b | option '--json' given twice
 -m Sequential -w primes | unknown model 'Sequential'
--m '' -w primes | unknown model ''
--m sequential -w '' | unknown workload ''
+-m '' -w primes | empty value for '--model'
+-m sequential -w '' | empty value for '--workload'
 -m sequential -w primez | unknown workload 'primez'; did you mean 'primes'?
 -m seq -w primes | unknown model 'seq'; did you mean 'sequential'?
 -m sequential -w primes extra | unexpected argument 'extra'
@@ -73,7 +73,7 @@ list extra | unexpected argument 'extra'
 -m sequential -w sleep --json /nonexistent/x.json | cannot write '/nonexistent/x.json': No such file or directory
 -m sequential -w sleep --export-csv /nonexistent/x.csv | cannot write '/nonexistent/x.csv'
 -m sequential -w sleep --export-markdown /proc/x.md | cannot write '/proc/x.md'
--m sequential -w sleep --json '' | empty path for --json
+-m sequential -w sleep --json '' | empty value for '--json'
 TABLE
 )
 
