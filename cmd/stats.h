@@ -22,14 +22,20 @@ void conc_summarize(const double *x, size_t n, struct conc_summary *s);
 /* The median of x[0..n) (0 when n == 0); x is not modified. */
 double conc_median(const double *x, size_t n);
 
-/* Two-sided 97.5% quantile of Student's t with df degrees of freedom. */
+/*
+ * The 97.5% quantile of Student's t with df degrees of freedom (the
+ * two-sided 95% critical value), computed from the incomplete beta
+ * function to about 1e-12; 0 when df is 0.
+ */
 double conc_t975(size_t df);
 
 /*
  * Two-sided p-value of the Mann-Whitney U test of x[0..m) against y[0..n).
  * Exact (the permutation distribution of the rank sum, midranks for ties)
- * when m + n <= 60, otherwise the normal approximation with tie and
- * continuity corrections; *exact (may be NULL) says which. 1 when m or n
+ * wherever counting it is affordable: any size with a small side, and
+ * balanced sides up to about 60 runs each; otherwise (both sides large)
+ * the normal approximation with tie and continuity corrections; *exact
+ * (may be NULL) says which. 1 when m or n
  * is 0 or every value is tied. x and y are not modified.
  */
 double conc_mann_whitney(const double *x, size_t m, const double *y, size_t n,
@@ -47,8 +53,8 @@ double conc_mw_min_p(size_t m, size_t n);
  * [*lo, *hi] covering the shift with probability at least conf (0.95), the
  * interval that inverts the Mann-Whitney test. Returns 0, or -EDOM when
  * there are too few values for that level (then *lo = -inf, *hi = +inf)
- * or m or n is 0. Above 2048 values a side, an evenly spaced subsample of
- * each sorted side is used.
+ * or m or n is 0. Exact for any number of runs: the order statistics of
+ * the differences are found by counting, never by listing all m*n.
  */
 int conc_hodges_lehmann(const double *x, size_t m, const double *y, size_t n,
                         double conf, double *est, double *lo, double *hi);

@@ -2,6 +2,7 @@
  * A log-bucket histogram: values below 2^SUB_BITS are exact, above that each
  * power of two is split into 2^SUB_BITS equal buckets (HdrHistogram).
  */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -89,8 +90,10 @@ uint64_t conc_hist_percentile(const struct conc_hist *h, double p)
         total += h->b[i];
     if (total == 0)
         return 0;
-    /* The smallest value with at least p% of the values at or below it. */
-    rank = (uint64_t)(p / 100.0 * (double)total + 0.5);
+    /* The smallest value with at least p% of the values at or below it:
+       the nearest rank, ceil(p/100 * n). The 1e-9 keeps a product that
+       should be whole (0.99 * 100) from rounding up past it. */
+    rank = (uint64_t)ceil(p / 100.0 * (double)total - 1e-9);
     if (rank < 1)
         rank = 1;
     if (rank > total)

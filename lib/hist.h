@@ -39,8 +39,11 @@ void conc_hist_add_atomic(struct conc_hist *h, uint64_t v);
 void conc_hist_merge(struct conc_hist *dst, const struct conc_hist *src);
 
 /*
- * The value at percentile p (0..100]: the highest value of the bucket that
- * holds it, clamped to the recorded max; 0 on an empty histogram.
+ * The value at percentile p (0..100] by nearest rank: the smallest
+ * recorded value with at least p% of the values at or below it (rank
+ * ceil(p/100 * count)), given as the highest value of its bucket clamped
+ * to the recorded max, so at most 0.8% above the exact value and never
+ * below it; 0 on an empty histogram.
  */
 uint64_t conc_hist_percentile(const struct conc_hist *h, double p);
 
