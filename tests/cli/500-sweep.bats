@@ -114,11 +114,21 @@ unavailable_models() {
         [[ "$output" == *"shard"* ]]
     done
     run -2 "$CONCBENCH" sweep --interleave --no-interleave
-    [[ "$output" == *"contradict"* ]]
+    [ "$output" = "concbench: '--interleave' and '--no-interleave' contradict each other (see 'concbench sweep --help')" ]
     run -2 "$CONCBENCH" sweep --bogus
     [ "$output" = "concbench: unknown option '--bogus' (see 'concbench sweep --help')" ]
+    # Flag errors come from the shared parser, in its one-line form.
+    run -2 "$CONCBENCH" sweep -r 2 --runs 3
+    [ "$output" = "concbench: option '--runs' given twice (see 'concbench sweep --help')" ]
+    run -2 "$CONCBENCH" sweep -m
+    [ "$output" = "concbench: option '--models' needs a value (see 'concbench sweep --help')" ]
+    run -2 "$CONCBENCH" sweep --runs 0
+    [ "$output" = "concbench: value '0' for '--runs' is out of range (1 to 10000)" ]
+    run -2 "$CONCBENCH" sweep -m sequential -w sleep extra
+    [ "$output" = "concbench: unexpected argument 'extra' (see 'concbench sweep --help')" ]
     run -0 "$CONCBENCH" sweep --help
     [[ "$output" == *"--shard K/N"* ]]
+    [[ "$output" == *"recorded as skipped with the reason"* ]]
 }
 
 @test "--shard K/N slices are disjoint and together are the whole matrix" {

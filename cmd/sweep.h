@@ -1,0 +1,144 @@
+/*
+ * concbench sweep's parts, internal to cmd/sweep*.c: the plan (selection,
+ * matrix, shard, order) in sweep-plan.c, the progress line in
+ * sweep-progress.c, the summary table in sweep-table.c; sweep.c is the CLI.
+ */
+#ifndef CONC_SWEEP_H
+#define CONC_SWEEP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cmd/cell.h"
+
+/* One -o key=v1,v2: the values to sweep for key. */
+struct sweep_opt {
+    const char *key;
+    char *text;    /* owned copy of the values, split in place */
+    char **vals;   /* [nvals], pointing into text */
+    size_t nvals;
+};
+
+struct sweep_cell {
+    struct conc_cell cell;
+    struct conc_cell_result res;
+    char *opts_label; /* the swept options it uses: "gil=on workers=2" */
+    char *skip_why;   /* owned reason a check refused the cell */
+    bool begun;       /* conc_cell_begin passed: the cell has runs to do */
+    bool in_shard;
+};
+
+/* The selection and the matrix built from it; zero it before use. */
+struct sweep {
+    const struct conc_model **models;
+    size_t nmodels;
+    const struct conc_workload **workloads;
+    size_t nworkloads;
+    unsigned *tasks;
+    size_t ntasks;
+    struct sweep_opt *opts;
+    size_t nopts;
+    unsigned runs, warmup;
+
+    struct sweep_cell *cells; /* [ncells], in matrix order */
+    size_t ncells;
+};
+
+/* One step of the plan: `runs` timed runs of a cell after its warmups. */
+struct sweep_step {
+    size_t cell; /* index into sw->cells */
+    unsigned runs;
+};
+
+/*
+ * Reads the comma-separated --models, --workloads and --tasks lists into
+ * sw (NULL: all models, all workloads, 1,2,4,8,16,32,64). "all" may be
+ * mixed with names; a name given twice, an unknown name (with the closest
+ * one when close), an empty item or a bad count is a usage error. Returns
+ * 0, or CONC_EXIT_USAGE with the message printed.
+ */
+int sweep_select(struct sweep *sw, const char *models, const char *workloads,
+                 const char *tasks);
+
+/*
+ * Adds one "-o key=v1,v2" to sw, after sweep_select: the key must be
+ * declared by a selected model or workload (otherwise the message says who
+ * declares it, or what was probably meant), given once, its values
+ * distinct and none empty. The values themselves are checked when the
+ * cells are built. Returns 0, or CONC_EXIT_USAGE with the message printed.
+ */
+int sweep_add_opt(struct sweep *sw, const char *kv);
+
+/*
+ * Parses "--shard K/N" (1 <= K <= N). Returns 0, or CONC_EXIT_USAGE with
+ * the message printed.
+ */
+int sweep_parse_shard(const char *s, unsigned *k, unsigned *n);
+
+/*
+ * Builds every cell of the matrix in its canonical order: workloads, then
+ * models, then the cartesian product of the values of the options that
+ * model and workload declare (in -o order, the last key fastest), then task
+ * counts, each with sw->runs and sw->warmup. Every cell is built, even
+ * outside the shard, so that a bad value fails every shard alike. Returns
+ * 0, or an exit code with the message printed.
+ */
+int sweep_build(struct sweep *sw);
+
+/*
+ * Marks the cells of shard k of n: cell i (in matrix order) belongs to
+ * shard i mod n + 1. Returns how many cells are in it.
+ */
+size_t sweep_shard(struct sweep *sw, unsigned k, unsigned n);
+
+/* A seed nobody chose (the time and the pid, mixed), below 2^53. */
+uint64_t sweep_random_seed(void);
+
+/*
+ * The steps that run the begun cells: one step of sw->runs runs a cell, in
+ * matrix order; or, interleaved, one step a timed run, shuffled by seed so
+ * that the same seed replays the same order. Sets *n; the caller frees.
+ */
+struct sweep_step *sweep_steps(const struct sweep *sw, bool interleave,
+                               uint64_t seed, size_t *n);
+
+/* Frees everything sw holds; sw may be half built. */
+void sweep_fini(struct sweep *sw);
+
+/* The progress line on stderr, drawn only when it is a terminal. */
+struct sweep_progress {
+    bool tty;
+    unsigned warmup;
+    uint64_t t0_ns, done_w, total_w; /* weights are runs, warmups included */
+    size_t done_steps, total_steps;
+};
+
+/* Starts the clock of the ETA over these steps, each after warmup runs. */
+void sweep_progress_start(struct sweep_progress *p,
+                          const struct sweep_step *steps, size_t n,
+                          unsigned warmup);
+
+/*
+ * Draws the bar, the step count, sc (the cell about to run, or NULL) and
+ * the ETA, ending at column 0 so a warning printed during the step starts
+ * on a clean column.
+ */
+void sweep_progress_show(const struct sweep_progress *p,
+                         const struct sweep_cell *sc);
+
+/* Counts a finished step of `runs` timed runs. */
+void sweep_progress_step(struct sweep_progress *p, unsigned runs);
+
+/* Erases the line, before anything else is printed for good. */
+void sweep_progress_clear(const struct sweep_progress *p);
+
+/*
+ * The summary table, one line per cell of the shard: the median, the 95%
+ * CI of the mean and the speedup over the sequential cell with the same
+ * workload, options and tasks; skipped and failed cells say why.
+ */
+void sweep_print_table(FILE *f, const struct sweep *sw);
+
+#endif
