@@ -18,6 +18,7 @@
 
 #include "cmd/cell.h"
 #include "cmd/exit.h"
+#include "cmd/host.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/proc.h"
@@ -159,6 +160,11 @@ static void cell_collect(const struct conc_cell *cell, void *shared,
         s->why[0] = '\0';
 }
 
+const char *const conc_disturbed_names[3] = {
+    "steal", "other processes on its CPUs (run-queue wait)",
+    "cgroup throttling",
+};
+
 /* Noisy or too short to time well: say so, once per cell. */
 static void cell_warn(const struct conc_cell *cell,
                       const struct conc_cell_result *res)
@@ -178,6 +184,88 @@ static void cell_warn(const struct conc_cell *cell,
         conc_warn("%zu of %zu runs of '%s' under '%s' with %u tasks are "
                   "outliers (kept in the statistics)", w->outliers, w->n,
                   cell->workload->name, cell->model->name, cell->tasks);
+    for (int k = 0; k < 3; k++)
+        if (res->disturbed[k])
+            conc_warn("%u of %zu runs of '%s' under '%s' with %u tasks "
+                      "lost >%.0f%% to %s", res->disturbed[k], w->n,
+                      cell->workload->name, cell->model->name, cell->tasks,
+                      CONC_DISTURB_PCT, conc_disturbed_names[k]);
+}
+
+/*
+ * How many OS-level workers the cell's model runs: its `workers` option
+ * (one per task when unset), or 1 for a model without one (sequential).
+ */
+static unsigned cell_os_workers(const struct conc_cell *cell)
+{
+    if (conc_params_find(&cell->mp, "workers") < 0)
+        return 1;
+    return conc_model_workers(&cell->mp, cell->tasks);
+}
+
+/* The counters a run's interference is the difference of. */
+struct cell_interference {
+    uint64_t steal_ns, main_runqueue_ns;
+    struct conc_throttle throttle;
+    bool steal_ok, runqueue_ok, throttle_ok;
+};
+
+static void cell_interference_read(struct cell_interference *i)
+{
+    i->steal_ok = conc_proc_steal_ns(&i->steal_ns) == 0;
+    i->runqueue_ok = conc_proc_thread_runqueue_ns(&i->main_runqueue_ns) == 0;
+    i->throttle_ok = conc_proc_throttle(&i->throttle) == 0;
+}
+
+static uint64_t cell_delta(uint64_t a, uint64_t b)
+{
+    return b > a ? b - a : 0;
+}
+
+/*
+ * Fills s's interference fields from the counters around the run and the
+ * workers' run-queue sum, and marks it disturbed beyond CONC_DISTURB_PCT.
+ */
+static void cell_interference(struct conc_run_stats *s,
+                              const struct cell_interference *i0,
+                              const struct cell_interference *i1,
+                              struct conc_runqueue *rq, unsigned workers)
+{
+    static double usable;
+    double wall = (double)s->wall_ns, limit = CONC_DISTURB_PCT / 100;
+
+    if (usable == 0) {
+        struct conc_host h;
+        conc_host_read(&h);
+        usable = h.usable_cpus > 0 ? h.usable_cpus : 1;
+    }
+    if (i0->steal_ok && i1->steal_ok)
+        s->steal_ns = cell_delta(i0->steal_ns, i1->steal_ns);
+    if (i0->runqueue_ok && i1->runqueue_ok) {
+        s->runqueue_ns = cell_delta(i0->main_runqueue_ns,
+                                    i1->main_runqueue_ns);
+        s->runqueue_threads = 1;
+        if (rq) {
+            s->runqueue_ns += atomic_load(&rq->ns);
+            s->runqueue_threads += atomic_load(&rq->threads);
+        }
+    }
+    if (i0->throttle_ok && i1->throttle_ok) {
+        s->throttled_ns = cell_delta(i0->throttle.ns, i1->throttle.ns);
+        s->throttled_periods = cell_delta(i0->throttle.periods,
+                                          i1->throttle.periods);
+    }
+    if (wall <= 0)
+        return;
+    if ((double)s->steal_ns > limit * wall * usable)
+        s->disturbed |= CONC_DISTURBED_STEAL;
+    if (s->runqueue_threads && workers <= usable &&
+        (double)s->runqueue_ns >
+            limit * wall * (s->runqueue_threads < usable ? s->runqueue_threads
+                                                         : usable))
+        s->disturbed |= CONC_DISTURBED_RUNQUEUE;
+    if ((double)s->throttled_ns > limit * wall)
+        s->disturbed |= CONC_DISTURBED_THROTTLE;
 }
 
 int conc_cell_begin(const struct conc_cell *cell, struct conc_cell_result *res)
@@ -214,6 +302,8 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
     struct conc_hist *op_ns;
     void *shared = NULL, *region;
     size_t out_bytes, region_bytes;
+    struct conc_runqueue *runqueue;
+    unsigned workers;
     int err;
 
     if (runs > cell->runs - res->nruns)
@@ -236,7 +326,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
     /* Shared, so forked children can write their tasks' results into it. */
     out_bytes = (size_t)cell->tasks * sizeof(*out);
     out_bytes = (out_bytes + 63) & ~(size_t)63;
-    region_bytes = out_bytes + sizeof(*op_ns);
+    region_bytes = out_bytes + sizeof(*op_ns) + 64;
     region = mmap(NULL, region_bytes, PROT_READ | PROT_WRITE,
                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (region == MAP_FAILED) {
@@ -248,6 +338,8 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
     }
     out = region;
     op_ns = (struct conc_hist *)((char *)region + out_bytes);
+    runqueue = (struct conc_runqueue *)((char *)op_ns + sizeof(*op_ns));
+    workers = cell_os_workers(cell);
 
     for (unsigned k = 0; k < cell->warmup + runs && !conc_interrupted; k++) {
         struct conc_run_stats s;
@@ -255,7 +347,9 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
         struct conc_run r = {
             .w = w, .shared = shared, .tasks = cell->tasks, .mp = &cell->mp,
             .out = out,
+            .runqueue = workers <= CONC_RUNQUEUE_WORKERS ? runqueue : NULL,
         };
+        struct cell_interference i0, i1;
         bool warm = k < cell->warmup;
         int reset, fds0, fds1;
         pid_t zombie;
@@ -268,11 +362,13 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
 
         fds0 = cell_count_fds();
         reset = cell_peak_reset();
+        cell_interference_read(&i0);
         cell_rusage_read(&u0);
         t0 = conc_now_ns();
         err = m->run(&r);
         t1 = conc_now_ns();
         cell_rusage_read(&u1);
+        cell_interference_read(&i1);
         if (err) {
             res->err = err;
             res->failed = true;
@@ -286,6 +382,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
         s.max_rss_kib = cell_peak_kib(reset);
         if (r.child_max_rss_kib > s.max_rss_kib)
             s.max_rss_kib = r.child_max_rss_kib;
+        cell_interference(&s, &i0, &i1, r.runqueue, workers);
         cell_collect(cell, shared, out, op_ns, &s);
         /* What a model must release by the end of every run. */
         fds1 = cell_count_fds();
@@ -329,9 +426,13 @@ int conc_cell_end(const struct conc_cell *cell, struct conc_cell_result *res)
     double *walls = conc_xcalloc(res->nruns ? res->nruns : 1, sizeof(*walls));
     size_t nw = 0;
 
+    memset(res->disturbed, 0, sizeof(res->disturbed));
     for (unsigned i = 0; i < res->nruns; i++)
-        if (!res->runs[i].failed)
+        if (!res->runs[i].failed) {
             walls[nw++] = (double)res->runs[i].wall_ns;
+            for (int k = 0; k < 3; k++)
+                res->disturbed[k] += (res->runs[i].disturbed >> k) & 1;
+        }
     conc_summarize(walls, nw, &res->wall);
     free(walls);
     cell_warn(cell, res);

@@ -28,6 +28,16 @@ struct conc_run_stats {
     struct conc_pcts task_ns; /* per-task start..done */
     struct conc_pcts op_ns;   /* per-operation (workload's op_name) */
     uint64_t op_count;
+    /* Interference: what other work on the machine took from this run. */
+    uint64_t steal_ns;        /* CPU stolen by the hypervisor, every CPU */
+    uint64_t runqueue_ns;     /* the run's threads waited runnable for a
+                                 CPU (schedstat): the main thread and, up
+                                 to CONC_RUNQUEUE_WORKERS, every worker */
+    unsigned runqueue_threads; /* how many threads that counts; 0: none
+                                  (more workers than it reads) */
+    uint64_t throttled_ns;    /* cgroup CFS throttling (cpu.stat) */
+    uint64_t throttled_periods;
+    unsigned disturbed;       /* CONC_DISTURBED_* bits: beyond the limits */
     struct conc_totals totals;
     uint32_t errors[CONC_ERR_KINDS];
     int task_failures;        /* tasks whose step returned -errno */
@@ -36,10 +46,29 @@ struct conc_run_stats {
     char why[160];            /* why it failed, empty when it passed */
 };
 
+/*
+ * A run is disturbed when others took more than CONC_DISTURB_PCT percent of
+ * what it had: steal over wall time times the usable CPUs; run-queue wait
+ * over wall time times the threads counted, when the run has no more OS
+ * workers than usable CPUs (otherwise its threads wait for each other,
+ * which is the model's own cost, not interference); throttling over wall.
+ */
+#define CONC_DISTURB_PCT 5.0
+enum {
+    CONC_DISTURBED_STEAL = 1,
+    CONC_DISTURBED_RUNQUEUE = 2,
+    CONC_DISTURBED_THROTTLE = 4,
+};
+
+/* What each CONC_DISTURBED_* bit (by its index) lost time to, for text. */
+extern const char *const conc_disturbed_names[3];
+
 struct conc_cell_result {
     struct conc_run_stats *runs; /* [nruns] */
     unsigned nruns;              /* timed runs done (< cell->runs on abort) */
     struct conc_summary wall;    /* over the passed runs only */
+    unsigned disturbed[3];       /* runs disturbed by steal, run queue,
+                                    throttling (passed runs) */
     bool failed;                 /* any run failed, or the model failed */
     int err;                     /* model/setup failure: -errno, else 0 */
     const char *skipped;         /* not run, and why (sweep) */

@@ -35,6 +35,44 @@ static uint64_t host_limit(int resource)
     return (uint64_t)rl.rlim_cur;
 }
 
+/*
+ * What the run shares its machine with: the hypervisor (CPUID's flag, in
+ * /proc/cpuinfo), the VM product where the firmware names it, a container
+ * runtime's marker file (docker, podman), the clock source and CPU boost.
+ */
+static void host_read_env(struct conc_host *h)
+{
+    uint64_t v;
+
+    FILE *f = fopen("/proc/cpuinfo", "re");
+    char buf[4096];
+
+    /* CPUID's hypervisor bit, in the first flags line. */
+    while (f && fgets(buf, sizeof(buf), f))
+        if (strncmp(buf, "flags", 5) == 0) {
+            h->hypervisor = strstr(buf, " hypervisor") != NULL;
+            break;
+        }
+    if (f)
+        fclose(f);
+    if (host_read_line("/sys/class/dmi/id/product_name", h->virt,
+                       sizeof(h->virt)) != 0 || !h->virt[0])
+        host_read_line("/sys/hypervisor/type", h->virt, sizeof(h->virt));
+    if (access("/.dockerenv", F_OK) == 0)
+        snprintf(h->container, sizeof(h->container), "docker");
+    else if (access("/run/.containerenv", F_OK) == 0)
+        snprintf(h->container, sizeof(h->container), "podman");
+    host_read_line("/sys/devices/system/clocksource/clocksource0/"
+                   "current_clocksource", h->clocksource,
+                   sizeof(h->clocksource));
+    h->boost = -1;
+    if (conc_proc_u64("/sys/devices/system/cpu/cpufreq/boost", &v) == 0)
+        h->boost = v != 0;
+    else if (conc_proc_u64("/sys/devices/system/cpu/intel_pstate/no_turbo",
+                           &v) == 0)
+        h->boost = v == 0;
+}
+
 void conc_host_read(struct conc_host *h)
 {
     char line[256];
@@ -62,12 +100,11 @@ void conc_host_read(struct conc_host *h)
     if (host_read_line("/sys/devices/system/cpu/smt/active", line,
                        sizeof(line)) == 0)
         h->smt = atoi(line) != 0;
-    /* cgroup v2 "max 100000" or "200000 100000" (quota, period). */
-    if (host_read_line("/sys/fs/cgroup/cpu.max", line, sizeof(line)) == 0) {
-        double quota, period;
-        if (sscanf(line, "%lf %lf", &quota, &period) == 2 && period > 0)
-            h->cgroup_cpu_quota = quota / period;
-    }
+    h->cgroup_cpu_quota = conc_proc_cgroup_cpu_quota();
+    h->usable_cpus = (double)(h->cpus_allowed > 0 ? h->cpus_allowed
+                                                  : h->cpus_online);
+    if (h->cgroup_cpu_quota > 0 && h->cgroup_cpu_quota < h->usable_cpus)
+        h->usable_cpus = h->cgroup_cpu_quota;
     host_read_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor",
                    h->governor, sizeof(h->governor));
     h->mem_bytes = (uint64_t)sysconf(_SC_PHYS_PAGES) *
@@ -85,6 +122,7 @@ void conc_host_read(struct conc_host *h)
     h->nproc_limit = host_limit(RLIMIT_NPROC);
     if (host_read_line("/proc/sys/kernel/pid_max", line, sizeof(line)) == 0)
         h->pid_max = strtoull(line, NULL, 10);
+    host_read_env(h);
     if (clock_getres(CLOCK_MONOTONIC, &res) == 0)
         h->clock_res_ns = (uint64_t)res.tv_sec * 1000000000ull +
                           (uint64_t)res.tv_nsec;

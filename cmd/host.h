@@ -17,9 +17,20 @@ struct conc_host {
     double loadavg[3];
     uint64_t nofile_limit, nproc_limit, pid_max; /* UINT64_MAX: unlimited */
     uint64_t clock_res_ns;
+    double usable_cpus;      /* what this process can use: its affinity
+                                mask, capped by the cgroup quota */
+    char clocksource[32];    /* "tsc", "kvm-clock"; "" when unreadable */
+    int boost;               /* CPU boost/turbo: 1 on, 0 off, -1 unknown */
+    int hypervisor;          /* 1 when the CPU says it runs under one */
+    char virt[64];           /* the VM's vendor or product where the
+                                firmware names it, "" when unknown */
+    char container[16];      /* "docker", "podman", "lxc", "" (none seen) */
 };
 
-/* Reads what it can; fields it cannot read stay empty, zero or -1. */
+/*
+ * Reads what it can; fields it cannot read stay empty, zero or -1. Cheap
+ * enough (a few small files) to call once per report.
+ */
 void conc_host_read(struct conc_host *h);
 
 #endif

@@ -114,3 +114,125 @@ int conc_proc_lines(const char *path, uint64_t *out)
     *out = n;
     return 0;
 }
+
+int conc_proc_steal_ns(uint64_t *out)
+{
+    char buf[512];
+    unsigned long long v[8];
+    long hz = sysconf(_SC_CLK_TCK);
+    ssize_t n = conc_proc_read("/proc/stat", buf, sizeof(buf));
+
+    if (n < 0)
+        return (int)n;
+    /* "cpu  user nice system idle iowait irq softirq steal ..." */
+    if (strncmp(buf, "cpu ", 4) != 0 ||
+        sscanf(buf + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+               &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
+        return -EINVAL;
+    *out = v[7] * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
+    return 0;
+}
+
+int conc_proc_thread_runqueue_ns(uint64_t *out)
+{
+    char buf[128];
+    unsigned long long run, wait;
+    ssize_t n = conc_proc_read("/proc/thread-self/schedstat", buf,
+                               sizeof(buf));
+
+    if (n < 0)
+        return (int)n;
+    if (sscanf(buf, "%llu %llu", &run, &wait) != 2)
+        return -EINVAL;
+    *out = wait;
+    return 0;
+}
+
+int conc_proc_cgroup_cpu_dir(char *buf, size_t len, int *v2)
+{
+    char line[512];
+    int err = -ENOENT;
+    FILE *f = fopen("/proc/self/cgroup", "re");
+
+    if (!f)
+        return -errno;
+    /* "0::/path" (v2) or "4:cpu,cpuacct:/path" (v1). v1's cpu controller
+       wins where both are listed: it is the one that holds the quota. */
+    while (fgets(line, sizeof(line), f)) {
+        char *ctrl = strchr(line, ':'), *path;
+        if (!ctrl || !(path = strchr(ctrl + 1, ':')))
+            continue;
+        *path++ = '\0';
+        path[strcspn(path, "\n")] = '\0';
+        ctrl++;
+        if (*ctrl == '\0' && err) {
+            snprintf(buf, len, "/sys/fs/cgroup%s", strcmp(path, "/") ? path
+                                                                    : "");
+            *v2 = 1;
+            err = 0;
+        }
+        for (char *tok = strtok(ctrl, ","); tok; tok = strtok(NULL, ","))
+            if (strcmp(tok, "cpu") == 0) {
+                snprintf(buf, len, "/sys/fs/cgroup/cpu%s",
+                         strcmp(path, "/") ? path : "");
+                *v2 = 0;
+                fclose(f);
+                return 0;
+            }
+    }
+    fclose(f);
+    if (!err) {
+        /* A v2 line on a v1 machine names a hierarchy with no cpu files. */
+        char probe[600];
+        snprintf(probe, sizeof(probe), "%s/cpu.stat", buf);
+        if (access(probe, R_OK) != 0)
+            return -ENOENT;
+    }
+    return err;
+}
+
+int conc_proc_throttle(struct conc_throttle *t)
+{
+    char dir[512], path[600];
+    int v2, err = conc_proc_cgroup_cpu_dir(dir, sizeof(dir), &v2);
+
+    memset(t, 0, sizeof(*t));
+    if (err)
+        return err;
+    snprintf(path, sizeof(path), "%s/cpu.stat", dir);
+    if ((err = conc_proc_field_u64(path, "nr_throttled", &t->periods)))
+        return err;
+    if (v2) {
+        err = conc_proc_field_u64(path, "throttled_usec", &t->ns);
+        t->ns *= 1000;
+    } else {
+        err = conc_proc_field_u64(path, "throttled_time", &t->ns);
+    }
+    return err;
+}
+
+double conc_proc_cgroup_cpu_quota(void)
+{
+    char dir[512], path[600], buf[64];
+    int v2;
+    double quota, period;
+
+    if (conc_proc_cgroup_cpu_dir(dir, sizeof(dir), &v2))
+        return 0;
+    if (v2) {
+        snprintf(path, sizeof(path), "%s/cpu.max", dir);
+        if (conc_proc_read(path, buf, sizeof(buf)) < 0 ||
+            sscanf(buf, "%lf %lf", &quota, &period) != 2 || period <= 0)
+            return 0; /* "max 100000": no quota */
+        return quota / period;
+    }
+    snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", dir);
+    if (conc_proc_read(path, buf, sizeof(buf)) < 0 ||
+        sscanf(buf, "%lf", &quota) != 1 || quota <= 0)
+        return 0; /* -1: no quota */
+    snprintf(path, sizeof(path), "%s/cpu.cfs_period_us", dir);
+    if (conc_proc_read(path, buf, sizeof(buf)) < 0 ||
+        sscanf(buf, "%lf", &period) != 1 || period <= 0)
+        return 0;
+    return quota / period;
+}

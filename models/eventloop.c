@@ -636,7 +636,10 @@ static void eventloop_loop_run(struct eventloop_loop *lp)
 
 static void *eventloop_thread(void *arg)
 {
-    eventloop_loop_run(arg);
+    struct eventloop_loop *lp = arg;
+
+    eventloop_loop_run(lp);
+    conc_worker_end(lp->r);
     return NULL;
 }
 

@@ -99,6 +99,7 @@ static _Noreturn void fork_child(const struct conc_run *r,
      * this buffer into a failed worker.
      */
     free(task);
+    conc_worker_end(r);
     _exit(0);
 }
 

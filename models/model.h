@@ -30,6 +30,12 @@ extern atomic_int conc_interrupted;
  */
 #define CONC_CRASH_EXIT 1
 
+/* The run-queue wait of a run's workers, summed as they end. */
+struct conc_runqueue {
+    _Atomic uint64_t ns;
+    atomic_uint threads; /* how many workers added theirs */
+};
+
 /* One timed run of `tasks` tasks of workload w, as handed to a model. */
 struct conc_run {
     const struct conc_workload *w;
@@ -39,6 +45,10 @@ struct conc_run {
     struct conc_task_out *out;    /* [tasks], zeroed, in MAP_SHARED memory */
     uint64_t child_max_rss_kib;   /* a model with child processes sets the
                                      largest child's peak RSS here */
+    struct conc_runqueue *runqueue; /* in MAP_SHARED memory: each worker
+                                     thread or child adds its run-queue
+                                     wait at its end (conc_worker_end);
+                                     NULL: not counted this run */
 };
 
 struct conc_model {
@@ -78,6 +88,17 @@ struct conc_model {
 int conc_task_start(const struct conc_run *r, unsigned index, void *task);
 void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
                       int err);
+
+/*
+ * Called by a model's worker thread or child process as its last act:
+ * adds the time it spent runnable but waiting for a CPU (its schedstat)
+ * to r->runqueue, when the run counts it. About 10 us (a /proc read),
+ * which is why the cell counts workers only up to CONC_RUNQUEUE_WORKERS.
+ */
+void conc_worker_end(const struct conc_run *r);
+
+/* The most OS workers whose run-queue wait a run counts one by one. */
+#define CONC_RUNQUEUE_WORKERS 64
 
 /*
  * The model's `workers` option: how many OS-level workers run the tasks,

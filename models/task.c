@@ -3,6 +3,7 @@
  * task_init / task_result / task_fini calls around a task's steps.
  */
 #include "lib/clock.h"
+#include "lib/proc.h"
 #include "models/model.h"
 
 /* Only a lock-free atomic may be written from a signal handler. */
@@ -43,4 +44,15 @@ void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
         err = r->w->task_result(task, o);
     r->w->task_fini(task);
     o->status = err;
+}
+
+void conc_worker_end(const struct conc_run *r)
+{
+    uint64_t ns;
+
+    if (r->runqueue && conc_proc_thread_runqueue_ns(&ns) == 0) {
+        atomic_fetch_add_explicit(&r->runqueue->ns, ns, memory_order_relaxed);
+        atomic_fetch_add_explicit(&r->runqueue->threads, 1,
+                                  memory_order_relaxed);
+    }
 }

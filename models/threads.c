@@ -230,6 +230,7 @@ static void *threads_main(void *arg)
         if (!tr->pool)
             break;
     }
+    conc_worker_end(r);
     atomic_store(&me->done, true);
     if (atomic_fetch_sub(&tr->live, 1) == 1)
         threads_futex(&tr->live, FUTEX_WAKE_PRIVATE, 1, 0);
