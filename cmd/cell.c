@@ -320,7 +320,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
     if (err) {
         res->err = err;
         res->failed = true;
-        return CONC_EXIT_FAILED;
+        return conc_interrupted ? 128 + conc_interrupted : CONC_EXIT_FAILED;
     }
 
     /* Shared, so forked children can write their tasks' results into it. */
@@ -370,9 +370,25 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
         cell_rusage_read(&u1);
         cell_interference_read(&i1);
         if (err) {
+            /*
+             * The model itself failed (a child killed, no thread to be
+             * had): a failed run with the model's own message as its
+             * reason, and the next runs are still tried, each reported.
+             */
             res->err = err;
             res->failed = true;
-            break;
+            if (conc_interrupted)
+                break;
+            s.wall_ns = t1 - t0;
+            s.failed = true;
+            snprintf(s.why, sizeof(s.why), "%s", *conc_error_last()
+                                                     ? conc_error_last()
+                                                     : strerror(-err));
+            while (cell_reap_zombie())
+                ; /* a model that failed must reap; never leave one */
+            if (!warm)
+                res->runs[res->nruns++] = s;
+            continue;
         }
         s.wall_ns = t1 - t0;
         s.user_ns = u1.user_ns - u0.user_ns;

@@ -2,6 +2,7 @@
  * concbench: which concurrency model wins for which kind of work, measured.
  * This file holds the subcommand table (git's shape) and nothing else.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,8 +74,29 @@ static void main_signals_install(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * Standard output is where results go: a result that could not be written
+ * is a failed command, not exit 0. A reader that went away (EPIPE, as in
+ * `concbench list | head -1`) ends it quietly with the status a SIGPIPE
+ * death gives, 141, as git does.
+ */
+static int main_flush(int rc)
+{
+    int err = 0;
+
+    if (fflush(stdout) != 0 || ferror(stdout))
+        err = errno ? errno : EIO;
+    if (!err)
+        return rc;
+    if (err == EPIPE)
+        return 128 + SIGPIPE;
+    conc_error(-err, "cannot write to standard output");
+    return rc ? rc : CONC_EXIT_FAILED;
+}
+
 static int main_exit(int rc)
 {
+    rc = main_flush(rc);
     if (conc_interrupted) {
         conc_error_msg(0, "interrupted by %s", conc_interrupted == SIGINT
                                                    ? "SIGINT" : "SIGTERM");
@@ -94,11 +116,11 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         main_usage(stdout);
-        return CONC_EXIT_OK;
+        return main_flush(CONC_EXIT_OK);
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
         printf("concbench %s\n", CONC_VERSION);
-        return CONC_EXIT_OK;
+        return main_flush(CONC_EXIT_OK);
     }
     main_signals_install();
     /* Options first: `run` is the default subcommand. */

@@ -6,29 +6,95 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/err.h"
 
 /* Per thread, so workers printing at once never race on it. */
 static _Thread_local char err_last[1024];
 
+size_t conc_sanitize(char *dst, size_t len, const char *src)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0, need = 0;
+    const unsigned char *p = (const unsigned char *)src;
+
+    for (; *p; p++) {
+        char esc[5];
+        size_t k = 0;
+
+        if (*p < 0x20 || *p == 0x7f) {
+            /* C0 controls and DEL: ESC starts a terminal command, CR and
+               LF forge lines. */
+            esc[k++] = '\\';
+            esc[k++] = 'x';
+            esc[k++] = hex[*p >> 4];
+            esc[k++] = hex[*p & 15];
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            /* C1 controls, U+0080-U+009F in UTF-8 (CSI is U+009B). */
+            esc[k++] = '\\';
+            esc[k++] = 'u';
+            esc[k++] = hex[p[1] >> 4];
+            esc[k++] = hex[p[1] & 15];
+            p++;
+        } else {
+            esc[k++] = (char)*p;
+        }
+        for (size_t i = 0; i < k; i++, need++)
+            if (dst && n + 1 < len)
+                dst[n++] = esc[i];
+    }
+    if (dst && len)
+        dst[n] = '\0';
+    return need;
+}
+
+char *conc_sanitize_dup(const char *src)
+{
+    size_t need = conc_sanitize(NULL, 0, src) + 1;
+    char *out = conc_xmalloc(need);
+
+    conc_sanitize(out, need, src);
+    return out;
+}
+
 static void err_vprint(const char *prefix, int err, const char *fmt,
                        va_list ap) __attribute__((format(printf, 3, 0)));
 
+/*
+ * Formats the message whole (no length limit), makes its control
+ * characters visible, and writes the line in one call, so lines from
+ * concurrent workers never interleave and text from a report or a URL
+ * can never drive the terminal.
+ */
 static void err_vprint(const char *prefix, int err, const char *fmt,
                        va_list ap)
 {
-    char msg[1024];
+    char small[1024], *msg = small, *safe;
+    va_list again;
+    int n;
 
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    /* One write, so lines from concurrent workers never interleave. */
+    va_copy(again, ap);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    if (n >= (int)sizeof(small) && (msg = malloc((size_t)n + 1)) != NULL)
+        vsnprintf(msg, (size_t)n + 1, fmt, again);
+    else if (!msg)
+        msg = small; /* out of memory: the message, cut */
+    va_end(again);
+    safe = malloc(conc_sanitize(NULL, 0, msg) + 1);
+    if (safe)
+        conc_sanitize(safe, conc_sanitize(NULL, 0, msg) + 1, msg);
     if (err < 0)
-        fprintf(stderr, "concbench: %s%s: %s\n", prefix, msg, strerror(-err));
+        fprintf(stderr, "concbench: %s%s: %s\n", prefix, safe ? safe : msg,
+                strerror(-err));
     else
-        fprintf(stderr, "concbench: %s%s\n", prefix, msg);
+        fprintf(stderr, "concbench: %s%s\n", prefix, safe ? safe : msg);
     if (!*prefix)
-        snprintf(err_last, sizeof(err_last), err < 0 ? "%s: %s" : "%s", msg,
-                 err < 0 ? strerror(-err) : "");
+        snprintf(err_last, sizeof(err_last), err < 0 ? "%s: %s" : "%s",
+                 safe ? safe : msg, err < 0 ? strerror(-err) : "");
+    free(safe);
+    if (msg != small)
+        free(msg);
 }
 
 const char *conc_error_last(void)
@@ -115,10 +181,22 @@ const char *conc_suggest(const char *word, const char *const *candidates,
     return NULL;
 }
 
+void (*conc_oom_cleanup)(void);
+
 static void *err_oom(size_t size)
 {
-    fprintf(stderr, "concbench: out of memory (allocating %zu bytes)\n", size);
-    abort();
+    char msg[96];
+    int n = snprintf(msg, sizeof(msg), "concbench: out of memory "
+                     "(allocating %zu bytes)\n", size);
+
+    /* write(2), not stdio: stdio may itself need the memory that ran out. */
+    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0) {
+        /* Nothing left to report it with. */
+    }
+    if (conc_oom_cleanup)
+        conc_oom_cleanup();
+    /* A failed run (status 1), not a crash: no core, no abort's 134. */
+    _exit(1);
 }
 
 void *conc_xmalloc(size_t size)

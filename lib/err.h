@@ -40,7 +40,26 @@ void conc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *conc_suggest(const char *word, const char *const *candidates,
                          size_t n);
 
-/* Allocation that aborts with a message on OOM; never returns NULL. */
+/*
+ * Copies src into dst (len bytes, always terminated when len > 0) with
+ * every control character made visible: C0 controls and DEL as "\x1b",
+ * C1 controls (UTF-8 U+0080-U+009F) as "\u9b". Text from a report, a URL
+ * or any input must pass through it before it reaches a terminal. Returns
+ * the length the whole result needs (without the terminator), so
+ * conc_sanitize(NULL, 0, s) sizes it.
+ */
+size_t conc_sanitize(char *dst, size_t len, const char *src);
+
+/* conc_sanitize() into new memory (caller frees). */
+char *conc_sanitize_dup(const char *src);
+
+/*
+ * Allocation that never returns NULL: when memory runs out it prints
+ * "concbench: out of memory (allocating N bytes)", calls conc_oom_cleanup
+ * (when set: cmd/ removes half-written outputs there) and ends the process
+ * with status 1, a failed run, rather than aborting.
+ */
+extern void (*conc_oom_cleanup)(void);
 void *conc_xmalloc(size_t size);
 void *conc_xcalloc(size_t n, size_t size);
 void *conc_xrealloc(void *p, size_t size);

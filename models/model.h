@@ -8,20 +8,17 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "lib/interrupt.h"
 #include "lib/opts.h"
 #include "workloads/workload.h"
 
 /*
- * The signal (SIGINT, SIGTERM) that asked the run to stop, or 0. Set by the
- * handler cmd/ installs without SA_RESTART, so blocking waits return EINTR.
- * A lock-free atomic rather than volatile sig_atomic_t: it is safe in a
- * signal handler and, unlike volatile, race-free to read from the model's
- * worker threads.
- * A model that sees it set stops starting tasks, ends the ones running
- * within about 100 ms (waking its waiting threads, killing and reaping its
- * children), releases everything and returns -EINTR.
+ * conc_interrupted (lib/interrupt.h): a model that sees it set stops
+ * starting tasks, ends the ones running within about 100 ms (waking its
+ * waiting threads, killing and reaping its children), releases everything
+ * and returns -EINTR. cmd/ installs the handler without SA_RESTART, so
+ * blocking waits return EINTR.
  */
-extern atomic_int conc_interrupted;
 
 /*
  * The exit status of a process that a task's crash ends at once, where no

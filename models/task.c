@@ -6,10 +6,6 @@
 #include "lib/proc.h"
 #include "models/model.h"
 
-/* Only a lock-free atomic may be written from a signal handler. */
-_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
-atomic_int conc_interrupted;
-
 unsigned conc_model_workers(const struct conc_params *mp, unsigned tasks)
 {
     uint64_t w = conc_param_present(mp, "workers")

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/interrupt.h"
 #include "workloads/workload.h"
 
 #define PRIMES_N_MAX 1000000000000ull /* 1e12: the verified range */
@@ -131,7 +132,8 @@ static uint64_t primes_isqrt(uint64_t n)
 /*
  * pi(n) by Lucy Hedgehog's method, O(n^(3/4)) time and O(sqrt n) memory:
  * an algorithm independent of the sieve, so an n without a table entry is
- * still checked. Runs in the untimed setup.
+ * still checked. Runs in the untimed setup; returns 0 (never a count) when
+ * interrupted, for it takes seconds at n = 1e13.
  */
 static uint64_t primes_count_lucy(uint64_t n)
 {
@@ -147,6 +149,11 @@ static uint64_t primes_count_lucy(uint64_t n)
     for (uint64_t p = 2; p <= r; p++) {
         if (lo[p] == lo[p - 1])
             continue; /* p is not prime */
+        if (conc_interrupted) {
+            free(lo);
+            free(hi);
+            return 0;
+        }
         uint64_t sp = lo[p - 1], p2 = p * p;
         uint64_t imax = r < n / p2 ? r : n / p2;
         for (uint64_t i = 1; i <= imax; i++) {
@@ -327,6 +334,11 @@ static int primes_setup(void **shared, const struct conc_params *p,
     for (uint64_t i = 3; i <= root; i += 2) {
         if (composite[i])
             continue;
+        if (conc_interrupted) {
+            free(composite);
+            primes_teardown(sh);
+            return -EINTR;
+        }
         for (uint64_t j = i * i; j <= root; j += 2 * i)
             composite[j] = 1;
         if (i > PRIMES_PRESIEVE_MAX)
@@ -362,6 +374,10 @@ static int primes_setup(void **shared, const struct conc_params *p,
     }
     if (!sh->expected)
         sh->expected = primes_count_lucy(sh->n);
+    if (!sh->expected) {
+        primes_teardown(sh);
+        return -EINTR;
+    }
     *shared = sh;
     return 0;
 }

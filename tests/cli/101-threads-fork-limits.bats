@@ -88,7 +88,10 @@ none_left() {
     [ "$status" -eq 1 ]
     [[ "$stderr" == "concbench: cannot fork worker 6 of 20: Resource temporarily unavailable (5 were started, then killed and reaped); raise 'ulimit -u' or kernel.pid_max, or run fewer with -o workers=N" ]]
     [ "$(jq '.results[0].failed' "$BATS_TEST_TMPDIR/r.json")" = true ]
-    [ "$(jq '.results[0].runs | length' "$BATS_TEST_TMPDIR/r.json")" -eq 0 ]
+    # The run the model failed is reported, failed, with the model's reason.
+    [ "$(jq '.results[0].runs | length' "$BATS_TEST_TMPDIR/r.json")" -eq 1 ]
+    [ "$(jq '.results[0].runs[0].failed' "$BATS_TEST_TMPDIR/r.json")" = true ]
+    [[ "$(jq -r '.results[0].runs[0].why' "$BATS_TEST_TMPDIR/r.json")" == "cannot fork worker 6 of 20: "* ]]
     none_left
 }
 
