@@ -76,13 +76,56 @@ static void export_printf(struct export_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* "n=1e8 segment=32KiB": the options the user set, as given. */
-static void export_options(struct export_buf *b, const struct conc_params *p,
-                           const char *sep)
+/*
+ * "n=1e8 segment=32KiB": the options the user set, as given, model's then
+ * workload's, one space between each. Caller frees.
+ */
+static char *export_options(const struct conc_cell *cell)
 {
-    for (int i = 0; p->opts && p->opts[i].key; i++)
-        if (p->v[i].set)
-            export_printf(b, "%s%s=%s", sep, p->opts[i].key, p->v[i].s);
+    struct export_buf b = { conc_xmalloc(64), 0, 64 };
+
+    b.s[0] = '\0';
+    for (int pass = 0; pass < 2; pass++) {
+        const struct conc_params *p = pass ? &cell->wp : &cell->mp;
+        for (int i = 0; p->opts && p->opts[i].key; i++)
+            if (p->v[i].set)
+                export_printf(&b, "%s%s=%s", b.len ? " " : "",
+                              p->opts[i].key, p->v[i].s);
+    }
+    return b.s;
+}
+
+/*
+ * A CSV field as RFC 4180 has it: quoted when it holds a quote, a comma
+ * or a line break, with each quote doubled; as it is otherwise.
+ */
+static void export_csv_field(struct export_buf *b, const char *text)
+{
+    if (!text[strcspn(text, "\",\r\n")]) {
+        export_printf(b, "%s", text);
+        return;
+    }
+    export_printf(b, "\"");
+    for (const char *p = text; *p; p++)
+        export_printf(b, *p == '"' ? "\"\"" : "%c", *p);
+    export_printf(b, "\"");
+}
+
+/*
+ * Text for a Markdown table cell: '|' would end the cell and a line break
+ * the row, so '|' is escaped (GitHub's table syntax honours "\|" even in
+ * code spans), line breaks become spaces and '\' is escaped too.
+ */
+static void export_md_text(struct export_buf *b, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if (*p == '|' || *p == '\\')
+            export_printf(b, "\\%c", *p);
+        else if (*p == '\n' || *p == '\r')
+            export_printf(b, " ");
+        else
+            export_printf(b, "%c", *p);
+    }
 }
 
 int conc_export_csv(const char *path, const struct conc_cell *cells,
@@ -98,11 +141,14 @@ int conc_export_csv(const char *path, const struct conc_cell *cells,
     for (size_t c = 0; c < n; c++) {
         for (unsigned r = 0; r < results[c].nruns; r++) {
             const struct conc_run_stats *s = &results[c].runs[r];
-            export_printf(&b, "%s,%s,\"", cells[c].model->name,
-                          cells[c].workload->name);
-            export_options(&b, &cells[c].mp, b.s[b.len - 1] == '"' ? "" : " ");
-            export_options(&b, &cells[c].wp, b.s[b.len - 1] == '"' ? "" : " ");
-            export_printf(&b, "\",%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
+            char *opts = export_options(&cells[c]);
+            export_csv_field(&b, cells[c].model->name);
+            export_printf(&b, ",");
+            export_csv_field(&b, cells[c].workload->name);
+            export_printf(&b, ",");
+            export_csv_field(&b, opts);
+            free(opts);
+            export_printf(&b, ",%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
                               "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%s\n",
                           cells[c].tasks, r + 1,
                           (unsigned long long)s->wall_ns,
@@ -138,14 +184,19 @@ int conc_export_markdown(const char *path, const struct conc_cell *cells,
                       "|:---|:---|:---|---:|---:|---:|---:|---:|:---:|\n");
     for (size_t c = 0; c < n; c++) {
         const struct conc_summary *w = &results[c].wall;
-        export_printf(&b, "| `%s` | `%s` | ", cells[c].model->name,
-                      cells[c].workload->name);
-        size_t before = b.len;
-        export_options(&b, &cells[c].mp, b.len > before ? " " : "");
-        export_options(&b, &cells[c].wp, b.len > before ? " " : "");
-        if (results[c].skipped)
-            export_printf(&b, " | %u | | | | 0 | skipped: %s |\n",
-                          cells[c].tasks, results[c].skipped);
+        char *opts = export_options(&cells[c]);
+        export_printf(&b, "| `");
+        export_md_text(&b, cells[c].model->name);
+        export_printf(&b, "` | `");
+        export_md_text(&b, cells[c].workload->name);
+        export_printf(&b, "` | ");
+        export_md_text(&b, opts);
+        free(opts);
+        if (results[c].skipped) {
+            export_printf(&b, " | %u | | | | 0 | skipped: ", cells[c].tasks);
+            export_md_text(&b, results[c].skipped);
+            export_printf(&b, " |\n");
+        }
         else
             export_printf(&b, " | %u | %.1f ± %.1f | %.1f | %.1f | %zu | %s |\n",
                           cells[c].tasks, w->mean / 1e6, w->stddev / 1e6,
