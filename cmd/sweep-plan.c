@@ -363,12 +363,41 @@ static struct sweep_cell *sweep_push(struct sweep *sw, size_t *cap)
     return &sw->cells[sw->ncells++];
 }
 
+/*
+ * The number of cells the matrix makes, counted before any is built (a
+ * product of list lengths can pass a million at once), as a double so no
+ * product overflows.
+ */
+static double sweep_count(const struct sweep *sw)
+{
+    double total = 0;
+
+    for (size_t wi = 0; wi < sw->nworkloads; wi++)
+        for (size_t mi = 0; mi < sw->nmodels; mi++) {
+            double cells = (double)sw->ntasks;
+            for (size_t k = 0; k < sw->nopts; k++)
+                if (sweep_declares(sw->models[mi]->opts, sw->opts[k].key) ||
+                    sweep_declares(sw->workloads[wi]->opts, sw->opts[k].key))
+                    cells *= (double)sw->opts[k].nvals;
+            total += cells;
+        }
+    return total;
+}
+
 int sweep_build(struct sweep *sw)
 {
     size_t cap = 64;
-    bool *use = conc_xcalloc(sw->nopts + 1, sizeof(*use));
-    size_t *pick = conc_xcalloc(sw->nopts + 1, sizeof(*pick));
+    bool *use;
+    size_t *pick;
     int rc = 0;
+    double total = sweep_count(sw);
+
+    if (total > SWEEP_CELLS_MAX)
+        return conc_usage_error("the matrix has %.0f cells, over the %u a "
+                                "sweep may run; give fewer models, workloads, "
+                                "tasks or values", total, SWEEP_CELLS_MAX);
+    use = conc_xcalloc(sw->nopts + 1, sizeof(*use));
+    pick = conc_xcalloc(sw->nopts + 1, sizeof(*pick));
 
     sw->cells = conc_xcalloc(cap, sizeof(*sw->cells));
     for (size_t wi = 0; wi < sw->nworkloads && !rc; wi++) {
