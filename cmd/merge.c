@@ -4,25 +4,21 @@
  * a host fingerprint (CPU model, cpus, memory, kernel).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/args.h"
 #include "cmd/cmds.h"
 #include "cmd/exit.h"
+#include "cmd/flags.h"
 #include "cmd/report.h"
 #include "lib/err.h"
 
-static const char merge_usage[] =
-    "usage: concbench merge A.json B.json ... --json OUT [--join]\n"
-    "\n"
-    "    --json OUT   the merged report ('-': stdout), written atomically\n"
-    "    --join       the same cell from the same machine in several reports\n"
-    "                 (rounds of one suite): one cell with all their runs\n"
-    "\n"
+static const char merge_epilogue[] =
     "Joins the results of reports of one schema. Cells measured on different\n"
-    "machines (CPU model, cpus, memory or kernel differ) stay apart: each then\n"
+    "machines (CPU model, cpus, memory or kernel differ) stay apart: each "
+    "then\n"
     "carries its own \"host\". Without --join, the same cell twice from one\n"
     "machine is an error, as is a report of another schema (exit 2).\n"
     "\"merged_from\" lists the inputs.\n";
@@ -80,43 +76,44 @@ static int merge_check_dups(struct conc_rfile *const *files, size_t n,
 
 int cmd_merge(int argc, char **argv)
 {
-    struct conc_args a = { argc, 1, argv };
     const char *out = NULL;
-    struct conc_rfile **files = conc_xcalloc((size_t)argc, sizeof(*files));
-    const char **paths = conc_xcalloc((size_t)argc, sizeof(*paths));
+    bool join = false;
+    const struct conc_flag flags[] = {
+        { CONC_FLAG_STRING, 'o', "json", &out, "OUT",
+          "the merged report ('-': stdout), written atomically", 0, 0 },
+        { CONC_FLAG_SWITCH, 0, "join", &join, NULL,
+          "the same cell from the same machine in several reports (rounds "
+          "of one suite): one cell with all their runs", 0, 0 },
+        { CONC_FLAG_END },
+    };
+    const struct conc_command cmd = {
+        .name = "merge",
+        .synopsis = "merge A.json B.json ... --json OUT [--join]",
+        .flags = flags, .operands = "at least one report",
+        .min_operands = 1, .max_operands = UINT_MAX,
+        .epilogue = merge_epilogue,
+    };
+    struct conc_operands ops;
+    struct conc_rfile **files = NULL;
+    const char *const *paths;
     struct conc_report *rep = NULL;
-    size_t n = 0, loaded = 0, cells = 0, nout = 0, joined = 0;
+    size_t n, loaded = 0, cells = 0, nout = 0, joined = 0;
     const struct conc_rcell **outc = NULL;
-    bool many, join = false;
-    int rc = CONC_EXIT_USAGE;
+    bool many;
+    int rc = conc_flags_parse(&cmd, argc, argv, &ops);
 
-    for (; a.i < argc; a.i++) {
-        const char *arg = argv[a.i];
-        int k;
-
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            fputs(merge_usage, stdout);
-            rc = CONC_EXIT_OK;
-            goto out;
-        }
-        if ((k = conc_args_value(&a, "--json", "-o", &out)) ||
-            (k = conc_args_flag(&a, "--join", &join))) {
-            if (k < 0)
-                goto out;
-            continue;
-        }
-        if (arg[0] == '-' && arg[1]) {
-            conc_usage_error("unknown option '%s'", arg);
-            fputs(merge_usage, stderr);
-            goto out;
-        }
-        paths[n++] = arg;
-    }
-    if (!out || n == 0) {
-        conc_usage_error(!out ? "missing --json OUT" : "no report to merge");
-        fputs(merge_usage, stderr);
+    if (rc != CONC_FLAGS_OK) {
+        rc = rc == CONC_FLAGS_HELP ? CONC_EXIT_OK : rc;
         goto out;
     }
+    rc = CONC_EXIT_USAGE;
+    if (!out) {
+        conc_flags_error(&cmd, "missing --json OUT");
+        goto out;
+    }
+    paths = ops.v;
+    n = ops.n;
+    files = conc_xcalloc(n, sizeof(*files));
     if (conc_report_check_path(out))
         goto out;
     for (loaded = 0; loaded < n; loaded++)
@@ -168,6 +165,6 @@ out:
     for (size_t f = 0; f < loaded; f++)
         conc_rfile_free(files[f]);
     free(files);
-    free(paths);
+    conc_flags_fini(&ops);
     return rc;
 }

@@ -1,5 +1,7 @@
 /*
- * The JSON report of DESIGN.md. This file pair is the only jansson user.
+ * The JSON report of DESIGN.md: writing it (report.c), reading it back
+ * (report-read.c) and joining reports (report-merge.c). Those files and
+ * compare-json.c are the only ones that include jansson.
  */
 #ifndef CONC_REPORT_H
 #define CONC_REPORT_H
@@ -8,6 +10,7 @@
 
 #define CONC_SCHEMA "concbench/1"
 
+/* Writing a report (run, sweep; report.c). */
 struct conc_report;
 
 /* A new report stamped with the version, build, host, time and argv. */
@@ -38,12 +41,14 @@ int conc_report_write(struct conc_report *rep, const char *path);
  */
 int conc_report_check_path(const char *path);
 
+/* Frees rep (a written one, or one to merge into); NULL does nothing. */
 void conc_report_free(struct conc_report *rep);
 
 /*
- * Reading reports back (compare, merge). A loaded report is plain C: its
- * cells, keyed by model, workload, options and tasks, with every numeric
- * field of every run as a named metric ("wall_ns", "task_ns.p99").
+ * Reading reports back (compare, merge; report-read.c). A loaded report is
+ * plain C: its cells, keyed by model, workload, options and tasks, with
+ * every numeric field of every run as a named metric ("wall_ns",
+ * "task_ns.p99").
  */
 
 /* The machine a cell was measured on. */
@@ -71,14 +76,16 @@ struct conc_rcell {
     struct conc_rkv *mopts, *wopts; /* sorted by key */
     size_t nmopts, nwopts;
     unsigned long long tasks;
-    char *id;                /* model, workload, options, tasks: the match key */
-    struct conc_rhost host;  /* its own "host" (a merged report's) or the file's */
+    char *id;                /* model, workload, options, tasks: the match
+                                key */
+    struct conc_rhost host;  /* its own "host" (a merged report's) or the
+                                file's */
     bool own_host;           /* the result carried its own "host" */
     bool failed;             /* the report's verdict on the cell */
     char *skipped;           /* why it was not run; NULL when it was */
     struct conc_rrun *runs;
     size_t nruns;
-    void *json;              /* the result object (report.c's business) */
+    void *json;              /* the result object (the report module's) */
 };
 
 struct conc_rfile {
@@ -86,7 +93,7 @@ struct conc_rfile {
     struct conc_rhost host;
     struct conc_rcell *cells;
     size_t ncells;
-    void *root;              /* the document (report.c's business) */
+    void *root;              /* the document (the report module's) */
 };
 
 /*
@@ -97,16 +104,20 @@ struct conc_rfile {
  */
 int conc_report_load(const char *path, struct conc_rfile **out);
 
-/* The same from a buffer; name is used in messages (the fuzz target's way in). */
+/* The same from a buffer; name is used in messages (the fuzz target's way
+   in). */
 int conc_report_parse(const char *name, const char *text, size_t len,
                       struct conc_rfile **out);
 
+/* Frees a loaded report; NULL does nothing. */
 void conc_rfile_free(struct conc_rfile *f);
 
 /* The value of metric in run, or NaN when the run has no such field. */
 double conc_rrun_metric(const struct conc_rrun *run, const char *metric);
 
 /*
+ * Joining reports (merge; report-merge.c).
+ *
  * A report to merge into: a copy of first's document (schema, build, host,
  * time) with no results, "argv" set to the merge command line. Free with
  * conc_report_free.
@@ -118,8 +129,9 @@ struct conc_report *conc_report_merge_new(const struct conc_rfile *first,
  * Appends a copy of cell i of src to rep; with_host stores the cell's host
  * in the result, so cells from different machines stay apart.
  */
-void conc_report_merge_add(struct conc_report *rep, const struct conc_rfile *src,
-                           size_t i, bool with_host);
+void conc_report_merge_add(struct conc_report *rep,
+                           const struct conc_rfile *src, size_t i,
+                           bool with_host);
 
 /*
  * Appends the runs of cell i of src to result `at` of rep (the same cell
@@ -132,40 +144,5 @@ void conc_report_merge_join(struct conc_report *rep, size_t at,
 /* Records src under "merged_from": file, time, version, host, cells. */
 void conc_report_merge_source(struct conc_report *rep,
                               const struct conc_rfile *src, size_t ncells);
-
-/* What compare found for one matched cell (compare.c fills it). */
-struct conc_cmp_row {
-    const struct conc_rcell *base, *new;
-    const char *label;          /* "primes/threads t=8 workers=2" */
-    size_t n_base, n_new;       /* passed runs with the metric */
-    size_t failed_base, failed_new;
-    double median_base, median_new;
-    double mad_new;             /* median absolute deviation of the new runs */
-    double change_pct;          /* Hodges-Lehmann shift / base median; NaN */
-    double ci_lo_pct, ci_hi_pct; /* Moses' 95% interval; +-inf when too few */
-    double p, min_p;            /* Mann-Whitney U; the best p these n allow */
-    const char *verdict;        /* faster slower unchanged noisy failed skipped */
-    char note[160];             /* why, for noisy and the like */
-};
-
-struct conc_cmp {
-    const char *metric, *unit, *base_path, *new_path;
-    double threshold_pct, alpha;
-    const struct conc_cmp_row *rows;
-    size_t nrows;
-    const struct conc_rcell *const *only_base, *const *only_new;
-    const char *const *only_base_labels, *const *only_new_labels;
-    size_t nonly_base, nonly_new;
-    size_t regressions;
-};
-
-/* Writes c to stdout as compare's JSON (--format json). 0 or -errno. */
-int conc_report_compare_json(const struct conc_cmp *c);
-
-/*
- * Writes the new side of c to stdout as github-action-benchmark's
- * customSmallerIsBetter array: [{"name","unit","value","range","extra"}].
- */
-int conc_report_benchmark_json(const struct conc_cmp *c);
 
 #endif

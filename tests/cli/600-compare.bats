@@ -180,7 +180,15 @@ gen() { /usr/bin/python3 "$gen" "$@"; }
     gen "$d/a.json"
     run --separate-stderr "$CONCBENCH" compare "$d/a.json"
     [ "$status" -eq 2 ]
-    [[ "$stderr" == "concbench: compare needs two reports"* ]]
+    [ -z "$output" ]
+    [ "$stderr" = "concbench: compare needs two reports, BASE and NEW (see 'concbench compare --help')" ]
+    run --separate-stderr "$CONCBENCH" compare --bogus "$d/a.json" "$d/a.json"
+    [ "$status" -eq 2 ]
+    [ -z "$output" ]
+    [ "$stderr" = "concbench: unknown option '--bogus' (see 'concbench compare --help')" ]
+    run --separate-stderr "$CONCBENCH" compare "$d/a.json" "$d/a.json" --metric
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "concbench: option '--metric' needs a value (see 'concbench compare --help')" ]
     run --separate-stderr "$CONCBENCH" compare "$d/a.json" "$d/a.json" --alpha 2
     [ "$status" -eq 2 ]
     [[ "$stderr" == *"bad value '2' for '--alpha'"* ]]
@@ -194,8 +202,10 @@ gen() { /usr/bin/python3 "$gen" "$@"; }
     [[ "$stderr" == *"no run has the metric 'wall_nss'; did you mean 'wall_ns'?"* ]]
     run --separate-stderr "$CONCBENCH" compare "$d/a.json" "$d/a.json" "$d/a.json"
     [ "$status" -eq 2 ]
+    [ "$stderr" = "concbench: unexpected argument '$d/a.json': compare takes two reports, BASE and NEW (see 'concbench compare --help')" ]
     run "$CONCBENCH" compare --help
     [ "$status" -eq 0 ]
+    [[ "$output" == "usage: concbench compare BASE.json NEW.json "* ]]
     [[ "$output" == *"task_ns.p99"* ]]
 }
 

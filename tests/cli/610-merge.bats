@@ -145,10 +145,21 @@ cellset() {
     [ ! -e "$d/m.json" ]
     run --separate-stderr "$CONCBENCH" merge "$d/a.json"
     [ "$status" -eq 2 ]
-    [[ "$stderr" == *"missing --json OUT"* ]]
+    [ -z "$output" ]
+    [ "$stderr" = "concbench: missing --json OUT (see 'concbench merge --help')" ]
     run --separate-stderr "$CONCBENCH" merge --json "$d/m.json"
     [ "$status" -eq 2 ]
-    [[ "$stderr" == *"no report to merge"* ]]
+    [ "$stderr" = "concbench: merge needs at least one report (see 'concbench merge --help')" ]
+    run --separate-stderr "$CONCBENCH" merge "$d/a.json" --json "$d/m.json" --bogus
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "concbench: unknown option '--bogus' (see 'concbench merge --help')" ]
+    [ ! -e "$d/m.json" ]
+    run --separate-stderr "$CONCBENCH" merge "$d/a.json" --json "$d/m.json" --join --join
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "concbench: option '--join' given twice (see 'concbench merge --help')" ]
+    run "$CONCBENCH" merge --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == "usage: concbench merge A.json B.json ... --json OUT [--join]"* ]]
     run --separate-stderr "$CONCBENCH" merge "$d/a.json" --json "$d/no/such/dir/m.json"
     [ "$status" -eq 2 ]
     [[ "$stderr" == *"$d/no/such/dir/m.json"* ]]

@@ -1,0 +1,121 @@
+/*
+ * compare's JSON outputs, with jansson: the whole comparison (--format json)
+ * and the new side as github-action-benchmark's input (--format
+ * github-benchmark).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmd/compare.h"
+#include "cmd/export.h"
+#include "cmd/report-internal.h"
+#include "lib/err.h"
+
+/* A finite number, or null: JSON has no NaN or infinity. */
+static json_t *compare_json_num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* A cell as JSON: its label and the fields it is matched by. */
+static json_t *compare_json_cell(const struct conc_rcell *c, const char *label)
+{
+    const json_t *o = c->json;
+
+    return json_pack("{s:s,s:s,s:O,s:s,s:O,s:I,s:s}", "label", label, "model",
+                     c->model, "model_options",
+                     json_object_get(o, "model_options"), "workload",
+                     c->workload, "workload_options",
+                     json_object_get(o, "workload_options"), "tasks",
+                     (json_int_t)c->tasks, "host", c->host.fingerprint);
+}
+
+/* Prints doc on stdout and releases it. 0 or -errno. */
+static int compare_json_dump(json_t *doc)
+{
+    size_t len;
+    char *text = report_json_text(doc, &len);
+    int err;
+
+    json_decref(doc);
+    if (!text)
+        return conc_error_msg(-ENOMEM, "cannot encode the comparison");
+    err = conc_write_atomic("-", text, len);
+    free(text);
+    return err;
+}
+
+int compare_print_json(const struct conc_cmp *c)
+{
+    json_t *doc = json_object(), *rows = json_array(), *ob = json_array(),
+           *on = json_array();
+
+    json_object_set_new(doc, "schema", json_string("concbench-compare/1"));
+    json_object_set_new(doc, "metric", json_string(c->metric));
+    json_object_set_new(doc, "unit", json_string(c->unit));
+    json_object_set_new(doc, "threshold_pct", json_real(c->threshold_pct));
+    json_object_set_new(doc, "alpha", json_real(c->alpha));
+    json_object_set_new(doc, "base", json_string(c->base_path));
+    json_object_set_new(doc, "new", json_string(c->new_path));
+    json_object_set_new(doc, "regressions",
+                        json_integer((json_int_t)c->regressions));
+    for (size_t i = 0; i < c->nrows; i++) {
+        const struct conc_cmp_row *r = &c->rows[i];
+        json_t *o = compare_json_cell(r->new, r->label);
+
+        json_object_set_new(o, "base", json_pack("{s:I,s:I,s:o}", "runs",
+                            (json_int_t)r->n_base, "failed_runs",
+                            (json_int_t)r->failed_base, "median",
+                            compare_json_num(r->median_base)));
+        json_object_set_new(o, "new", json_pack("{s:I,s:I,s:o}", "runs",
+                            (json_int_t)r->n_new, "failed_runs",
+                            (json_int_t)r->failed_new, "median",
+                            compare_json_num(r->median_new)));
+        json_object_set_new(o, "change_pct", compare_json_num(r->change_pct));
+        json_object_set_new(o, "ci95_pct",
+                            json_pack("[o,o]", compare_json_num(r->ci_lo_pct),
+                                      compare_json_num(r->ci_hi_pct)));
+        json_object_set_new(o, "p", compare_json_num(r->p));
+        json_object_set_new(o, "min_p", compare_json_num(r->min_p));
+        json_object_set_new(o, "verdict", json_string(r->verdict));
+        json_object_set_new(o, "note", json_string(r->note));
+        json_array_append_new(rows, o);
+    }
+    json_object_set_new(doc, "cells", rows);
+    for (size_t i = 0; i < c->nonly_base; i++)
+        json_array_append_new(ob, compare_json_cell(c->only_base[i],
+                                                    c->only_base_labels[i]));
+    for (size_t i = 0; i < c->nonly_new; i++)
+        json_array_append_new(on, compare_json_cell(c->only_new[i],
+                                                    c->only_new_labels[i]));
+    json_object_set_new(doc, "only_in_base", ob);
+    json_object_set_new(doc, "only_in_new", on);
+    return compare_json_dump(doc);
+}
+
+int compare_print_benchmark(const struct conc_cmp *c)
+{
+    json_t *doc = json_array();
+    char name[512], range[64], extra[256];
+
+    for (size_t i = 0; i < c->nrows; i++) {
+        const struct conc_cmp_row *r = &c->rows[i];
+
+        if (!isfinite(r->median_new))
+            continue; /* every new run failed: nothing to chart */
+        snprintf(name, sizeof(name), "%s (%s)", r->label, c->metric);
+        /* The spread of the new runs: half the distance min..max would
+           hide outliers, so the range is the median absolute deviation. */
+        snprintf(range, sizeof(range), "\xc2\xb1 %.6g", r->mad_new);
+        snprintf(extra, sizeof(extra), "%zu runs; vs base %+.2f%% (p=%.3g, "
+                 "%s)", r->n_new, r->change_pct, r->p, r->verdict);
+        json_array_append_new(doc, json_pack("{s:s,s:s,s:f,s:s,s:s}", "name",
+                                             name, "unit", c->unit, "value",
+                                             r->median_new, "range", range,
+                                             "extra", extra));
+    }
+    return compare_json_dump(doc);
+}

@@ -1,0 +1,162 @@
+/*
+ * compare's tables for people: plain text for a terminal and Markdown for a
+ * pull-request comment, one row a matched cell, then the unmatched cells.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/compare.h"
+#include "lib/clock.h"
+
+/* A value in the metric's unit, for the tables. */
+static char *compare_fmt_value(char *buf, size_t len, double v,
+                               const struct conc_cmp *c)
+{
+    if (isnan(v))
+        snprintf(buf, len, "-");
+    else if (strcmp(c->unit, "ns") == 0)
+        conc_fmt_ns(buf, len, v);
+    else if (strcmp(c->unit, "KiB") == 0)
+        snprintf(buf, len, "%.1f MiB", v / 1024);
+    else
+        snprintf(buf, len, "%.6g", v);
+    return buf;
+}
+
+static char *compare_fmt_pct(char *buf, size_t len, double v)
+{
+    if (isnan(v))
+        snprintf(buf, len, "-");
+    else if (isinf(v))
+        snprintf(buf, len, "%s", v > 0 ? "+inf" : "-inf");
+    else
+        snprintf(buf, len, "%+.1f%%", v);
+    return buf;
+}
+
+static char *compare_fmt_ci(char *buf, size_t len, const struct conc_cmp_row *r,
+                            const char *sep)
+{
+    char lo[24], hi[24];
+
+    if (isnan(r->ci_lo_pct))
+        snprintf(buf, len, "-");
+    else if (isinf(r->ci_lo_pct) && isinf(r->ci_hi_pct))
+        snprintf(buf, len, "too few runs");
+    else
+        snprintf(buf, len, "%s%s%s", compare_fmt_pct(lo, sizeof(lo),
+                                                     r->ci_lo_pct),
+                 sep, compare_fmt_pct(hi, sizeof(hi), r->ci_hi_pct));
+    return buf;
+}
+
+static char *compare_fmt_p(char *buf, size_t len, double p)
+{
+    if (isnan(p))
+        snprintf(buf, len, "-");
+    else if (p < 0.001)
+        snprintf(buf, len, "%.1e", p);
+    else
+        snprintf(buf, len, "%.3f", p);
+    return buf;
+}
+
+/* "slower" for durations, "higher" for memory and counts. */
+static const char *compare_word(const char *verdict,
+                                const struct conc_cmp *c)
+{
+    if (strcmp(c->unit, "ns") == 0)
+        return verdict;
+    if (strcmp(verdict, "slower") == 0)
+        return "higher";
+    if (strcmp(verdict, "faster") == 0)
+        return "lower";
+    return verdict;
+}
+
+/* "2 slower, 1 unchanged": how many rows got each verdict, joined by sep. */
+static void compare_tally(const struct conc_cmp *c, char *buf, size_t len,
+                          const char *sep)
+{
+    static const char *const verdicts[] = { "slower", "faster", "unchanged",
+                                            "noisy", "failed", "skipped",
+                                            "n/a" };
+    size_t at = 0;
+
+    buf[0] = '\0';
+    for (size_t v = 0; v < sizeof(verdicts) / sizeof(verdicts[0]); v++) {
+        size_t k = 0;
+        for (size_t i = 0; i < c->nrows; i++)
+            k += strcmp(c->rows[i].verdict, verdicts[v]) == 0;
+        if (k && at < len)
+            at += (size_t)snprintf(buf + at, len - at, "%s%zu %s",
+                                   at ? sep : "", k,
+                                   compare_word(verdicts[v], c));
+    }
+    if (!c->nrows)
+        snprintf(buf, len, "no cell in both reports");
+}
+
+void compare_print_text(const struct conc_cmp *c)
+{
+    size_t w = 4;
+    char bv[32], nv[32], ch[24], ci[48], p[24], tally[256];
+
+    for (size_t i = 0; i < c->nrows; i++)
+        w = strlen(c->rows[i].label) > w ? strlen(c->rows[i].label) : w;
+    printf("%s: '%s' -> '%s' (threshold %g%%, alpha %g)\n", c->metric,
+           c->base_path, c->new_path, c->threshold_pct, c->alpha);
+    printf("%-*s  %10s  %10s  %8s  %-17s  %7s  %s\n", (int)w, "cell", "base",
+           "new", "change", "95% CI", "p", "verdict");
+    for (size_t i = 0; i < c->nrows; i++) {
+        const struct conc_cmp_row *r = &c->rows[i];
+        printf("%-*s  %10s  %10s  %8s  %-17s  %7s  %s", (int)w, r->label,
+               compare_fmt_value(bv, sizeof(bv), r->median_base, c),
+               compare_fmt_value(nv, sizeof(nv), r->median_new, c),
+               compare_fmt_pct(ch, sizeof(ch), r->change_pct),
+               compare_fmt_ci(ci, sizeof(ci), r, " .. "),
+               compare_fmt_p(p, sizeof(p), r->p), compare_word(r->verdict, c));
+        if (r->note[0])
+            printf(" (%s)", r->note);
+        putchar('\n');
+    }
+    compare_tally(c, tally, sizeof(tally), ", ");
+    printf("%s; change: Hodges-Lehmann shift over the base median, 95%% CI "
+           "by Moses; p: Mann-Whitney U\n", tally);
+}
+
+void compare_print_md(const struct conc_cmp *c)
+{
+    char bv[32], nv[32], ch[24], ci[48], p[24], tally[256];
+
+    compare_tally(c, tally, sizeof(tally), " \xc2\xb7 ");
+    printf("### concbench compare: `%s`\n\n", c->metric);
+    printf("**%s** (threshold %g%%, alpha %g)\n\n", tally, c->threshold_pct,
+           c->alpha);
+    printf("| cell | base | new | change | 95%% CI | p | verdict |\n");
+    printf("|:--|--:|--:|--:|:-:|--:|:--|\n");
+    for (size_t i = 0; i < c->nrows; i++) {
+        const struct conc_cmp_row *r = &c->rows[i];
+        bool bold = strcmp(r->verdict, "slower") == 0 ||
+                    strcmp(r->verdict, "failed") == 0;
+        printf("| `%s` | %s | %s | %s | %s | %s | %s%s%s%s%s%s |\n", r->label,
+               compare_fmt_value(bv, sizeof(bv), r->median_base, c),
+               compare_fmt_value(nv, sizeof(nv), r->median_new, c),
+               compare_fmt_pct(ch, sizeof(ch), r->change_pct),
+               compare_fmt_ci(ci, sizeof(ci), r, " \xe2\x80\xa6 "),
+               compare_fmt_p(p, sizeof(p), r->p), bold ? "**" : "",
+               compare_word(r->verdict, c), bold ? "**" : "",
+               r->note[0] ? " (" : "", r->note, r->note[0] ? ")" : "");
+    }
+    if (c->nonly_base || c->nonly_new) {
+        printf("\n");
+        for (size_t i = 0; i < c->nonly_base; i++)
+            printf("- only in base: `%s`\n", c->only_base_labels[i]);
+        for (size_t i = 0; i < c->nonly_new; i++)
+            printf("- only in new: `%s`\n", c->only_new_labels[i]);
+    }
+    printf("\n<sub>change: Hodges\xe2\x80\x93Lehmann shift over the base "
+           "median, with Moses' 95%% interval; p: Mann\xe2\x80\x93Whitney U, "
+           "two-sided; only passed runs count.</sub>\n");
+}

@@ -1,0 +1,34 @@
+/*
+ * What the jansson users share and nothing else sees: the writer's document
+ * and two helpers, for report.c, report-merge.c and compare-json.c (with
+ * report-read.c the only files that include jansson).
+ */
+#ifndef CONC_REPORT_INTERNAL_H
+#define CONC_REPORT_INTERNAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "cmd/report.h"
+#include "cmd/stats.h"
+
+/* A report being written: its document and that document's "results". */
+struct conc_report {
+    json_t *root, *results;
+};
+
+/*
+ * doc as the report module prints JSON (two-space indent, keys in order,
+ * 12 significant digits) with a final newline; *len is its length. NULL
+ * when jansson cannot encode it. Caller frees.
+ */
+char *report_json_text(const json_t *doc, size_t *len);
+
+/*
+ * A result's "summary": the wall-time statistics of its passed runs and
+ * how many runs passed and failed, in the shape the cell runner writes.
+ */
+json_t *report_summary_json(const struct conc_summary *wall, size_t passed,
+                            size_t failed);
+
+#endif

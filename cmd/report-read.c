@@ -1,0 +1,424 @@
+/*
+ * Reading reports back, for compare and merge. Every field compare or merge
+ * relies on is type-checked, so a malformed, truncated or foreign file
+ * fails with one line naming it and the field, never with a crash or a
+ * silently wrong table.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/report.h"
+#include "lib/err.h"
+
+#define REPORT_MAX_BYTES (1ULL << 30)
+
+struct report_ctx {
+    const char *name; /* the file, for messages */
+};
+
+static int report_bad(const struct report_ctx *ctx, const char *where,
+                      const char *what)
+{
+    return conc_error_msg(-EINVAL, "bad report '%s': %s: %s", ctx->name, where,
+                          what);
+}
+
+static char *report_strdup_or(const json_t *j, const char *fallback)
+{
+    return conc_xstrdup(json_is_string(j) ? json_string_value(j) : fallback);
+}
+
+/* A JSON scalar as text: 5000000, on, 0.5, true. NULL for containers. */
+static char *report_scalar_text(const json_t *j)
+{
+    char buf[64];
+
+    switch (json_typeof(j)) {
+    case JSON_STRING: return conc_xstrdup(json_string_value(j));
+    case JSON_INTEGER:
+        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(j));
+        return conc_xstrdup(buf);
+    case JSON_REAL:
+        snprintf(buf, sizeof(buf), "%.17g", json_real_value(j));
+        return conc_xstrdup(buf);
+    case JSON_TRUE: return conc_xstrdup("true");
+    case JSON_FALSE: return conc_xstrdup("false");
+    case JSON_NULL: return conc_xstrdup("null");
+    default: return NULL;
+    }
+}
+
+static void report_host_fini(struct conc_rhost *h)
+{
+    free(h->cpu_model);
+    free(h->kernel);
+    free(h->fingerprint);
+}
+
+static int report_read_host(const struct report_ctx *ctx, const char *where,
+                            const json_t *o, struct conc_rhost *h)
+{
+    const json_t *cpu = json_object_get(o, "cpu_model"),
+                 *cpus = json_object_get(o, "cpus"),
+                 *mem = json_object_get(o, "mem_bytes"),
+                 *kernel = json_object_get(o, "kernel");
+    char buf[640];
+
+    memset(h, 0, sizeof(*h));
+    if (!json_is_object(o))
+        return report_bad(ctx, where, "expected an object");
+    if (!json_is_string(cpu) || !json_is_integer(cpus))
+        return report_bad(ctx, where, "expected 'cpu_model' and 'cpus'");
+    if ((mem && !json_is_integer(mem) && !json_is_null(mem)) ||
+        (kernel && !json_is_string(kernel)))
+        return report_bad(ctx, where, "'mem_bytes' or 'kernel' of the "
+                                      "wrong type");
+    h->cpu_model = report_strdup_or(cpu, "");
+    h->kernel = report_strdup_or(kernel, "");
+    h->cpus = json_integer_value(cpus);
+    h->mem_bytes = json_is_integer(mem) ? json_integer_value(mem) : -1;
+    snprintf(buf, sizeof(buf), "%s|%lld cpus|%lld bytes|%s", h->cpu_model,
+             h->cpus, h->mem_bytes, h->kernel);
+    h->fingerprint = conc_xstrdup(buf);
+    return 0;
+}
+
+static void report_host_copy(struct conc_rhost *dst,
+                             const struct conc_rhost *src)
+{
+    dst->cpu_model = conc_xstrdup(src->cpu_model);
+    dst->kernel = conc_xstrdup(src->kernel);
+    dst->fingerprint = conc_xstrdup(src->fingerprint);
+    dst->cpus = src->cpus;
+    dst->mem_bytes = src->mem_bytes;
+}
+
+static int report_kv_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct conc_rkv *)a)->key,
+                  ((const struct conc_rkv *)b)->key);
+}
+
+static int report_read_opts(const struct report_ctx *ctx, const char *where,
+                            const json_t *o, struct conc_rkv **out, size_t *n)
+{
+    const char *key;
+    json_t *v;
+    size_t i = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (!json_is_object(o))
+        return report_bad(ctx, where, "expected an object");
+    *out = conc_xcalloc(json_object_size(o) + 1, sizeof(**out));
+    json_object_foreach((json_t *)o, key, v) {
+        char *text = report_scalar_text(v);
+        if (!text) {
+            *n = i;
+            return report_bad(ctx, where, "an option value is not a scalar");
+        }
+        (*out)[i].key = conc_xstrdup(key);
+        (*out)[i].val = text;
+        i++;
+    }
+    *n = i;
+    qsort(*out, i, sizeof(**out), report_kv_cmp);
+    return 0;
+}
+
+static void report_kvs_free(struct conc_rkv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(kv[i].key);
+        free(kv[i].val);
+    }
+    free(kv);
+}
+
+static void report_run_add(struct conc_rrun *r, size_t *cap, const char *name,
+                           double value)
+{
+    if (r->nmetrics == *cap) {
+        *cap = *cap ? 2 * *cap : 32;
+        r->names = conc_xrealloc(r->names, *cap * sizeof(*r->names));
+        r->values = conc_xrealloc(r->values, *cap * sizeof(*r->values));
+    }
+    r->names[r->nmetrics] = conc_xstrdup(name);
+    r->values[r->nmetrics++] = value;
+}
+
+/*
+ * A run: numbers become metrics by name, numbers one object down become
+ * "object.key"; strings and booleans other than the verdict are ignored.
+ */
+static int report_read_run(const struct report_ctx *ctx, const char *where,
+                           const json_t *o, struct conc_rrun *r)
+{
+    const json_t *failed = json_object_get(o, "failed"),
+                 *ok = json_object_get(o, "result_ok"),
+                 *wall = json_object_get(o, "wall_ns");
+    const char *key, *sub;
+    json_t *v, *w;
+    size_t cap = 0;
+    char name[256];
+
+    memset(r, 0, sizeof(*r));
+    if (!json_is_object(o))
+        return report_bad(ctx, where, "expected an object");
+    if (!json_is_number(wall))
+        return report_bad(ctx, where, "'wall_ns' is missing or not a number");
+    if ((failed && !json_is_boolean(failed)) || (ok && !json_is_boolean(ok)))
+        return report_bad(ctx, where, "'failed' or 'result_ok' is not a "
+                                      "boolean");
+    r->failed = json_is_true(failed) || json_is_false(ok);
+    json_object_foreach((json_t *)o, key, v) {
+        if (json_is_number(v)) {
+            report_run_add(r, &cap, key, json_number_value(v));
+        } else if (json_is_object(v)) {
+            json_object_foreach(v, sub, w) {
+                if (!json_is_number(w))
+                    continue;
+                snprintf(name, sizeof(name), "%s.%s", key, sub);
+                report_run_add(r, &cap, name, json_number_value(w));
+            }
+        }
+    }
+    return 0;
+}
+
+static void report_run_fini(struct conc_rrun *r)
+{
+    for (size_t i = 0; i < r->nmetrics; i++)
+        free(r->names[i]);
+    free(r->names);
+    free(r->values);
+}
+
+static void report_cell_fini(struct conc_rcell *c)
+{
+    free(c->model);
+    free(c->workload);
+    report_kvs_free(c->mopts, c->nmopts);
+    report_kvs_free(c->wopts, c->nwopts);
+    free(c->id);
+    report_host_fini(&c->host);
+    free(c->skipped);
+    for (size_t i = 0; i < c->nruns; i++)
+        report_run_fini(&c->runs[i]);
+    free(c->runs);
+}
+
+/* "model{k=v,...} workload{k=v,...} tasks=T": equal for the same cell. */
+static char *report_cell_id(const struct conc_rcell *c)
+{
+    size_t len = strlen(c->model) + strlen(c->workload) + 64;
+    char *id, *p;
+
+    for (size_t i = 0; i < c->nmopts; i++)
+        len += strlen(c->mopts[i].key) + strlen(c->mopts[i].val) + 2;
+    for (size_t i = 0; i < c->nwopts; i++)
+        len += strlen(c->wopts[i].key) + strlen(c->wopts[i].val) + 2;
+    p = id = conc_xmalloc(len);
+    p += sprintf(p, "%s{", c->model);
+    for (size_t i = 0; i < c->nmopts; i++)
+        p += sprintf(p, "%s%s=%s", i ? "," : "", c->mopts[i].key,
+                     c->mopts[i].val);
+    p += sprintf(p, "} %s{", c->workload);
+    for (size_t i = 0; i < c->nwopts; i++)
+        p += sprintf(p, "%s%s=%s", i ? "," : "", c->wopts[i].key,
+                     c->wopts[i].val);
+    sprintf(p, "} tasks=%llu", c->tasks);
+    return id;
+}
+
+static int report_read_cell(const struct report_ctx *ctx, size_t index,
+                            json_t *o, const struct conc_rhost *file_host,
+                            struct conc_rcell *c)
+{
+    const json_t *model = json_object_get(o, "model"),
+                 *workload = json_object_get(o, "workload"),
+                 *tasks = json_object_get(o, "tasks"),
+                 *runs = json_object_get(o, "runs"),
+                 *failed = json_object_get(o, "failed"),
+                 *skipped = json_object_get(o, "skipped"),
+                 *host = json_object_get(o, "host");
+    char where[96];
+    int err;
+
+    memset(c, 0, sizeof(*c));
+    c->json = o;
+    snprintf(where, sizeof(where), "results[%zu]", index);
+    if (!json_is_object(o))
+        return report_bad(ctx, where, "expected an object");
+    if (!json_is_string(model) || !json_is_string(workload))
+        return report_bad(ctx, where, "'model' or 'workload' is missing or "
+                                      "not a string");
+    if (!json_is_integer(tasks) || json_integer_value(tasks) < 1)
+        return report_bad(ctx, where, "'tasks' is missing or not a positive "
+                                      "integer");
+    if ((failed && !json_is_boolean(failed)) ||
+        (skipped && !json_is_string(skipped)))
+        return report_bad(ctx, where, "'failed' or 'skipped' of the wrong "
+                                      "type");
+    c->model = conc_xstrdup(json_string_value(model));
+    c->workload = conc_xstrdup(json_string_value(workload));
+    c->tasks = (unsigned long long)json_integer_value(tasks);
+    c->failed = json_is_true(failed);
+    c->skipped = skipped ? conc_xstrdup(json_string_value(skipped)) : NULL;
+    snprintf(where, sizeof(where), "results[%zu].model_options", index);
+    if ((err = report_read_opts(ctx, where, json_object_get(o, "model_options"),
+                                &c->mopts, &c->nmopts)))
+        return err;
+    snprintf(where, sizeof(where), "results[%zu].workload_options", index);
+    if ((err = report_read_opts(ctx, where,
+                                json_object_get(o, "workload_options"),
+                                &c->wopts, &c->nwopts)))
+        return err;
+    c->id = report_cell_id(c);
+    if (host) {
+        snprintf(where, sizeof(where), "results[%zu].host", index);
+        if ((err = report_read_host(ctx, where, host, &c->host)))
+            return err;
+        c->own_host = true;
+    } else {
+        report_host_copy(&c->host, file_host);
+    }
+    if (c->skipped && !runs)
+        return 0;
+    snprintf(where, sizeof(where), "results[%zu]", index);
+    if (!json_is_array(runs))
+        return report_bad(ctx, where, "'runs' is missing or not an array");
+    c->runs = conc_xcalloc(json_array_size(runs) + 1, sizeof(*c->runs));
+    for (size_t i = 0; i < json_array_size(runs); i++) {
+        snprintf(where, sizeof(where), "results[%zu].runs[%zu]", index, i);
+        err = report_read_run(ctx, where, json_array_get(runs, i),
+                              &c->runs[i]);
+        c->nruns = i + 1;
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+void conc_rfile_free(struct conc_rfile *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->ncells; i++)
+        report_cell_fini(&f->cells[i]);
+    free(f->cells);
+    report_host_fini(&f->host);
+    free(f->path);
+    free(f->version);
+    free(f->started_at);
+    json_decref(f->root);
+    free(f);
+}
+
+int conc_report_parse(const char *name, const char *text, size_t len,
+                      struct conc_rfile **out)
+{
+    struct report_ctx ctx = { name };
+    struct conc_rfile *f;
+    json_error_t jerr;
+    json_t *root, *schema, *results, *tool;
+    int err;
+
+    *out = NULL;
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return conc_error_msg(-EINVAL, "cannot parse '%s': %s (line %d, "
+                              "column %d)", name, jerr.text, jerr.line,
+                              jerr.column);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return conc_error_msg(-EINVAL, "'%s' is not a concbench report (not "
+                              "a JSON object)", name);
+    }
+    schema = json_object_get(root, "schema");
+    if (!json_is_string(schema)) {
+        json_decref(root);
+        return conc_error_msg(-EINVAL, "'%s' is not a concbench report (no "
+                              "'schema')", name);
+    }
+    if (strcmp(json_string_value(schema), CONC_SCHEMA) != 0) {
+        err = conc_error_msg(-EPROTO, "'%s' has schema '%s'; this concbench "
+                             "reads '%s'", name, json_string_value(schema),
+                             CONC_SCHEMA);
+        json_decref(root);
+        return err;
+    }
+    f = conc_xcalloc(1, sizeof(*f));
+    f->root = root;
+    f->path = conc_xstrdup(name);
+    tool = json_object_get(root, "concbench");
+    f->version = report_strdup_or(json_object_get(tool, "version"), "");
+    f->started_at = report_strdup_or(json_object_get(root, "started_at"), "");
+    if ((err = report_read_host(&ctx, "host", json_object_get(root, "host"),
+                                &f->host)))
+        goto fail;
+    results = json_object_get(root, "results");
+    if (!json_is_array(results)) {
+        err = report_bad(&ctx, "results", "missing or not an array");
+        goto fail;
+    }
+    f->cells = conc_xcalloc(json_array_size(results) + 1, sizeof(*f->cells));
+    for (size_t i = 0; i < json_array_size(results); i++) {
+        err = report_read_cell(&ctx, i, json_array_get(results, i), &f->host,
+                               &f->cells[i]);
+        f->ncells = i + 1;
+        if (err)
+            goto fail;
+    }
+    *out = f;
+    return 0;
+fail:
+    conc_rfile_free(f);
+    return err;
+}
+
+int conc_report_load(const char *path, struct conc_rfile **out)
+{
+    FILE *fp;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    int err;
+
+    *out = NULL;
+    if (!(fp = fopen(path, "rb")))
+        return conc_error(-errno, "cannot read '%s'", path);
+    do {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 65536;
+            buf = conc_xrealloc(buf, cap);
+        }
+        n = fread(buf + len, 1, cap - len, fp);
+        len += n;
+    } while (n > 0 && len <= REPORT_MAX_BYTES);
+    if (ferror(fp)) {
+        err = conc_error(-(errno ? errno : EIO), "cannot read '%s'", path);
+        goto out;
+    }
+    if (len > REPORT_MAX_BYTES) {
+        err = conc_error_msg(-EFBIG, "cannot read '%s': larger than 1 GiB",
+                             path);
+        goto out;
+    }
+    err = conc_report_parse(path, buf, len, out);
+out:
+    fclose(fp);
+    free(buf);
+    return err;
+}
+
+double conc_rrun_metric(const struct conc_rrun *run, const char *metric)
+{
+    for (size_t i = 0; i < run->nmetrics; i++)
+        if (strcmp(run->names[i], metric) == 0)
+            return run->values[i];
+    return NAN;
+}
