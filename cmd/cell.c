@@ -160,6 +160,9 @@ static void cell_collect(const struct conc_cell *cell, void *shared,
         s->why[0] = '\0';
 }
 
+const char *const conc_disturbed_keys[3] = { "steal", "runqueue",
+                                             "throttle" };
+
 const char *const conc_disturbed_names[3] = {
     "steal", "other processes on its CPUs (run-queue wait)",
     "cgroup throttling",
@@ -379,6 +382,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
             res->failed = true;
             if (conc_interrupted)
                 break;
+            s.start_ns = t0;
             s.wall_ns = t1 - t0;
             s.failed = true;
             snprintf(s.why, sizeof(s.why), "%s", *conc_error_last()
@@ -390,6 +394,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
                 res->runs[res->nruns++] = s;
             continue;
         }
+        s.start_ns = t0;
         s.wall_ns = t1 - t0;
         s.user_ns = u1.user_ns - u0.user_ns;
         s.sys_ns = u1.sys_ns - u0.sys_ns;

@@ -23,6 +23,8 @@ struct conc_cell {
 
 /* What one timed run measured. */
 struct conc_run_stats {
+    uint64_t start_ns;        /* CLOCK_MONOTONIC at the run's start: pairs
+                                 runs adjacent in time */
     uint64_t wall_ns, user_ns, sys_ns, max_rss_kib;
     uint64_t ctxsw_voluntary, ctxsw_involuntary;
     struct conc_pcts task_ns; /* per-task start..done */
@@ -62,6 +64,8 @@ enum {
 
 /* What each CONC_DISTURBED_* bit (by its index) lost time to, for text. */
 extern const char *const conc_disturbed_names[3];
+/* Their names in the report: "steal", "runqueue", "throttle". */
+extern const char *const conc_disturbed_keys[3];
 
 struct conc_cell_result {
     struct conc_run_stats *runs; /* [nruns] */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,12 +97,14 @@ static char *export_options(const struct conc_cell *cell)
 }
 
 /*
- * A CSV field as RFC 4180 has it: quoted when it holds a quote, a comma
- * or a line break, with each quote doubled; as it is otherwise.
+ * A CSV field as RFC 4180 has it: quoted, with each quote doubled, when it
+ * holds a quote, a comma or a line break, or when `quote` asks (the options
+ * column always is: it holds spaces); as it is otherwise.
  */
-static void export_csv_field(struct export_buf *b, const char *text)
+static void export_csv_field(struct export_buf *b, const char *text,
+                             bool quote)
 {
-    if (!text[strcspn(text, "\",\r\n")]) {
+    if (!quote && !text[strcspn(text, "\",\r\n")]) {
         export_printf(b, "%s", text);
         return;
     }
@@ -142,11 +145,11 @@ int conc_export_csv(const char *path, const struct conc_cell *cells,
         for (unsigned r = 0; r < results[c].nruns; r++) {
             const struct conc_run_stats *s = &results[c].runs[r];
             char *opts = export_options(&cells[c]);
-            export_csv_field(&b, cells[c].model->name);
+            export_csv_field(&b, cells[c].model->name, false);
             export_printf(&b, ",");
-            export_csv_field(&b, cells[c].workload->name);
+            export_csv_field(&b, cells[c].workload->name, false);
             export_printf(&b, ",");
-            export_csv_field(&b, opts);
+            export_csv_field(&b, opts, true);
             free(opts);
             export_printf(&b, ",%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
                               "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%s\n",

@@ -7,7 +7,9 @@
 #define CONC_REPORT_INTERNAL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cmd/report.h"
 #include "cmd/stats.h"
@@ -15,6 +17,8 @@
 /* A report being written: its document and that document's "results". */
 struct conc_report {
     json_t *root, *results;
+    uint64_t steal0_ns;  /* /proc/stat's steal when the report began */
+    bool steal_ok;
 };
 
 /*

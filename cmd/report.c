@@ -17,6 +17,7 @@
 #include "cmd/report-internal.h"
 #include "cmd/report.h"
 #include "lib/err.h"
+#include "lib/proc.h"
 #include "version.h" /* generated: build facts */
 
 static json_t *report_u64(uint64_t v)
@@ -65,6 +66,20 @@ static json_t *report_host(void)
     json_object_set_new(o, "ulimit_nproc", report_u64(h.nproc_limit));
     json_object_set_new(o, "pid_max", report_u64(h.pid_max));
     json_object_set_new(o, "clock_res_ns", report_u64(h.clock_res_ns));
+    json_object_set_new(o, "usable_cpus", json_real(h.usable_cpus));
+    json_object_set_new(o, "clocksource", h.clocksource[0]
+                                              ? json_string(h.clocksource)
+                                              : json_null());
+    json_object_set_new(o, "boost", h.boost < 0 ? json_null()
+                                                : json_boolean(h.boost));
+    json_object_set_new(o, "virtualization",
+                        json_pack("{s:b,s:o,s:o}", "hypervisor",
+                                  h.hypervisor,
+                                  "product", h.virt[0] ? json_string(h.virt)
+                                                       : json_null(),
+                                  "container", h.container[0]
+                                                   ? json_string(h.container)
+                                                   : json_null()));
     return o;
 }
 
@@ -78,6 +93,7 @@ struct conc_report *conc_report_new(int argc, char **argv)
 
     rep->root = json_object();
     rep->results = json_array();
+    rep->steal_ok = conc_proc_steal_ns(&rep->steal0_ns) == 0;
     json_object_set_new(rep->root, "schema", json_string(CONC_SCHEMA));
     json_object_set_new(tool, "version", json_string(CONC_VERSION));
     json_object_set_new(tool, "build", report_build());
@@ -141,6 +157,7 @@ static json_t *report_run(const struct conc_workload *w,
 {
     json_t *r = json_object(), *kinds = json_object();
 
+    json_object_set_new(r, "start_ns", report_u64(s->start_ns));
     json_object_set_new(r, "wall_ns", report_u64(s->wall_ns));
     json_object_set_new(r, "user_ns", report_u64(s->user_ns));
     json_object_set_new(r, "sys_ns", report_u64(s->sys_ns));
@@ -148,6 +165,21 @@ static json_t *report_run(const struct conc_workload *w,
     json_object_set_new(r, "ctxsw_voluntary", report_u64(s->ctxsw_voluntary));
     json_object_set_new(r, "ctxsw_involuntary",
                         report_u64(s->ctxsw_involuntary));
+    json_object_set_new(r, "steal_ns", report_u64(s->steal_ns));
+    json_object_set_new(r, "runqueue_ns", report_u64(s->runqueue_ns));
+    json_object_set_new(r, "runqueue_threads",
+                        json_integer(s->runqueue_threads));
+    json_object_set_new(r, "throttled_ns", report_u64(s->throttled_ns));
+    json_object_set_new(r, "throttled_periods",
+                        report_u64(s->throttled_periods));
+    if (s->disturbed) {
+        json_t *why = json_array();
+        for (int k = 0; k < 3; k++)
+            if (s->disturbed & (1u << k))
+                json_array_append_new(why,
+                                      json_string(conc_disturbed_keys[k]));
+        json_object_set_new(r, "disturbed", why);
+    }
     json_object_set_new(r, "task_ns", report_pcts(&s->task_ns));
     if (w->op_name) {
         json_object_set_new(r, w->op_name, report_pcts(&s->op_ns));
@@ -198,9 +230,26 @@ void conc_report_add(struct conc_report *rep, const struct conc_cell *cell,
             json_array_append_new(runs,
                                   report_run(cell->workload, &res->runs[i]));
         json_object_set_new(o, "runs", runs);
-        json_object_set_new(o, "summary",
-                            report_summary_json(&res->wall, res->wall.n,
-                                                res->nruns - res->wall.n));
+        if (res->wall.n) {
+            json_t *sum = report_summary_json(&res->wall, res->wall.n,
+                                              res->nruns - res->wall.n);
+            json_t *dist = json_object();
+            for (int k = 0; k < 3; k++)
+                json_object_set_new(dist, conc_disturbed_keys[k],
+                                    json_integer(res->disturbed[k]));
+            json_object_set_new(dist, "limit_pct",
+                                json_real(CONC_DISTURB_PCT));
+            json_object_set_new(sum, "disturbed_runs", dist);
+            json_object_set_new(o, "summary", sum);
+        } else {
+            /* No run passed: no numbers to summarize, and why. */
+            json_object_set_new(o, "summary", json_null());
+        }
+        if (res->failed && res->nruns && res->wall.n == 0)
+            json_object_set_new(o, "why",
+                                json_string(res->runs[res->nruns - 1].why));
+        else if (res->failed && !res->nruns && res->err)
+            json_object_set_new(o, "why", json_string(strerror(-res->err)));
         runs = NULL;
     }
     json_object_set_new(o, "failed", json_boolean(res->failed));
@@ -254,9 +303,20 @@ char *report_json_text(const json_t *doc, size_t *len)
 int conc_report_write(struct conc_report *rep, const char *path)
 {
     size_t len;
-    char *text = report_json_text(rep->root, &len);
+    char *text;
     int err;
+    uint64_t steal;
+    double load[3];
 
+    /* The interference over the whole report, beside each run's own. */
+    if (rep->steal_ok && conc_proc_steal_ns(&steal) == 0)
+        json_object_set_new(rep->root, "steal_ns",
+                            report_u64(steal > rep->steal0_ns
+                                           ? steal - rep->steal0_ns : 0));
+    if (getloadavg(load, 3) == 3)
+        json_object_set_new(rep->root, "loadavg_end",
+                            json_pack("[f,f,f]", load[0], load[1], load[2]));
+    text = report_json_text(rep->root, &len);
     if (!text)
         return conc_error_msg(-ENOMEM, "cannot encode the report");
     err = conc_write_atomic(path, text, len);
