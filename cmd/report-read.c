@@ -7,14 +7,66 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd/report.h"
 #include "lib/err.h"
+#include "lib/interrupt.h"
 
-#define REPORT_MAX_BYTES (1ULL << 30)
+/*
+ * The largest report read: 64 MiB is a sweep of about 12,000 cells of 5
+ * runs. Parsed, JSON takes several times its text in memory, so jansson's
+ * allocations are capped too (REPORT_MAX_HEAP), and a hostile file fails
+ * with a message instead of exhausting memory.
+ */
+#define REPORT_MAX_BYTES ((size_t)64 << 20)
+#define REPORT_MAX_HEAP ((size_t)1 << 30)
+
+/* Bytes jansson holds now, and whether its cap was hit. */
+static size_t report_heap;
+static bool report_heap_full;
+
+/* jansson's allocator: a size header, so frees can be counted. */
+static void *report_malloc(size_t n)
+{
+    size_t *p;
+
+    if (n > REPORT_MAX_HEAP - report_heap) {
+        report_heap_full = true;
+        return NULL;
+    }
+    if (!(p = malloc(n + sizeof(max_align_t))))
+        return NULL;
+    *p = n;
+    report_heap += n;
+    return (char *)p + sizeof(max_align_t);
+}
+
+static void report_free(void *q)
+{
+    size_t *p;
+
+    if (!q)
+        return;
+    p = (size_t *)((char *)q - sizeof(max_align_t));
+    report_heap -= *p;
+    free(p);
+}
+
+/* Installs the counting allocator before jansson's first allocation. */
+static void report_heap_init(void)
+{
+    static bool done;
+
+    if (!done) {
+        json_set_alloc_funcs(report_malloc, report_free);
+        done = true;
+    }
+}
 
 struct report_ctx {
     const char *name; /* the file, for messages */
@@ -151,6 +203,19 @@ static void report_run_add(struct conc_rrun *r, size_t *cap, const char *name,
     r->values[r->nmetrics++] = value;
 }
 
+/* Refuses a run field below zero, naming it and the value. */
+static int report_run_negative(const struct report_ctx *ctx, const char *where,
+                               const char *key, const char *sub,
+                               const json_t *v)
+{
+    char what[320];
+
+    snprintf(what, sizeof(what), "'%s%s%s' is %g: a measurement is never "
+             "negative", key, sub ? "." : "", sub ? sub : "",
+             json_number_value(v));
+    return report_bad(ctx, where, what);
+}
+
 /*
  * A run: numbers become metrics by name, numbers one object down become
  * "object.key"; strings and booleans other than the verdict are ignored.
@@ -175,13 +240,21 @@ static int report_read_run(const struct report_ctx *ctx, const char *where,
         return report_bad(ctx, where, "'failed' or 'result_ok' is not a "
                                       "boolean");
     r->failed = json_is_true(failed) || json_is_false(ok);
+    /* Every measurement is a count, a size or a time: none is negative,
+       and a run took some time. */
+    if (!(json_number_value(wall) > 0) || !isfinite(json_number_value(wall)))
+        return report_bad(ctx, where, "'wall_ns' is not a positive time");
     json_object_foreach((json_t *)o, key, v) {
         if (json_is_number(v)) {
+            if (!(json_number_value(v) >= 0))
+                return report_run_negative(ctx, where, key, NULL, v);
             report_run_add(r, &cap, key, json_number_value(v));
         } else if (json_is_object(v)) {
             json_object_foreach(v, sub, w) {
                 if (!json_is_number(w))
                     continue;
+                if (!(json_number_value(w) >= 0))
+                    return report_run_negative(ctx, where, key, sub, w);
                 snprintf(name, sizeof(name), "%s.%s", key, sub);
                 report_run_add(r, &cap, name, json_number_value(w));
             }
@@ -319,21 +392,15 @@ void conc_rfile_free(struct conc_rfile *f)
     free(f);
 }
 
-int conc_report_parse(const char *name, const char *text, size_t len,
-                      struct conc_rfile **out)
+/* The report in root (owned by the result from here on, freed on error). */
+static int report_from_root(const char *name, json_t *root,
+                            struct conc_rfile **out)
 {
     struct report_ctx ctx = { name };
     struct conc_rfile *f;
-    json_error_t jerr;
-    json_t *root, *schema, *results, *tool;
+    json_t *schema, *results, *tool;
     int err;
 
-    *out = NULL;
-    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root)
-        return conc_error_msg(-EINVAL, "cannot parse '%s': %s (line %d, "
-                              "column %d)", name, jerr.text, jerr.line,
-                              jerr.column);
     if (!json_is_object(root)) {
         json_decref(root);
         return conc_error_msg(-EINVAL, "'%s' is not a concbench report (not "
@@ -368,6 +435,11 @@ int conc_report_parse(const char *name, const char *text, size_t len,
     }
     f->cells = conc_xcalloc(json_array_size(results) + 1, sizeof(*f->cells));
     for (size_t i = 0; i < json_array_size(results); i++) {
+        /* A report of a million cells takes a while: stay interruptible. */
+        if (conc_interrupted) {
+            err = -EINTR;
+            goto fail;
+        }
         err = report_read_cell(&ctx, i, json_array_get(results, i), &f->host,
                                &f->cells[i]);
         f->ncells = i + 1;
@@ -381,37 +453,93 @@ fail:
     return err;
 }
 
+int conc_report_parse(const char *name, const char *text, size_t len,
+                      struct conc_rfile **out)
+{
+    json_error_t jerr;
+    json_t *root;
+
+    *out = NULL;
+    report_heap_init();
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return conc_error_msg(-EINVAL, "cannot parse '%s': %s (line %d, "
+                              "column %d)", name, jerr.text, jerr.line,
+                              jerr.column);
+    return report_from_root(name, root, out);
+}
+
+/* The file being streamed into jansson, with its limits. */
+struct report_src {
+    FILE *fp;
+    size_t read;
+    int err; /* why the callback stopped: -EFBIG, -EINTR or -errno */
+};
+
+/*
+ * jansson's reader callback: hands over the file a chunk at a time, so
+ * the parse fails at the first byte that is not JSON (an endless
+ * /dev/zero ends at once), no more than REPORT_MAX_BYTES is ever read,
+ * and SIGINT stops it between chunks.
+ */
+static size_t report_src_read(void *buf, size_t len, void *arg)
+{
+    struct report_src *src = arg;
+    size_t n;
+
+    if (conc_interrupted) {
+        src->err = -EINTR;
+        return (size_t)-1;
+    }
+    if (src->read >= REPORT_MAX_BYTES) {
+        /* One byte past the limit says the file is larger. */
+        if (fgetc(src->fp) == EOF)
+            return 0;
+        src->err = -EFBIG;
+        return (size_t)-1;
+    }
+    if (len > REPORT_MAX_BYTES - src->read)
+        len = REPORT_MAX_BYTES - src->read;
+    n = fread(buf, 1, len, src->fp);
+    if (n == 0 && ferror(src->fp)) {
+        src->err = -(errno ? errno : EIO);
+        return (size_t)-1;
+    }
+    src->read += n;
+    return n;
+}
+
 int conc_report_load(const char *path, struct conc_rfile **out)
 {
-    FILE *fp;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
+    struct report_src src = { NULL, 0, 0 };
+    json_error_t jerr;
+    json_t *root;
     int err;
 
     *out = NULL;
-    if (!(fp = fopen(path, "rb")))
+    report_heap_init();
+    report_heap_full = false;
+    if (!(src.fp = fopen(path, "rbe")))
         return conc_error(-errno, "cannot read '%s'", path);
-    do {
-        if (len == cap) {
-            cap = cap ? 2 * cap : 65536;
-            buf = conc_xrealloc(buf, cap);
-        }
-        n = fread(buf + len, 1, cap - len, fp);
-        len += n;
-    } while (n > 0 && len <= REPORT_MAX_BYTES);
-    if (ferror(fp)) {
-        err = conc_error(-(errno ? errno : EIO), "cannot read '%s'", path);
-        goto out;
+    root = json_load_callback(report_src_read, &src, JSON_REJECT_DUPLICATES,
+                              &jerr);
+    fclose(src.fp);
+    if (!root) {
+        if (src.err == -EINTR)
+            return -EINTR;
+        if (src.err == -EFBIG)
+            return conc_error_msg(-EFBIG, "cannot read '%s': larger than "
+                                  "64 MiB", path);
+        if (report_heap_full)
+            return conc_error_msg(-ENOMEM, "cannot read '%s': it needs over "
+                                  "1 GiB of memory parsed", path);
+        if (src.err)
+            return conc_error(src.err, "cannot read '%s'", path);
+        return conc_error_msg(-EINVAL, "cannot parse '%s': %s (line %d, "
+                              "column %d)", path, jerr.text, jerr.line,
+                              jerr.column);
     }
-    if (len > REPORT_MAX_BYTES) {
-        err = conc_error_msg(-EFBIG, "cannot read '%s': larger than 1 GiB",
-                             path);
-        goto out;
-    }
-    err = conc_report_parse(path, buf, len, out);
-out:
-    fclose(fp);
-    free(buf);
+    err = report_from_root(path, root, out);
     return err;
 }
 
