@@ -64,17 +64,17 @@ void green_stack_fini(struct green_sched *s)
     free(s->free_slots);
 }
 
-/* A stack from the pool, or from a new chunk. NULL with errno set. */
-static char *green_slot_get(struct green_sched *s)
+/*
+ * Maps a new chunk and hands out its first stack. NULL with errno set. Out
+ * of line, so that taking a stack from the pool, the common case, needs
+ * none of its registers.
+ */
+static __attribute__((noinline)) char *green_chunk_new(struct green_sched *s)
 {
     const struct green_group *g = s->g;
     size_t n, len;
     char *base;
 
-    if (s->nfree)
-        return s->free_slots[--s->nfree];
-    if (s->nchunks && s->chunk_used < s->chunk_slots)
-        return s->chunks[s->nchunks - 1] + g->slot_bytes * s->chunk_used++;
     if (s->slots_made >= s->ntasks) {
         errno = ENOMEM; /* cannot happen: a stack per task exists */
         return NULL;
@@ -112,6 +112,16 @@ static char *green_slot_get(struct green_sched *s)
     s->chunk_used = 1;
     s->slots_made += n;
     return base;
+}
+
+/* A stack from the pool, or from a new chunk. NULL with errno set. */
+static char *green_slot_get(struct green_sched *s)
+{
+    if (s->nfree)
+        return s->free_slots[--s->nfree];
+    if (s->nchunks && s->chunk_used < s->chunk_slots)
+        return s->chunks[s->nchunks - 1] + s->g->slot_bytes * s->chunk_used++;
+    return green_chunk_new(s);
 }
 
 /* Back to the pool: the next task to start runs on it. */

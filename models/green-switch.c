@@ -1,7 +1,8 @@
 /*
  * green's stack switches: the fcontext (Boost.Context) and ucontext back-ends
- * behind -o switch, and telling TSan and valgrind about each task's stack.
- * The switch of the hot path is inline, in green.h.
+ * behind -o switch, and the scheduler's own context. The switch of the hot
+ * path, and telling TSan and valgrind about a task's stack, are inline in
+ * green.h.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,32 +69,6 @@ const struct green_switch green_switches[] = {
     [GREEN_SWITCH_UCONTEXT] = { "ucontext", green_uc_make, green_uc_resume,
                                 green_uc_suspend },
 };
-
-void green_switch_make(const struct green_group *g, struct green_co *co,
-                       char *lo, size_t size)
-{
-    g->sw->make(co, lo, size);
-#ifdef GREEN_TSAN
-    co->tsan_fiber = __tsan_create_fiber(0);
-#endif
-#ifdef GREEN_VALGRIND
-    co->vg_stack = VALGRIND_STACK_REGISTER(co->stack_lo,
-                                           co->stack_lo + co->stack_size);
-#endif
-}
-
-void green_switch_unmake(struct green_co *co)
-{
-#ifdef GREEN_TSAN
-    __tsan_destroy_fiber(co->tsan_fiber);
-    co->tsan_fiber = NULL;
-#endif
-#ifdef GREEN_VALGRIND
-    VALGRIND_STACK_DEREGISTER(co->vg_stack);
-#else
-    (void)co;
-#endif
-}
 
 /* fcontext needs nothing: the first jump to a task gives s->fctx. */
 void green_switch_init(struct green_sched *s)

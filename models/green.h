@@ -260,16 +260,6 @@ void green_segv_restore(void);
 /* Indexed by enum green_switch_kind; make is NULL for one not built. */
 extern const struct green_switch green_switches[];
 
-/*
- * Makes co's first context on [lo, lo + size), with g's switch, and tells
- * TSan and valgrind about that stack.
- */
-void green_switch_make(const struct green_group *g, struct green_co *co,
-                       char *lo, size_t size);
-
-/* Forgets co's context and its stack for TSan and valgrind. */
-void green_switch_unmake(struct green_co *co);
-
 /* The scheduler's own context, as s->g->sw needs it; and its release. */
 void green_switch_init(struct green_sched *s);
 void green_switch_fini(struct green_sched *s);
@@ -292,7 +282,8 @@ void green_sched_fini(struct green_sched *s);
 
 /*
  * Runs s's tasks on this thread until every one is done or the run stops,
- * then ends those a stop left parked.
+ * then ends those a stop left parked. Signals taken meanwhile run on s's
+ * alternate stack, where the overflow handler can still run.
  */
 void green_sched_run(struct green_sched *s);
 
@@ -305,7 +296,38 @@ void green_sched_abandon(struct green_sched *s);
 /* Stops the run and wakes every scheduler out of epoll to see it. */
 void green_stop_all(struct green_group *g);
 
-/* ---- the switch itself: the hot path, inlined into the scheduler ---- */
+/* ---- the switch itself: inline, on the hot path or once per task ---- */
+
+/*
+ * Makes co's first context on [lo, lo + size), with g's switch, and tells
+ * TSan and valgrind about that stack.
+ */
+static inline void green_switch_make(const struct green_group *g,
+                                     struct green_co *co, char *lo,
+                                     size_t size)
+{
+    g->sw->make(co, lo, size);
+#ifdef GREEN_TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+#ifdef GREEN_VALGRIND
+    co->vg_stack = VALGRIND_STACK_REGISTER(co->stack_lo,
+                                           co->stack_lo + co->stack_size);
+#endif
+}
+
+/* Forgets co's context and its stack for TSan and valgrind. */
+static inline void green_switch_unmake(struct green_co *co)
+{
+#ifdef GREEN_TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+    co->tsan_fiber = NULL;
+#endif
+#ifdef GREEN_VALGRIND
+    VALGRIND_STACK_DEREGISTER(co->vg_stack);
+#endif
+    (void)co;
+}
 
 #ifdef CONC_HAVE_BOOST_CONTEXT
 static inline void green_fc_resume(struct green_sched *s,
