@@ -1,0 +1,432 @@
+/*
+ * green's scheduler: a FIFO run queue, tasks parked in epoll for fds and in
+ * a min-heap of deadlines, the poll between rounds, and the loop that runs
+ * one scheduler's tasks on its OS thread.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "models/green.h"
+
+#define GREEN_EVENTS 256            /* epoll events taken per wait */
+#define GREEN_ALTSTACK (64 * 1024)  /* where the overflow handler runs */
+
+_Thread_local struct green_co *green_cur;
+
+/* ---- the run queue and waits ---- */
+
+/* Parks co in the deadline heap (sized for every task: it never grows). */
+static void green_heap_push(struct green_sched *s, struct green_co *co)
+{
+    co->wait.key = co->deadline_ns;
+    (void)conc_heap_push(&s->heap, &co->wait);
+}
+
+/* The task whose deadline node n is. */
+static struct green_co *green_of_node(struct conc_heap_node *n)
+{
+    return (struct green_co *)((char *)n - offsetof(struct green_co, wait));
+}
+
+static void green_push(struct green_sched *s, struct green_co *co)
+{
+    co->next = NULL;
+    if (s->tail)
+        s->tail->next = co;
+    else
+        s->head = co;
+    s->tail = co;
+    s->nrunnable++;
+}
+
+static struct green_co *green_pop(struct green_sched *s)
+{
+    struct green_co *co = s->head;
+
+    s->head = co->next;
+    if (!s->head)
+        s->tail = NULL;
+    s->nrunnable--;
+    return co;
+}
+
+/*
+ * Makes a parked task runnable again, out of epoll and the heap; timed_out
+ * when its deadline came rather than its fd.
+ */
+static void green_wake(struct green_sched *s, struct green_co *co,
+                       bool timed_out)
+{
+    if (conc_heap_node_in(&co->wait))
+        conc_heap_remove(&s->heap, &co->wait);
+    if (co->state == GREEN_WAIT_FD) {
+        s->nfd_waits--;
+        /*
+         * A one-shot registration is disarmed once it has fired, but still
+         * armed when the deadline came first: a later event must not wake
+         * the task in the middle of another wait.
+         */
+        if (timed_out && co->reg_fd >= 0) {
+            epoll_ctl(s->epfd, EPOLL_CTL_DEL, co->reg_fd, NULL);
+            co->reg_fd = -1;
+        }
+    }
+    co->state = GREEN_RUNNABLE;
+    green_push(s, co);
+}
+
+/*
+ * Registers co for one readiness event of fd. The registration stays in
+ * epoll, disarmed, after it fires, so the next wait on the same fd is one
+ * EPOLL_CTL_MOD; closing the fd removes it.
+ */
+static int green_arm(struct green_sched *s, struct green_co *co, int fd,
+                     uint32_t events)
+{
+    struct epoll_event ev = { .events = events | EPOLLONESHOT,
+                              .data.ptr = co };
+    int op = co->reg_fd == fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+    if (epoll_ctl(s->epfd, op, fd, &ev) == 0)
+        goto ok;
+    if (errno == ENOENT && op == EPOLL_CTL_MOD)
+        op = EPOLL_CTL_ADD;
+    else if (errno == EEXIST && op == EPOLL_CTL_ADD)
+        op = EPOLL_CTL_MOD;
+    else
+        return -errno;
+    if (epoll_ctl(s->epfd, op, fd, &ev))
+        return -errno;
+ok:
+    co->reg_fd = fd;
+    return 0;
+}
+
+/*
+ * In the task: parks it as w asks and switches to the scheduler, which
+ * switches back when the wait is over. 0, or -errno when the wait cannot
+ * be made (then the task ends with it).
+ */
+static int green_park(struct green_sched *s, struct green_co *co,
+                      const struct conc_wait *w)
+{
+    int err;
+
+    co->deadline_ns = 0;
+    switch (w->want) {
+    case CONC_YIELD:
+        co->state = GREEN_RUNNABLE;
+        break;
+    case CONC_WAIT_UNTIL:
+        co->state = GREEN_WAIT_TIMER;
+        co->deadline_ns = w->deadline_ns;
+        break;
+    case CONC_WAIT_READ:
+    case CONC_WAIT_WRITE:
+        err = green_arm(s, co, w->fd,
+                        w->want == CONC_WAIT_READ ? EPOLLIN : EPOLLOUT);
+        if (err == -EPERM) {
+            /* epoll cannot watch it (a regular file): always ready. */
+            co->state = GREEN_RUNNABLE;
+            break;
+        }
+        if (err)
+            return err;
+        co->state = GREEN_WAIT_FD;
+        co->deadline_ns = w->deadline_ns;
+        break;
+    default:
+        return -EINVAL;
+    }
+    green_suspend(s, co, false);
+    return 0;
+}
+
+void green_co_main(struct green_co *co)
+{
+    struct green_sched *s = co->s;
+    const struct conc_run *r = s->g->r;
+    struct conc_wait w;
+    int err;
+
+#ifdef GREEN_ASAN
+    __sanitizer_finish_switch_fiber(NULL, &s->asan_bottom, &s->asan_size);
+#endif
+    err = conc_task_start(r, co->index, co->task);
+    if (!err) {
+        co->inited = true;
+        for (;;) {
+            memset(&w, 0, sizeof(w));
+            err = r->w->step(co->task, &w);
+            if (err || w.want == CONC_DONE)
+                break;
+            err = green_park(s, co, &w);
+            if (err)
+                break;
+        }
+        co->inited = false;
+        conc_task_finish(r, co->index, co->task, err);
+    }
+    co->state = GREEN_DONE;
+    green_suspend(s, co, true);
+    abort(); /* a finished task is never resumed */
+}
+
+/* ---- the scheduler ---- */
+
+static bool green_stopping(const struct green_sched *s)
+{
+    return conc_interrupted ||
+           atomic_load_explicit(&s->g->stop, memory_order_relaxed);
+}
+
+void green_stop_all(struct green_group *g)
+{
+    uint64_t one = 1;
+
+    atomic_store(&g->stop, 1);
+    for (unsigned k = 0; k < g->nsched; k++)
+        if (write(g->scheds[k].wakefd, &one, sizeof(one)) < 0) {
+            /* The counter is only full after 2^64-2 wakes. */
+        }
+}
+
+/* Records the run's first failure, printing it once, and stops the run. */
+static void green_fail(struct green_group *g, int err, const char *what)
+{
+    int none = 0;
+    char sz[32];
+
+    if (atomic_compare_exchange_strong(&g->err, &none, err)) {
+        green_fmt_size(sz, sizeof(sz), g->stack_bytes);
+        conc_error(err, "cannot %s (stack=%s)", what, sz);
+    }
+    green_stop_all(g);
+}
+
+/* After a task switched back: where it goes next. */
+static void green_after(struct green_sched *s, struct green_co *co)
+{
+    switch (co->state) {
+    case GREEN_RUNNABLE:
+        green_push(s, co);
+        break;
+    case GREEN_WAIT_TIMER:
+        green_heap_push(s, co);
+        break;
+    case GREEN_WAIT_FD:
+        s->nfd_waits++;
+        if (co->deadline_ns)
+            green_heap_push(s, co);
+        break;
+    case GREEN_DONE:
+        green_stack_detach(s, co);
+        s->done++;
+        break;
+    case GREEN_NEW:
+        abort();
+    }
+}
+
+/*
+ * Waits in epoll for fds and the next deadline, without blocking when
+ * tasks are runnable, then wakes what is ready. Never wakes a timer task
+ * before its deadline: epoll_pwait2 sleeps at least the relative timeout
+ * it is given, and the heap is then checked against the clock.
+ */
+static int green_poll(struct green_sched *s)
+{
+    static atomic_int no_pwait2;
+    struct epoll_event ev[GREEN_EVENTS];
+    bool idle = s->nrunnable == 0;
+    struct timespec ts = { 0, 0 };
+    int n, timeout_ms = 0;
+    uint64_t now = 0;
+
+    /* Nothing parked: no reason to ask the kernel. */
+    if (!s->nfd_waits && !s->heap.n)
+        return 0;
+    if (s->heap.n)
+        now = conc_now_ns();
+    if (idle || s->nfd_waits) {
+        bool forever = idle && !s->heap.n;
+        if (idle && s->heap.n && s->heap.v[0]->key > now) {
+            uint64_t d = s->heap.v[0]->key - now;
+            ts = conc_ns_to_timespec(d);
+            /* The fallback rounds up: waking early would only spin. */
+            timeout_ms = d / CONC_NS_PER_MS > INT_MAX
+                             ? INT_MAX
+                             : (int)((d + CONC_NS_PER_MS - 1) / CONC_NS_PER_MS);
+        }
+        if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+            n = epoll_pwait2(s->epfd, ev, GREEN_EVENTS, forever ? NULL : &ts,
+                             NULL);
+            if (n < 0 && errno == ENOSYS) {
+                atomic_store(&no_pwait2, 1);
+                n = epoll_wait(s->epfd, ev, GREEN_EVENTS,
+                               forever ? -1 : timeout_ms);
+            }
+        } else {
+            n = epoll_wait(s->epfd, ev, GREEN_EVENTS,
+                           forever ? -1 : timeout_ms);
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                return 0; /* the loop looks at conc_interrupted */
+            return -errno;
+        }
+        for (int i = 0; i < n; i++) {
+            struct green_co *co = ev[i].data.ptr;
+            if (!co) {
+                uint64_t v;
+                if (read(s->wakefd, &v, sizeof(v)) < 0) {
+                    /* Already drained: nothing to do. */
+                }
+                continue;
+            }
+            if (co->state == GREEN_WAIT_FD)
+                green_wake(s, co, false);
+        }
+        if (s->heap.n)
+            now = conc_now_ns();
+    }
+    while (s->heap.n && s->heap.v[0]->key <= now)
+        green_wake(s, green_of_node(s->heap.v[0]), true);
+    return 0;
+}
+
+/*
+ * Runs the scheduler's tasks until every one is done or the run stops. A
+ * round runs each task that was runnable when it began once, then polls,
+ * so tasks waiting on fds and deadlines are never starved by yielders.
+ */
+static void green_sched_loop(struct green_sched *s)
+{
+    while (s->done < s->ntasks && !green_stopping(s)) {
+        size_t n = s->nrunnable;
+        int err;
+
+        while (n-- && !conc_interrupted) {
+            struct green_co *co = green_pop(s);
+            if (co->state == GREEN_NEW) {
+                err = green_stack_attach(s, co);
+                if (err) {
+                    green_fail(s->g, err, "map stacks for green tasks");
+                    return;
+                }
+                co->state = GREEN_RUNNABLE;
+            }
+            green_resume(s, co);
+            green_after(s, co);
+        }
+        if (s->done == s->ntasks)
+            break;
+        err = green_poll(s);
+        if (err) {
+            green_fail(s->g, err, "wait in epoll");
+            return;
+        }
+    }
+}
+
+/*
+ * A stop leaves tasks parked: their task_fini runs here, on the
+ * scheduler's stack (a task's memory is not on its own stack).
+ */
+void green_sched_abandon(struct green_sched *s)
+{
+    int err = atomic_load(&s->g->err);
+
+    for (unsigned i = 0; i < s->ntasks; i++) {
+        struct green_co *co = &s->cos[i];
+        if (co->inited) {
+            conc_task_finish(s->g->r, co->index, co->task,
+                             err ? err : -EINTR);
+            co->inited = false;
+        }
+        if (co->slot)
+            green_stack_detach(s, co);
+    }
+}
+
+void green_sched_run(struct green_sched *s)
+{
+    stack_t ss = { .ss_sp = s->altstack, .ss_size = GREEN_ALTSTACK };
+
+#ifdef GREEN_TSAN
+    s->tsan_fiber = __tsan_get_current_fiber();
+#endif
+    /* The overflow handler cannot run on the stack that overflowed. */
+    sigaltstack(&ss, &s->old_altstack);
+    green_sched_loop(s);
+    green_sched_abandon(s);
+    sigaltstack(&s->old_altstack, NULL);
+}
+
+/* ---- a scheduler's making and unmaking ---- */
+
+int green_sched_init(struct green_group *g, struct green_sched *s,
+                     unsigned first, unsigned n)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+    memset(s, 0, sizeof(*s));
+    s->g = g;
+    s->first = first;
+    s->ntasks = n;
+    s->epfd = s->wakefd = -1;
+    s->cos = conc_xcalloc(n, sizeof(*s->cos));
+    s->tasks_mem = conc_xcalloc(n, g->task_stride);
+    green_stack_init(s);
+    green_switch_init(s);
+    for (unsigned i = 0; i < n; i++) {
+        struct green_co *co = &s->cos[i];
+        co->s = s;
+        co->index = first + i;
+        co->task = s->tasks_mem + (size_t)i * g->task_stride;
+        conc_heap_node_init(&co->wait);
+        co->reg_fd = -1;
+        co->state = GREEN_NEW;
+        green_push(s, co);
+    }
+    if (conc_heap_init(&s->heap, n))
+        return conc_error(-ENOMEM, "cannot allocate the deadline heap");
+    s->altstack = mmap(NULL, GREEN_ALTSTACK, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (s->altstack == MAP_FAILED) {
+        s->altstack = NULL;
+        return conc_error(-errno, "cannot map a signal stack");
+    }
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s->epfd < 0)
+        return conc_error(-errno, "cannot create an epoll instance");
+    s->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->wakefd < 0)
+        return conc_error(-errno, "cannot create an eventfd");
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &ev))
+        return conc_error(-errno, "cannot watch an eventfd");
+    return 0;
+}
+
+void green_sched_fini(struct green_sched *s)
+{
+    green_stack_fini(s);
+    if (s->altstack)
+        munmap(s->altstack, GREEN_ALTSTACK);
+    if (s->wakefd >= 0)
+        close(s->wakefd);
+    if (s->epfd >= 0)
+        close(s->epfd);
+    green_switch_fini(s);
+    conc_heap_fini(&s->heap);
+    free(s->tasks_mem);
+    free(s->cos);
+}
