@@ -26,10 +26,10 @@ teardown() { serve_stop KILL; }
 @test "bad flags and options exit 2 with one line" {
     run --separate-stderr "$CONCBENCH" serve --frob
     [ "$status" -eq 2 ]
-    [ "${stderr_lines[0]}" = "concbench: unknown option '--frob'" ]
+    [ "$stderr" = "concbench: unknown option '--frob' (see 'concbench serve --help')" ]
     run --separate-stderr "$CONCBENCH" serve extra
     [ "$status" -eq 2 ]
-    [ "${stderr_lines[0]}" = "concbench: unexpected argument 'extra'" ]
+    [ "$stderr" = "concbench: unexpected argument 'extra' (see 'concbench serve --help')" ]
     run --separate-stderr "$CONCBENCH" serve -o dealy=5ms
     [ "$status" -eq 2 ]
     [ "$stderr" = "concbench: unknown option 'dealy' for serve; did you mean 'delay'?" ]
@@ -44,7 +44,7 @@ teardown() { serve_stop KILL; }
     [ "$stderr" = "concbench: value '70000' for '--port' is out of range (0 to 65535)" ]
     run --separate-stderr "$CONCBENCH" serve --port
     [ "$status" -eq 2 ]
-    [ "$stderr" = "concbench: option '--port' needs a value" ]
+    [ "$stderr" = "concbench: option '--port' needs a value (see 'concbench serve --help')" ]
 }
 
 @test "--bind refuses wildcards and names, and reports a bind failure" {

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_SEP "\n~~~\n"
 #define FUZZ_ANSWERS_MAX 16
-/* The workload's receive buffer (HTTP_RBUF in workloads/http.c). */
+/* The workload's receive buffer (HTTP_RBUF in workloads/http-client.c). */
 #define FUZZ_RBUF (16u << 10)
 /* Steps one task may take: a whole run is a few dozen. */
 #define FUZZ_STEPS_MAX 100000

@@ -1,0 +1,629 @@
+/*
+ * The built-in HTTP/1.1 server's core: one libuv loop, http-parser, and a
+ * timer per delayed answer, so thousands in flight cost no thread.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/opts.h"
+#include "workloads/httpd.h"
+
+#if defined(CONC_HAVE_UV) && defined(CONC_HAVE_HTTP_PARSER)
+#include <http_parser.h>
+#include <uv.h>
+
+const char *const conc_httpd_unavailable = NULL;
+
+/*
+ * Every body is cut from one shared read-only buffer: a response larger
+ * than it is written as several uv_buf_t pointing at the same bytes, so a
+ * response costs no copy and no allocation of its size.
+ */
+#define HTTPD_CHUNK (256u << 10)
+#define HTTPD_URL_MAX 2048
+#define HTTPD_READ_BUF (64u << 10)
+/* Bytes a client may send ahead (pipelining) before we stop reading it. */
+#define HTTPD_PENDING_MAX (64u << 10)
+/* How long a closing connection waits for the client's close. */
+#define HTTPD_LINGER_MS 2000
+
+struct httpd_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_write_t write;
+    uv_shutdown_t shutdown;
+    http_parser parser;
+    struct conc_httpd *srv;
+    struct httpd_conn *prev, *next;
+    int handles;      /* open uv handles; freed when both have closed */
+    bool closing;
+    bool lingering;   /* answered and shut down: waiting for the client */
+    bool busy;        /* a request is being answered */
+    bool done;        /* the parser paused on a complete request */
+    bool keep;        /* keep the connection after this response */
+    bool read_stopped;
+    unsigned method;
+    uint64_t size;    /* body bytes of the current response */
+    size_t url_len;
+    bool url_long;
+    char url[HTTPD_URL_MAX];
+    char head[512];   /* the response's status line and headers */
+    size_t head_len;
+    const char *body; /* an error response's body, or NULL: the shared one */
+    char msg[192];    /* an error body made for this request */
+    char *pending;    /* bytes received while busy (pipelined requests) */
+    size_t pending_len, pending_cap;
+};
+
+struct conc_httpd {
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t wake;            /* conc_httpd_stop() wakes the loop */
+    uint64_t delay_ns, size;
+    unsigned port;
+    bool keepalive;
+    bool stopping;
+    bool accept_warned;
+    char *body;                 /* HTTPD_CHUNK shared bytes */
+    char rbuf[HTTPD_READ_BUF];  /* one loop thread: one read buffer */
+    struct httpd_conn *conns;   /* every open connection, to close on stop */
+};
+
+static void httpd_conn_close(struct httpd_conn *c);
+static void httpd_conn_feed(struct httpd_conn *c, const char *data,
+                            size_t len);
+static void httpd_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void httpd_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+static void httpd_on_conn_close(uv_handle_t *h)
+{
+    struct httpd_conn *c = h->data;
+
+    if (--c->handles == 0) {
+        free(c->pending);
+        free(c);
+    }
+}
+
+static void httpd_conn_close(struct httpd_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    /* Pending writes end with UV_ECANCELED before these callbacks run. */
+    uv_close((uv_handle_t *)&c->tcp, httpd_on_conn_close);
+    uv_close((uv_handle_t *)&c->timer, httpd_on_conn_close);
+}
+
+static void httpd_on_linger(uv_timer_t *t)
+{
+    httpd_conn_close(t->data);
+}
+
+static void httpd_on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct httpd_conn *c = req->data;
+
+    if (status < 0 && !c->closing)
+        httpd_conn_close(c);
+}
+
+/*
+ * Ends a connection after its last response, lingering like nginx: our
+ * FIN goes first (so TIME_WAIT lands here, not on the client), then we
+ * read and drop whatever the client still sends until it closes. Closing
+ * at once would make the kernel answer unread bytes (a pipelined request)
+ * with a reset that can destroy the response before the client reads it.
+ */
+static void httpd_conn_linger(struct httpd_conn *c)
+{
+    c->lingering = true;
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, httpd_on_shutdown)) {
+        httpd_conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, httpd_on_linger, HTTPD_LINGER_MS, 0);
+    if (c->read_stopped) {
+        c->read_stopped = false;
+        uv_read_start((uv_stream_t *)&c->tcp, httpd_on_alloc, httpd_on_read);
+    }
+}
+
+static void httpd_on_write(uv_write_t *req, int status)
+{
+    struct httpd_conn *c = req->data;
+
+    if (c->closing)
+        return;
+    c->busy = false;
+    if (status < 0) {
+        httpd_conn_close(c);
+        return;
+    }
+    if (!c->keep) {
+        httpd_conn_linger(c);
+        return;
+    }
+    if (c->pending_len) {
+        char *buf = c->pending;
+        size_t len = c->pending_len;
+        c->pending = NULL;
+        c->pending_len = c->pending_cap = 0;
+        httpd_conn_feed(c, buf, len);
+        free(buf);
+    }
+    if (!c->busy && !c->closing && c->read_stopped) {
+        c->read_stopped = false;
+        uv_read_start((uv_stream_t *)&c->tcp, httpd_on_alloc, httpd_on_read);
+    }
+}
+
+/* Writes the response prepared in c (head, then body or size bytes). */
+static void httpd_conn_write(struct httpd_conn *c)
+{
+    uv_buf_t small[8], *bufs = small;
+    size_t nbufs = 1, left = c->method == HTTP_HEAD ? 0 : c->size;
+    int err;
+
+    if (!c->body && 1 + (left + HTTPD_CHUNK - 1) / HTTPD_CHUNK >
+                        sizeof(small) / sizeof(small[0]))
+        bufs = conc_xmalloc((1 + (left + HTTPD_CHUNK - 1) / HTTPD_CHUNK) *
+                            sizeof(*bufs));
+    bufs[0] = uv_buf_init(c->head, (unsigned)c->head_len);
+    if (c->body) {
+        if (left)
+            bufs[nbufs++] = uv_buf_init((char *)c->body, (unsigned)left);
+    } else {
+        for (; left; left -= bufs[nbufs++].len)
+            bufs[nbufs] = uv_buf_init(c->srv->body, left < HTTPD_CHUNK
+                                                        ? (unsigned)left
+                                                        : HTTPD_CHUNK);
+    }
+    c->write.data = c;
+    /* libuv copies the uv_buf_t array, never the bytes it points at. */
+    err = uv_write(&c->write, (uv_stream_t *)&c->tcp, bufs,
+                   (unsigned)nbufs, httpd_on_write);
+    if (bufs != small)
+        free(bufs);
+    if (err)
+        httpd_conn_close(c);
+}
+
+static void httpd_on_timer(uv_timer_t *t)
+{
+    httpd_conn_write(t->data);
+}
+
+static const char *httpd_reason(unsigned status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 414: return "URI Too Long";
+    }
+    return "Error";
+}
+
+/* Prepares the status line and headers for status and c->size bytes. */
+static void httpd_conn_head(struct httpd_conn *c, unsigned status)
+{
+    int n = snprintf(c->head, sizeof(c->head),
+                     "HTTP/1.1 %u %s\r\n"
+                     "Server: concbench\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %llu\r\n"
+                     "%s"
+                     "Connection: %s\r\n\r\n",
+                     status, httpd_reason(status),
+                     status == 200 ? "application/octet-stream"
+                                   : "text/plain",
+                     (unsigned long long)c->size,
+                     status == 405 ? "Allow: GET, HEAD\r\n" : "",
+                     c->keep ? "keep-alive" : "close");
+    c->head_len = (size_t)n;
+}
+
+/* Answers with an error status and a one-line body, at once. */
+static void httpd_conn_error(struct httpd_conn *c, unsigned status,
+                             const char *msg)
+{
+    c->busy = true;
+    if (status == 400 || status == 414)
+        c->keep = false; /* the stream may be out of step: start afresh */
+    c->body = msg;
+    c->size = strlen(msg);
+    httpd_conn_head(c, status);
+    httpd_conn_write(c);
+}
+
+/*
+ * Parses "delay=20ms&size=4096" over the server's defaults with the same
+ * unit parsers as -o. 0, or -EINVAL with a one-line reason in why.
+ */
+static int httpd_query(const char *q, size_t len, uint64_t *delay_ns,
+                       uint64_t *size, char *why, size_t why_len)
+{
+    while (len) {
+        const char *amp = memchr(q, '&', len);
+        size_t n = amp ? (size_t)(amp - q) : len;
+        char kv[128], *val;
+        uint64_t v;
+        int err;
+
+        if (n >= sizeof(kv)) {
+            snprintf(why, why_len, "query parameter too long\n");
+            return -EINVAL;
+        }
+        memcpy(kv, q, n);
+        kv[n] = '\0';
+        q += n + (amp ? 1 : 0);
+        len -= n + (amp ? 1 : 0);
+        if (!n)
+            continue;
+        val = strchr(kv, '=');
+        if (!val) {
+            snprintf(why, why_len, "bad query parameter '%s': expected "
+                     "key=value\n", kv);
+            return -EINVAL;
+        }
+        *val++ = '\0';
+        if (strcmp(kv, "delay") == 0) {
+            err = conc_parse_duration(val, &v);
+            if (err || v > CONC_HTTPD_DELAY_MAX) {
+                snprintf(why, why_len, "bad delay '%s': expected a duration "
+                         "such as 20ms, at most 1h\n", val);
+                return -EINVAL;
+            }
+            *delay_ns = v;
+        } else if (strcmp(kv, "size") == 0) {
+            err = conc_parse_size(val, &v);
+            if (err || v > CONC_HTTPD_SIZE_MAX) {
+                snprintf(why, why_len, "bad size '%s': expected a size such "
+                         "as 4096 or 64KiB, at most 1GiB\n", val);
+                return -EINVAL;
+            }
+            *size = v;
+        } else {
+            snprintf(why, why_len, "unknown query parameter '%s' (delay, "
+                     "size)\n", kv);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* A whole request is in c: answer it, after its delay. */
+static void httpd_conn_respond(struct httpd_conn *c)
+{
+    struct http_parser_url u;
+    uint64_t delay_ns = c->srv->delay_ns, ms;
+
+    c->busy = true;
+    c->body = NULL;
+    c->size = c->srv->size;
+    if (c->url_long) {
+        httpd_conn_error(c, 414, "request target too long\n");
+        return;
+    }
+    if (c->method != HTTP_GET && c->method != HTTP_HEAD) {
+        httpd_conn_error(c, 405, "only GET and HEAD are served\n");
+        return;
+    }
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(c->url, c->url_len, 0, &u)) {
+        httpd_conn_error(c, 400, "bad request target\n");
+        return;
+    }
+    if (!(u.field_set & (1 << UF_PATH)) || u.field_data[UF_PATH].len != 1 ||
+        c->url[u.field_data[UF_PATH].off] != '/') {
+        httpd_conn_error(c, 404, "only / is served\n");
+        return;
+    }
+    if ((u.field_set & (1 << UF_QUERY)) &&
+        httpd_query(c->url + u.field_data[UF_QUERY].off,
+                    u.field_data[UF_QUERY].len, &delay_ns, &c->size, c->msg,
+                    sizeof(c->msg))) {
+        httpd_conn_error(c, 400, c->msg);
+        return;
+    }
+    httpd_conn_head(c, 200);
+    if (!delay_ns) {
+        httpd_conn_write(c);
+        return;
+    }
+    /*
+     * libuv timers count whole milliseconds from the loop's cached time:
+     * refresh it and round up, so no response ever comes early.
+     */
+    ms = (delay_ns + CONC_NS_PER_MS - 1) / CONC_NS_PER_MS;
+    uv_update_time(&c->srv->loop);
+    uv_timer_start(&c->timer, httpd_on_timer, ms, 0);
+}
+
+static int httpd_on_message_begin(http_parser *p)
+{
+    struct httpd_conn *c = p->data;
+
+    c->url_len = 0;
+    c->url_long = false;
+    return 0;
+}
+
+static int httpd_on_url(http_parser *p, const char *at, size_t len)
+{
+    struct httpd_conn *c = p->data;
+
+    if (c->url_len + len > sizeof(c->url)) {
+        c->url_long = true;
+        return 0;
+    }
+    memcpy(c->url + c->url_len, at, len);
+    c->url_len += len;
+    return 0;
+}
+
+static int httpd_on_message_complete(http_parser *p)
+{
+    struct httpd_conn *c = p->data;
+
+    c->method = p->method;
+    c->keep = c->srv->keepalive && http_should_keep_alive(p);
+    c->done = true;
+    /* Stop here: the next pipelined request waits for this response. */
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings httpd_settings = {
+    .on_message_begin = httpd_on_message_begin,
+    .on_url = httpd_on_url,
+    .on_message_complete = httpd_on_message_complete,
+};
+
+/* Keeps bytes that arrived while a request is being answered. */
+static void httpd_conn_keep(struct httpd_conn *c, const char *data, size_t len)
+{
+    if (c->pending_len + len > c->pending_cap) {
+        c->pending_cap = c->pending_len + len;
+        c->pending = conc_xrealloc(c->pending, c->pending_cap);
+    }
+    memcpy(c->pending + c->pending_len, data, len);
+    c->pending_len += len;
+    if (c->pending_len >= HTTPD_PENDING_MAX && !c->read_stopped) {
+        c->read_stopped = true;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+}
+
+static void httpd_conn_feed(struct httpd_conn *c, const char *data, size_t len)
+{
+    size_t n = http_parser_execute(&c->parser, &httpd_settings, data, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+
+    if (c->done) {
+        c->done = false;
+        http_parser_pause(&c->parser, 0);
+        if (n < len)
+            httpd_conn_keep(c, data + n, len - n);
+        httpd_conn_respond(c);
+    } else if (e != HPE_OK) {
+        httpd_conn_error(c, 400, "bad request\n");
+    }
+}
+
+static void httpd_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct httpd_conn *c = h->data;
+
+    (void)hint;
+    *buf = uv_buf_init(c->srv->rbuf, sizeof(c->srv->rbuf));
+}
+
+static void httpd_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct httpd_conn *c = s->data;
+
+    if (n < 0) {
+        /*
+         * The client closed or reset: it will never read an answer, so a
+         * delayed request is dropped with its timer rather than kept.
+         */
+        httpd_conn_close(c);
+        return;
+    }
+    if (n == 0 || c->closing || c->lingering)
+        return;
+    if (c->busy)
+        httpd_conn_keep(c, buf->base, (size_t)n);
+    else
+        httpd_conn_feed(c, buf->base, (size_t)n);
+}
+
+static void httpd_on_connection(uv_stream_t *server, int status)
+{
+    struct conc_httpd *srv = server->data;
+    struct httpd_conn *c;
+
+    if (status < 0) {
+        /* libuv already sheds the connection on EMFILE; say so once. */
+        if (!srv->accept_warned)
+            conc_warn("serve: cannot accept a connection: %s",
+                      uv_strerror(status));
+        srv->accept_warned = true;
+        return;
+    }
+    c = conc_xcalloc(1, sizeof(*c));
+    c->srv = srv;
+    c->tcp.data = c->timer.data = c;
+    uv_tcp_init(&srv->loop, &c->tcp);
+    uv_timer_init(&srv->loop, &c->timer);
+    c->handles = 2;
+    c->next = srv->conns;
+    if (c->next)
+        c->next->prev = c;
+    srv->conns = c;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
+        httpd_conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    uv_read_start((uv_stream_t *)&c->tcp, httpd_on_alloc, httpd_on_read);
+}
+
+/* Closes every handle, so uv_run returns once they are all gone. */
+static void httpd_close_all(struct conc_httpd *srv)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+    uv_close((uv_handle_t *)&srv->listener, NULL);
+    uv_close((uv_handle_t *)&srv->wake, NULL);
+    while (srv->conns)
+        httpd_conn_close(srv->conns);
+}
+
+static void httpd_on_wake(uv_async_t *h)
+{
+    httpd_close_all(h->data);
+}
+
+int conc_httpd_start(struct conc_httpd **out, const struct conc_httpd_addr *a,
+                     const struct conc_httpd_config *cfg)
+{
+    struct conc_httpd *srv = conc_xcalloc(1, sizeof(*srv));
+    struct sockaddr_storage got;
+    int len = sizeof(got), err;
+
+    srv->delay_ns = cfg->delay_ns;
+    srv->size = cfg->size;
+    srv->keepalive = cfg->keepalive;
+    srv->body = conc_xmalloc(HTTPD_CHUNK);
+    /* Printable, so a body looked at by hand is readable. */
+    for (size_t i = 0; i < HTTPD_CHUNK; i++)
+        srv->body[i] = (char)(i % 64 == 63 ? '\n' : 'a' + i % 26);
+
+    if ((err = uv_loop_init(&srv->loop))) {
+        conc_error_msg(err, "cannot start the event loop: %s",
+                       uv_strerror(err));
+        goto fail_loop;
+    }
+    uv_tcp_init(&srv->loop, &srv->listener);
+    uv_async_init(&srv->loop, &srv->wake, httpd_on_wake);
+    srv->listener.data = srv->wake.data = srv;
+    /* libuv reports most bind errors (EADDRINUSE) only at listen. */
+    if ((err = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&a->ss,
+                           0)) ||
+        (err = uv_listen((uv_stream_t *)&srv->listener, 4096,
+                         httpd_on_connection)) ||
+        (err = uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&got,
+                                  &len))) {
+        /* sin_port and sin6_port sit at the same offset. */
+        conc_error_msg(err, "cannot listen on '%s:%u': %s", a->shown,
+                       ntohs(((const struct sockaddr_in *)&a->ss)->sin_port),
+                       uv_strerror(err));
+        httpd_close_all(srv);
+        uv_run(&srv->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&srv->loop);
+        goto fail_loop;
+    }
+    srv->port = ntohs(got.ss_family == AF_INET6
+                          ? ((struct sockaddr_in6 *)&got)->sin6_port
+                          : ((struct sockaddr_in *)&got)->sin_port);
+    *out = srv;
+    return 0;
+
+fail_loop:
+    free(srv->body);
+    free(srv);
+    return err;
+}
+
+unsigned conc_httpd_port(const struct conc_httpd *srv)
+{
+    return srv->port;
+}
+
+int conc_httpd_run(struct conc_httpd *srv)
+{
+    /* A stop asked for before the loop ran is already pending. */
+    uv_run(&srv->loop, UV_RUN_DEFAULT);
+    return 0;
+}
+
+void conc_httpd_stop(struct conc_httpd *srv)
+{
+    /*
+     * uv_async_send() is async-signal-safe, libuv documents. Once the loop
+     * has closed the handle (stopping), there is nothing left to wake.
+     */
+    if (!srv->stopping)
+        uv_async_send(&srv->wake);
+}
+
+void conc_httpd_free(struct conc_httpd *srv)
+{
+    if (!srv)
+        return;
+    if (!srv->stopping) {
+        httpd_close_all(srv);
+        uv_run(&srv->loop, UV_RUN_DEFAULT);
+    }
+    if (uv_loop_close(&srv->loop))
+        conc_warn("serve: the event loop still had open handles");
+    free(srv->body);
+    free(srv);
+}
+
+#else
+const char *const conc_httpd_unavailable = "built without libuv or "
+                                           "http-parser";
+
+int conc_httpd_start(struct conc_httpd **out, const struct conc_httpd_addr *a,
+                     const struct conc_httpd_config *cfg)
+{
+    (void)out;
+    (void)a;
+    (void)cfg;
+    return -ENOTSUP;
+}
+
+unsigned conc_httpd_port(const struct conc_httpd *srv)
+{
+    (void)srv;
+    return 0;
+}
+
+int conc_httpd_run(struct conc_httpd *srv)
+{
+    (void)srv;
+    return -ENOTSUP;
+}
+
+void conc_httpd_stop(struct conc_httpd *srv)
+{
+    (void)srv;
+}
+
+void conc_httpd_free(struct conc_httpd *srv)
+{
+    (void)srv;
+}
+#endif
