@@ -26,34 +26,29 @@
 #define REPORT_MAX_BYTES ((size_t)64 << 20)
 #define REPORT_MAX_HEAP ((size_t)1 << 30)
 
-/* Bytes jansson holds now, and whether its cap was hit. */
+/*
+ * Bytes jansson allocated during the load under way (frees not counted:
+ * a parse only grows), and whether the cap was hit. Counting only while
+ * report_heap_on, with plain malloc and free underneath, so memory jansson
+ * hands out (json_dumps' text) stays free()-able as its manual says.
+ */
 static size_t report_heap;
-static bool report_heap_full;
+static bool report_heap_on, report_heap_full;
 
-/* jansson's allocator: a size header, so frees can be counted. */
 static void *report_malloc(size_t n)
 {
-    size_t *p;
-
-    if (n > REPORT_MAX_HEAP - report_heap) {
-        report_heap_full = true;
-        return NULL;
+    if (report_heap_on) {
+        if (n > REPORT_MAX_HEAP - report_heap) {
+            report_heap_full = true;
+            return NULL;
+        }
+        report_heap += n;
     }
-    if (!(p = malloc(n + sizeof(max_align_t))))
-        return NULL;
-    *p = n;
-    report_heap += n;
-    return (char *)p + sizeof(max_align_t);
+    return malloc(n);
 }
 
-static void report_free(void *q)
+static void report_free(void *p)
 {
-    size_t *p;
-
-    if (!q)
-        return;
-    p = (size_t *)((char *)q - sizeof(max_align_t));
-    report_heap -= *p;
     free(p);
 }
 
@@ -518,11 +513,14 @@ int conc_report_load(const char *path, struct conc_rfile **out)
 
     *out = NULL;
     report_heap_init();
-    report_heap_full = false;
     if (!(src.fp = fopen(path, "rbe")))
         return conc_error(-errno, "cannot read '%s'", path);
+    report_heap = 0;
+    report_heap_full = false;
+    report_heap_on = true;
     root = json_load_callback(report_src_read, &src, JSON_REJECT_DUPLICATES,
                               &jerr);
+    report_heap_on = false;
     fclose(src.fp);
     if (!root) {
         if (src.err == -EINTR)
