@@ -55,6 +55,7 @@ static void *green_thread_main(void *arg)
     uint64_t one = 1;
 
     green_sched_run(s);
+    conc_worker_end(s->g->r);
     atomic_fetch_add(&s->g->finished, 1);
     if (write(s->g->done_efd, &one, sizeof(one)) < 0) {
         /* Cannot fail below 2^64-2; the main thread also polls. */
