@@ -3,11 +3,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include "lib/err.h"
 #include "lib/proc.h"
 
 ssize_t conc_proc_read(const char *path, char *buf, size_t len)
@@ -235,4 +239,49 @@ double conc_proc_cgroup_cpu_quota(void)
         sscanf(buf, "%lf", &period) != 1 || period <= 0)
         return 0;
     return quota / period;
+}
+
+int conc_proc_fds_free(long *out)
+{
+    struct rlimit rl;
+    struct dirent *e;
+    long below = 0;
+    DIR *d;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return -errno;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)LONG_MAX) {
+        *out = LONG_MAX;
+        return 0;
+    }
+    if (!(d = opendir("/proc/self/fd"))) {
+        if (errno != EMFILE)
+            return -errno;
+        *out = 0; /* not even one is left */
+        return 0;
+    }
+    /* Only numbers under the limit are slots a new descriptor can take
+       (an inherited fd 251 under 'ulimit -n 4' takes none). The
+       directory's own descriptor counts: it is closed again below. */
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' &&
+            strtol(e->d_name, NULL, 10) < (long)rl.rlim_cur)
+            below++;
+    closedir(d);
+    *out = (long)rl.rlim_cur - (below - 1);
+    return 0;
+}
+
+int conc_proc_fds_check(long need, const char *what)
+{
+    struct rlimit rl;
+    long left;
+
+    if (conc_proc_fds_free(&left) || left >= need)
+        return 0; /* unknown: let the call itself say what failed */
+    getrlimit(RLIMIT_NOFILE, &rl);
+    return conc_error_msg(-EMFILE, "cannot start %s: it needs %ld free file "
+                          "descriptors and %ld are left under 'ulimit -n' "
+                          "%llu; raise it", what, need, left,
+                          (unsigned long long)rl.rlim_cur);
 }

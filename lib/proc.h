@@ -32,6 +32,21 @@ int conc_proc_field_u64(const char *path, const char *key, uint64_t *out);
 int conc_proc_lines(const char *path, uint64_t *out);
 
 /*
+ * How many more file descriptors this process may open now into *out:
+ * the numbers under RLIMIT_NOFILE that no open descriptor holds. 0, or
+ * -errno when the limit or /proc/self/fd is unreadable.
+ */
+int conc_proc_fds_free(long *out);
+
+/*
+ * Whether libuv can start a loop here: uv_loop_init() aborts the process
+ * (it does not return an error) when its first call cannot open the
+ * signal pipe, so callers ask first. 0, or -EMFILE with a message naming
+ * the limit and how many descriptors `what` needs.
+ */
+int conc_proc_fds_check(long need, const char *what);
+
+/*
  * CPU time stolen from this machine by its hypervisor, over every CPU,
  * since boot (/proc/stat's "cpu" line, in clock ticks, as nanoseconds).
  * 0 or -errno. Its resolution is one tick (10 ms at USER_HZ 100).

@@ -16,6 +16,7 @@
 
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/proc.h"
 #include "models/limits.h"
 #include "models/model.h"
 
@@ -151,6 +152,9 @@ static unsigned eventloop_pool_from_env(void)
     return n > EVENTLOOP_POOL_MAX ? EVENTLOOP_POOL_MAX : n;
 }
 
+/* The descriptors one loop opens: its epoll and the eventfd of async. */
+#define EVENTLOOP_LOOP_FDS 2
+
 static void eventloop_on_noop(uv_work_t *req)
 {
     (void)req;
@@ -183,11 +187,12 @@ static int eventloop_prepare(const struct conc_params *mp)
         snprintf(buf, sizeof(buf), "%u", want);
         setenv("UV_THREADPOOL_SIZE", buf, 1);
     }
-    err = uv_loop_init(&loop);
-    if (err) {
+    /* libuv's first loop opens its signal pipe, and aborts if it cannot. */
+    err = conc_proc_fds_check(EVENTLOOP_LOOP_FDS + 2, "an event loop");
+    if (!err && (err = uv_loop_init(&loop)))
         conc_error(err, "cannot start an event loop");
+    if (err)
         goto out;
-    }
     if (offload) {
         err = uv_queue_work(&loop, &req, eventloop_on_noop, NULL);
         if (!err)
@@ -675,7 +680,9 @@ static int eventloop_run(struct conc_run *r)
      * and its number reused by another thread's socket was reported as a
      * race. The cost stays inside the timed run.
      */
-    while (opened < workers) {
+    err = conc_proc_fds_check((long)workers * EVENTLOOP_LOOP_FDS,
+                               "the event loops");
+    while (!err && opened < workers) {
         err = uv_loop_init(&lps[opened].loop);
         if (err) {
             conc_error(err, "cannot start event loop %u", opened);

@@ -12,6 +12,7 @@
 
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/proc.h"
 #include "lib/opts.h"
 #include "workloads/httpd.h"
 
@@ -520,6 +521,12 @@ int conc_httpd_start(struct conc_httpd **out, const struct conc_httpd_addr *a,
     for (size_t i = 0; i < HTTPD_CHUNK; i++)
         srv->body[i] = (char)(i % 64 == 63 ? '\n' : 'a' + i % 26);
 
+    /* libuv's first loop opens its signal pipe, and aborts if it cannot;
+       the loop, its wake-up and the listener need three more. */
+    if ((err = conc_proc_fds_check(5, "the server"))) {
+        err = -EMFILE;
+        goto fail_loop;
+    }
     if ((err = uv_loop_init(&srv->loop))) {
         conc_error_msg(err, "cannot start the event loop: %s",
                        uv_strerror(err));
