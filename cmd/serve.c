@@ -23,6 +23,17 @@ static const struct conc_opt serve_opts[] = {
       CONC_HTTPD_SIZE_MAX },
     { "keepalive", CONC_OPT_BOOL, "on", "keep a connection open when the "
       "client asks (off: close after every response)", NULL, 0, 0 },
+    { "header_timeout", CONC_OPT_DURATION, "10s", "a request must arrive "
+      "whole within this of its first byte, or get 408 and a close (0: no "
+      "limit)", NULL, 0, CONC_HTTPD_DELAY_MAX },
+    { "idle_timeout", CONC_OPT_DURATION, "60s", "close a connection with no "
+      "request under way after this (0: never)", NULL, 0,
+      CONC_HTTPD_DELAY_MAX },
+    { "max_body", CONC_OPT_SIZE, "1MiB", "the largest request body read; a "
+      "larger one gets 413 and a close", NULL, 0, CONC_HTTPD_SIZE_MAX },
+    { "max_conns", CONC_OPT_COUNT, "0", "the most connections kept open; "
+      "new ones beyond it are closed at once (0: as many as 'ulimit -n' "
+      "leaves, less 16)", NULL, 0, 0 },
     { NULL },
 };
 
@@ -67,8 +78,8 @@ static int serve_set(struct conc_params *p, const char *o)
         if (hint)
             return conc_usage_error("unknown option '%s' for serve; did you "
                                     "mean '%s'?", key, hint);
-        return conc_usage_error("unknown option '%s' for serve (delay, size, "
-                                "keepalive)", key);
+        return conc_usage_error("unknown option '%s' for serve (see "
+                                "'concbench serve --help')", key);
     }
     return err ? CONC_EXIT_USAGE : 0;
 }
@@ -93,6 +104,10 @@ static int serve_run(const struct conc_httpd_addr *a,
         .delay_ns = conc_param_u64(p, "delay"),
         .size = conc_param_u64(p, "size"),
         .keepalive = conc_param_bool(p, "keepalive"),
+        .header_timeout_ns = conc_param_u64(p, "header_timeout"),
+        .idle_timeout_ns = conc_param_u64(p, "idle_timeout"),
+        .max_body = conc_param_u64(p, "max_body"),
+        .max_conns = conc_param_u64(p, "max_conns"),
     };
     struct conc_httpd *srv;
     struct sigaction sa;
@@ -100,6 +115,11 @@ static int serve_run(const struct conc_httpd_addr *a,
 
     if (conc_httpd_start(&srv, a, &cfg))
         return CONC_EXIT_FAILED;
+    /* Said only once the address is really ours: a bind that failed
+       listens nowhere. */
+    if (!a->loopback)
+        conc_warn("listening on '%s', which is not loopback: other hosts "
+                  "can reach this server", a->shown);
     serve_running = srv;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = serve_on_signal;
@@ -178,9 +198,6 @@ int cmd_serve(int argc, char **argv)
                               "address such as 127.0.0.1 or ::1", bind);
         goto out;
     }
-    if (!a.loopback)
-        conc_warn("listening on '%s', which is not loopback: other hosts "
-                  "can reach this server", a.shown);
     rc = serve_run(&a, &p);
 out:
     conc_flags_fini(&ops);

@@ -80,6 +80,19 @@ int conc_httpd_addr_parse(const char *s, unsigned port,
         if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
             return -EADDRNOTAVAIL;
         a->loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+        /*
+         * An IPv4-mapped address (::ffff:a.b.c.d) is that IPv4 address on
+         * a dual-stack socket: ::ffff:0.0.0.0 listens on every IPv4
+         * interface, and ::ffff:127.0.0.1 is loopback. Judge the IPv4.
+         */
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) ||
+            IN6_IS_ADDR_V4COMPAT(&in6->sin6_addr)) {
+            uint32_t v4;
+            memcpy(&v4, &in6->sin6_addr.s6_addr[12], sizeof(v4));
+            if (v4 == htonl(INADDR_ANY))
+                return -EADDRNOTAVAIL;
+            a->loopback = (ntohl(v4) >> 24) == 127;
+        }
         snprintf(a->shown, sizeof(a->shown), "[%s]", s);
         return 0;
     }

@@ -3,6 +3,7 @@
  * timer per delayed answer, so thousands in flight cost no thread.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,8 @@ const char *const conc_httpd_unavailable = NULL;
 
 struct httpd_conn {
     uv_tcp_t tcp;
-    uv_timer_t timer;
+    uv_timer_t timer;     /* a delayed answer, then the linger */
+    uv_timer_t deadline;  /* the header and idle timeouts */
     uv_write_t write;
     uv_shutdown_t shutdown;
     http_parser parser;
@@ -50,6 +52,9 @@ struct httpd_conn {
     bool done;        /* the parser paused on a complete request */
     bool keep;        /* keep the connection after this response */
     bool read_stopped;
+    bool in_request;  /* a request began and is not whole yet */
+    bool too_large;   /* its body is over max_body */
+    uint64_t body_bytes;
     unsigned method;
     uint64_t size;    /* body bytes of the current response */
     size_t url_len;
@@ -68,8 +73,11 @@ struct conc_httpd {
     uv_tcp_t listener;
     uv_async_t wake;            /* conc_httpd_stop() wakes the loop */
     uint64_t delay_ns, size;
+    uint64_t header_timeout_ms, idle_timeout_ms, max_body, max_conns;
+    uint64_t nconns;
     unsigned port;
     bool keepalive;
+    bool shed_warned;
     bool stopping;
     bool accept_warned;
     char *body;                 /* HTTPD_CHUNK shared bytes */
@@ -105,8 +113,40 @@ static void httpd_conn_close(struct httpd_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     /* Pending writes end with UV_ECANCELED before these callbacks run. */
+    c->srv->nconns--;
     uv_close((uv_handle_t *)&c->tcp, httpd_on_conn_close);
     uv_close((uv_handle_t *)&c->timer, httpd_on_conn_close);
+    uv_close((uv_handle_t *)&c->deadline, httpd_on_conn_close);
+}
+
+static void httpd_conn_error(struct httpd_conn *c, unsigned status,
+                             const char *msg);
+
+/*
+ * The deadline fired: a request that did not arrive whole in time gets
+ * 408 and the connection closes; an idle connection just closes.
+ */
+static void httpd_on_deadline(uv_timer_t *t)
+{
+    struct httpd_conn *c = t->data;
+
+    if (c->closing || c->lingering || c->busy)
+        return;
+    if (c->in_request) {
+        c->in_request = false;
+        httpd_conn_error(c, 408, "request not received in time\n");
+    } else {
+        httpd_conn_close(c);
+    }
+}
+
+/* Arms the deadline for ms from now (0: none). */
+static void httpd_conn_deadline(struct httpd_conn *c, uint64_t ms)
+{
+    if (ms)
+        uv_timer_start(&c->deadline, httpd_on_deadline, ms, 0);
+    else
+        uv_timer_stop(&c->deadline);
 }
 
 static void httpd_on_linger(uv_timer_t *t)
@@ -159,6 +199,8 @@ static void httpd_on_write(uv_write_t *req, int status)
         httpd_conn_linger(c);
         return;
     }
+    /* Waiting for the next request: the idle timeout runs again. */
+    httpd_conn_deadline(c, c->srv->idle_timeout_ms);
     if (c->pending_len) {
         char *buf = c->pending;
         size_t len = c->pending_len;
@@ -216,6 +258,8 @@ static const char *httpd_reason(unsigned status)
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     }
     return "Error";
@@ -245,7 +289,8 @@ static void httpd_conn_error(struct httpd_conn *c, unsigned status,
                              const char *msg)
 {
     c->busy = true;
-    if (status == 400 || status == 414)
+    uv_timer_stop(&c->deadline);
+    if (status == 400 || status == 408 || status == 413 || status == 414)
         c->keep = false; /* the stream may be out of step: start afresh */
     c->body = msg;
     c->size = strlen(msg);
@@ -318,6 +363,12 @@ static void httpd_conn_respond(struct httpd_conn *c)
     c->busy = true;
     c->body = NULL;
     c->size = c->srv->size;
+    /* Answering: no timeout while the delay is the server's own. */
+    uv_timer_stop(&c->deadline);
+    if (c->too_large) {
+        httpd_conn_error(c, 413, "request body too large\n");
+        return;
+    }
     if (c->url_long) {
         httpd_conn_error(c, 414, "request target too long\n");
         return;
@@ -357,12 +408,61 @@ static void httpd_conn_respond(struct httpd_conn *c)
     uv_timer_start(&c->timer, httpd_on_timer, ms, 0);
 }
 
+/* The request is whole (or refused): answer it before reading on. */
+static void httpd_conn_mark_done(struct httpd_conn *c, http_parser *p)
+{
+    c->method = p->method;
+    c->keep = !c->too_large && c->srv->keepalive &&
+              http_should_keep_alive(p);
+    c->in_request = false;
+    c->done = true;
+    /* Stop here: the next pipelined request waits for this response. */
+    http_parser_pause(p, 1);
+}
+
 static int httpd_on_message_begin(http_parser *p)
 {
     struct httpd_conn *c = p->data;
 
     c->url_len = 0;
     c->url_long = false;
+    c->too_large = false;
+    c->body_bytes = 0;
+    /* The whole request must now arrive within the header timeout; more
+       bytes do not extend it (a slow drip holds nothing for long). */
+    c->in_request = true;
+    httpd_conn_deadline(c, c->srv->header_timeout_ms);
+    return 0;
+}
+
+/*
+ * A declared body over max_body is refused before it is read: the
+ * request ends here and is answered 413.
+ */
+static int httpd_on_headers_complete(http_parser *p)
+{
+    struct httpd_conn *c = p->data;
+
+    if (c->srv->max_body && p->content_length != ULLONG_MAX &&
+        p->content_length > c->srv->max_body) {
+        c->too_large = true;
+        httpd_conn_mark_done(c, p);
+    }
+    return 0;
+}
+
+/* Counts a body's bytes (chunked ones declare no length). */
+static int httpd_on_body(http_parser *p, const char *at, size_t len)
+{
+    struct httpd_conn *c = p->data;
+
+    (void)at;
+    c->body_bytes += len;
+    if (c->srv->max_body && c->body_bytes > c->srv->max_body &&
+        !c->too_large) {
+        c->too_large = true;
+        httpd_conn_mark_done(c, p);
+    }
     return 0;
 }
 
@@ -383,17 +483,16 @@ static int httpd_on_message_complete(http_parser *p)
 {
     struct httpd_conn *c = p->data;
 
-    c->method = p->method;
-    c->keep = c->srv->keepalive && http_should_keep_alive(p);
-    c->done = true;
-    /* Stop here: the next pipelined request waits for this response. */
-    http_parser_pause(p, 1);
+    if (!c->too_large)
+        httpd_conn_mark_done(c, p);
     return 0;
 }
 
 static const http_parser_settings httpd_settings = {
     .on_message_begin = httpd_on_message_begin,
     .on_url = httpd_on_url,
+    .on_headers_complete = httpd_on_headers_complete,
+    .on_body = httpd_on_body,
     .on_message_complete = httpd_on_message_complete,
 };
 
@@ -471,10 +570,12 @@ static void httpd_on_connection(uv_stream_t *server, int status)
     }
     c = conc_xcalloc(1, sizeof(*c));
     c->srv = srv;
-    c->tcp.data = c->timer.data = c;
+    c->tcp.data = c->timer.data = c->deadline.data = c;
     uv_tcp_init(&srv->loop, &c->tcp);
     uv_timer_init(&srv->loop, &c->timer);
-    c->handles = 2;
+    uv_timer_init(&srv->loop, &c->deadline);
+    c->handles = 3;
+    srv->nconns++;
     c->next = srv->conns;
     if (c->next)
         c->next->prev = c;
@@ -483,9 +584,21 @@ static void httpd_on_connection(uv_stream_t *server, int status)
         httpd_conn_close(c);
         return;
     }
+    /* Over the cap, a new connection is closed at once: the ones open keep
+       their descriptors, and the server its headroom. */
+    if (srv->max_conns && srv->nconns > srv->max_conns) {
+        if (!srv->shed_warned)
+            conc_warn("serve: %llu connections are open, the most it keeps "
+                      "(-o max_conns); closing new ones until some end",
+                      (unsigned long long)srv->max_conns);
+        srv->shed_warned = true;
+        httpd_conn_close(c);
+        return;
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
+    httpd_conn_deadline(c, srv->idle_timeout_ms);
     uv_read_start((uv_stream_t *)&c->tcp, httpd_on_alloc, httpd_on_read);
 }
 
@@ -516,6 +629,20 @@ int conc_httpd_start(struct conc_httpd **out, const struct conc_httpd_addr *a,
     srv->delay_ns = cfg->delay_ns;
     srv->size = cfg->size;
     srv->keepalive = cfg->keepalive;
+    /* libuv timers count whole ms: round up, so no timeout comes early. */
+    srv->header_timeout_ms = (cfg->header_timeout_ns + CONC_NS_PER_MS - 1) /
+                             CONC_NS_PER_MS;
+    srv->idle_timeout_ms = (cfg->idle_timeout_ns + CONC_NS_PER_MS - 1) /
+                           CONC_NS_PER_MS;
+    srv->max_body = cfg->max_body;
+    srv->max_conns = cfg->max_conns;
+    if (!srv->max_conns) {
+        /* As many as the descriptors left, less a reserve for the loop,
+           stdio and a message. */
+        long left;
+        srv->max_conns = conc_proc_fds_free(&left) == 0 && left > 32
+                             ? (uint64_t)left - 16 : 16;
+    }
     srv->body = conc_xmalloc(HTTPD_CHUNK);
     /* Printable, so a body looked at by hand is readable. */
     for (size_t i = 0; i < HTTPD_CHUNK; i++)

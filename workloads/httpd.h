@@ -28,6 +28,17 @@ struct conc_httpd_config {
     uint64_t delay_ns; /* wait this long before answering, <= DELAY_MAX */
     uint64_t size;     /* body bytes, <= SIZE_MAX */
     bool keepalive;    /* keep a connection open when the client asks */
+    /*
+     * What a client may hold: a request must arrive whole (headers and
+     * body) within header_timeout_ns of its first byte (408, then close);
+     * a connection with no request under way is closed after
+     * idle_timeout_ns; a body over max_body bytes gets 413 and a close;
+     * beyond max_conns open connections (0: as many as 'ulimit -n'
+     * leaves, less a reserve) new ones are closed at once. 0 timeouts
+     * mean none.
+     */
+    uint64_t header_timeout_ns, idle_timeout_ns, max_body;
+    uint64_t max_conns;
 };
 
 /* An address to listen on. */
