@@ -1,6 +1,5 @@
 /*
- * CSV and Markdown exports, and the atomic file writer every output file
- * goes through.
+ * CSV and Markdown exports, written through cmd/output.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,44 +11,8 @@
 #include <unistd.h>
 
 #include "cmd/export.h"
+#include "cmd/output.h"
 #include "lib/err.h"
-
-int conc_write_atomic(const char *path, const char *text, size_t len)
-{
-    char *tmp;
-    int fd, err = 0;
-
-    if (strcmp(path, "-") == 0) {
-        if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
-            return conc_error(-errno, "cannot write to stdout");
-        return 0;
-    }
-    tmp = conc_xmalloc(strlen(path) + 32);
-    sprintf(tmp, "%s.tmp.%ld", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        err = conc_error(-errno, "cannot write '%s'", path);
-        free(tmp);
-        return err;
-    }
-    for (size_t off = 0; off < len && !err;) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno != EINTR)
-            err = -errno;
-        else if (n > 0)
-            off += (size_t)n;
-    }
-    if (close(fd) != 0 && !err)
-        err = -errno;
-    if (!err && rename(tmp, path) != 0)
-        err = -errno;
-    if (err) {
-        conc_error(err, "cannot write '%s'", path);
-        unlink(tmp);
-    }
-    free(tmp);
-    return err;
-}
 
 /* A growing string for building a file in memory before one atomic write. */
 struct export_buf {

@@ -8,13 +8,8 @@
 #include <stddef.h>
 
 #include "cmd/cell.h"
+#include "cmd/output.h" /* conc_write_atomic */
 
-/*
- * Writes text to path through a temporary file beside it and rename(2),
- * so a failure never leaves half a file. "-" writes to stdout.
- * 0 or -errno (message printed).
- */
-int conc_write_atomic(const char *path, const char *text, size_t len);
 
 /* CSV, one row per timed run of each cell (columns in README.md). */
 int conc_export_csv(const char *path, const struct conc_cell *cells,

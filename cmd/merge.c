@@ -14,6 +14,7 @@
 #include "cmd/flags.h"
 #include "cmd/report.h"
 #include "lib/err.h"
+#include "lib/interrupt.h"
 
 static const char merge_epilogue[] =
     "Joins the results of reports of one schema. Cells measured on different\n"
@@ -49,6 +50,8 @@ static int merge_check_dups(struct conc_rfile *const *files, size_t n,
     for (size_t f = 0; f < n; f++)
         for (size_t c = 0; c < files[f]->ncells; c++) {
             const struct conc_rcell *a = &files[f]->cells[c];
+            if (conc_interrupted)
+                return -EINTR;
             for (size_t g = f; g < (join ? f + 1 : n); g++)
                 for (size_t d = g == f ? c + 1 : 0; d < files[g]->ncells;
                      d++) {
@@ -137,6 +140,11 @@ int cmd_merge(int argc, char **argv)
         for (size_t c = 0; c < files[f]->ncells; c++) {
             const struct conc_rcell *cell = &files[f]->cells[c];
             size_t at = nout;
+
+            /* Joining is quadratic in cells: a big merge stays stoppable,
+               and an interrupted one writes nothing. */
+            if (conc_interrupted)
+                goto out;
             /* Earlier inputs only: duplicates within one were refused. */
             for (size_t j = 0; join && j < nout && at == nout; j++)
                 if (strcmp(outc[j]->id, cell->id) == 0 &&
@@ -153,6 +161,8 @@ int cmd_merge(int argc, char **argv)
         }
         conc_report_merge_source(rep, files[f], files[f]->ncells);
     }
+    if (conc_interrupted)
+        goto out;
     rc = conc_report_write(rep, out) ? CONC_EXIT_FAILED : CONC_EXIT_OK;
     if (rc == CONC_EXIT_OK && strcmp(out, "-") != 0)
         fprintf(stderr, "merged %zu cells from %zu reports into '%s': %zu "

@@ -260,30 +260,9 @@ void conc_report_add(struct conc_report *rep, const struct conc_cell *cell,
 
 int conc_report_check_path(const char *path)
 {
-    struct stat st;
-    char *tmp;
-    int fd, err = 0;
+    const struct conc_output o = { "--json", path };
 
-    if (strcmp(path, "-") == 0)
-        return 0;
-    if (!*path)
-        return conc_error_msg(-EINVAL, "empty path for --json");
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return conc_error_msg(-EISDIR, "cannot write '%s': it is a directory",
-                              path);
-    /* Create the very temporary file the write will use: permission bits
-       alone say nothing to root, and some file systems refuse new files. */
-    tmp = conc_xmalloc(strlen(path) + 32);
-    sprintf(tmp, "%s.tmp.%ld", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        err = conc_error(-errno, "cannot write '%s'", path);
-    } else {
-        close(fd);
-        unlink(tmp);
-    }
-    free(tmp);
-    return err;
+    return conc_outputs_check(&o, 1) ? -EINVAL : 0;
 }
 
 char *report_json_text(const json_t *doc, size_t *len)

@@ -12,6 +12,7 @@
 #include "cmd/cmds.h"
 #include "cmd/exit.h"
 #include "cmd/flags.h"
+#include "cmd/output.h"
 #include "cmd/export.h"
 #include "cmd/registry.h"
 #include "cmd/report.h"
@@ -188,10 +189,14 @@ int cmd_run(int argc, char **argv)
             goto out_cell;
     /* Every output path is checked before the first run, so a typo in
        --json does not cost a whole benchmark. */
-    if ((json && conc_report_check_path(json)) ||
-        (csv && conc_report_check_path(csv)) ||
-        (md && conc_report_check_path(md)))
-        goto out_cell;
+    {
+        const struct conc_output outs[] = {
+            { "--json", json }, { "--export-csv", csv },
+            { "--export-markdown", md },
+        };
+        if (conc_outputs_check(outs, 3))
+            goto out_cell;
+    }
 
     rc = conc_cell_run(&cell, &res);
     /* Interrupted: no summary and no file, only the exit code 128+sig. */
