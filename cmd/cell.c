@@ -271,6 +271,29 @@ static void cell_interference(struct conc_run_stats *s,
         s->disturbed |= CONC_DISTURBED_THROTTLE;
 }
 
+/*
+ * A workload that needs more stack a task than the model gives one would
+ * crash the process (the overflow below a thread's stack has no handler
+ * to run on): refused before any run, saying which stack to raise.
+ */
+static int cell_check_stack(const struct conc_cell *cell)
+{
+    const struct conc_model *m = cell->model;
+    const struct conc_workload *w = cell->workload;
+    uint64_t need = w->stack_need ? w->stack_need(&cell->wp) : 0;
+    uint64_t have = m->stack_size ? m->stack_size(&cell->mp) : 0;
+
+    if (!need || !have || need < have)
+        return 0;
+    return conc_error_msg(-E2BIG, "workload '%s' needs %llu KiB of stack a "
+                          "task and model '%s' gives a task %llu KiB; use "
+                          "less, or raise the stack ('ulimit -s'%s)",
+                          w->name, (unsigned long long)(need >> 10),
+                          m->name, (unsigned long long)(have >> 10),
+                          conc_params_find(&cell->mp, "stack") >= 0
+                              ? ", or -o stack" : "");
+}
+
 int conc_cell_begin(const struct conc_cell *cell, struct conc_cell_result *res)
 {
     const struct conc_model *m = cell->model;
@@ -288,6 +311,11 @@ int conc_cell_begin(const struct conc_cell *cell, struct conc_cell_result *res)
     }
     if ((m->check && (err = m->check(&cell->mp, cell->tasks)) != 0) ||
         (w->check && (err = w->check(&cell->wp, cell->tasks)) != 0)) {
+        res->err = err;
+        res->failed = true;
+        return CONC_EXIT_USAGE;
+    }
+    if ((err = cell_check_stack(cell)) != 0) {
         res->err = err;
         res->failed = true;
         return CONC_EXIT_USAGE;

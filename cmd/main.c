@@ -123,6 +123,7 @@ int main(int argc, char **argv)
         return main_flush(CONC_EXIT_OK);
     }
     main_signals_install();
+    conc_crash_install();
     /* Options first: `run` is the default subcommand. */
     if (argv[1][0] == '-')
         return main_exit(cmd_run(argc, argv));

@@ -227,6 +227,13 @@ static int fork_run(struct conc_run *r)
     return err;
 }
 
+/* Each child runs its tasks on its main thread. */
+static uint64_t fork_stack_size(const struct conc_params *mp)
+{
+    (void)mp;
+    return conc_main_stack();
+}
+
 const struct conc_model conc_model_fork = {
     .name = "fork",
     .summary = "one process per task, or a pool of W",
@@ -234,4 +241,5 @@ const struct conc_model conc_model_fork = {
     .opts = fork_opts,
     .check = fork_check,
     .run = fork_run,
+    .stack_size = fork_stack_size,
 };

@@ -70,6 +70,13 @@ struct conc_model {
     int (*run)(struct conc_run *r);
 
     /*
+     * Optional: the stack a task gets, in bytes, so a workload that needs
+     * more (its stack_need) is refused up front instead of crashing; NULL
+     * or 0 when the model reports an overflow itself (green's guard pages).
+     */
+    uint64_t (*stack_size)(const struct conc_params *mp);
+
+    /*
      * Optional: releases what the model kept from one run for the next of
      * the same cell (green's stack pool), so it never counts against
      * another cell. Called once the cell's runs are over.
@@ -87,6 +94,20 @@ void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
                       int err);
 
 /*
+ * A task that crashes the process (a workload's bug; a stack overflow the
+ * up-front stack check could not foresee) ends it with one line,
+ * "concbench: a task crashed with SIGSEGV at 0x...: ...", and status
+ * CONC_CRASH_EXIT, rather than a raw signal death. conc_crash_install()
+ * sets the handler process-wide and gives the calling (main) thread an
+ * alternate stack to run it on; cmd/ calls it once. Worker threads have
+ * no alternate stack (it would cost a syscall per thread in the timed
+ * run): their overflows are refused up front instead (stack_size below).
+ * Under a sanitizer nothing is installed: its own report is better.
+ * 0 or -errno.
+ */
+int conc_crash_install(void);
+
+/*
  * Called by a model's worker thread or child process as its last act:
  * adds the time it spent runnable but waiting for a CPU (its schedstat)
  * to r->runqueue, when the run counts it. About 10 us (a /proc read),
@@ -96,6 +117,15 @@ void conc_worker_end(const struct conc_run *r);
 
 /* The most OS workers whose run-queue wait a run counts one by one. */
 #define CONC_RUNQUEUE_WORKERS 64
+
+/*
+ * The stack a task running on the main thread gets (sequential, fork's
+ * children, the first event loop): RLIMIT_STACK less a margin for what the
+ * program itself uses; and the default stack of a new thread (glibc's:
+ * RLIMIT_STACK, or 2 MiB when unlimited).
+ */
+uint64_t conc_main_stack(void);
+uint64_t conc_thread_stack(void);
 
 /*
  * The model's `workers` option: how many OS-level workers run the tasks,

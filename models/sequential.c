@@ -21,9 +21,17 @@ static int sequential_run(struct conc_run *r)
     return conc_interrupted ? -EINTR : 0;
 }
 
+/* Tasks run on the main thread. */
+static uint64_t sequential_stack_size(const struct conc_params *mp)
+{
+    (void)mp;
+    return conc_main_stack();
+}
+
 const struct conc_model conc_model_sequential = {
     .name = "sequential",
     .summary = "every task on the main thread, one after another",
     .like = "a plain for loop",
     .run = sequential_run,
+    .stack_size = sequential_stack_size,
 };

@@ -2,6 +2,13 @@
  * Task bookkeeping shared by every model: the per-task timestamps and the
  * task_init / task_result / task_fini calls around a task's steps.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "lib/clock.h"
 #include "lib/proc.h"
 #include "models/model.h"
@@ -51,4 +58,98 @@ void conc_worker_end(const struct conc_run *r)
         atomic_fetch_add_explicit(&r->runqueue->threads, 1,
                                   memory_order_relaxed);
     }
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TASK_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TASK_SANITIZED 1
+#endif
+#endif
+
+/* Appends s to buf at *n, within len; async-signal-safe. */
+static void task_put(char *buf, size_t len, size_t *n, const char *s)
+{
+    while (*s && *n + 1 < len)
+        buf[(*n)++] = *s++;
+}
+
+static void task_on_crash(int sig, siginfo_t *si, void *uctx)
+{
+    static const char hex[] = "0123456789abcdef";
+    char msg[256], addr[2 + 16 + 1];
+    uintptr_t a = (uintptr_t)si->si_addr;
+    size_t n = 0, k = sizeof(addr) - 1;
+
+    (void)uctx;
+    addr[k] = '\0';
+    do {
+        addr[--k] = hex[a & 15];
+        a >>= 4;
+    } while (a && k > 2);
+    addr[--k] = 'x';
+    addr[--k] = '0';
+    task_put(msg, sizeof(msg), &n, "concbench: a task crashed with ");
+    task_put(msg, sizeof(msg), &n, sig == SIGSEGV ? "SIGSEGV"
+                                   : sig == SIGBUS ? "SIGBUS"
+                                   : sig == SIGFPE ? "SIGFPE" : "SIGILL");
+    task_put(msg, sizeof(msg), &n, " at ");
+    task_put(msg, sizeof(msg), &n, addr + k);
+    task_put(msg, sizeof(msg), &n, sig == SIGSEGV || sig == SIGBUS
+                                       ? ": its stack overflowed (use less "
+                                         "stack, or give more with -o "
+                                         "stack) or the workload has a bug\n"
+                                       : ": the workload has a bug\n");
+    if (write(STDERR_FILENO, msg, n) < 0) {
+        /* Nothing left to report it with. */
+    }
+    _exit(CONC_CRASH_EXIT);
+}
+
+int conc_crash_install(void)
+{
+#ifndef TASK_SANITIZED
+    static char main_alt[64 * 1024];
+    static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+    stack_t ss = { .ss_sp = main_alt, .ss_size = sizeof(main_alt) };
+    struct sigaction sa;
+
+    if (sigaltstack(&ss, NULL))
+        return -errno;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = task_on_crash;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        if (sigaction(sigs[i], &sa, NULL))
+            return -errno;
+#endif
+    return 0;
+}
+
+/* What main() and the harness use below a task on the main thread. */
+#define TASK_MAIN_MARGIN (512 * 1024)
+
+uint64_t conc_main_stack(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_STACK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+        return 0; /* unlimited: it grows as far as memory allows */
+    return rl.rlim_cur > TASK_MAIN_MARGIN ? rl.rlim_cur - TASK_MAIN_MARGIN
+                                          : 0;
+}
+
+uint64_t conc_thread_stack(void)
+{
+    pthread_attr_t attr;
+    size_t size = 0;
+
+    /* A fresh attribute holds the process's default thread stack size. */
+    if (pthread_attr_init(&attr) == 0) {
+        pthread_attr_getstacksize(&attr, &size);
+        pthread_attr_destroy(&attr);
+    }
+    return size;
 }

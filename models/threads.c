@@ -356,6 +356,13 @@ fail_attr:
     return err;
 }
 
+/* A worker's stack: -o stack, or the default for a new thread. */
+static uint64_t threads_stack_size(const struct conc_params *mp)
+{
+    return conc_param_present(mp, "stack") ? conc_param_u64(mp, "stack")
+                                           : conc_thread_stack();
+}
+
 const struct conc_model conc_model_threads = {
     .name = "threads",
     .summary = "one pthread per task, or a pool of W; gil=on serializes "
@@ -364,4 +371,5 @@ const struct conc_model conc_model_threads = {
     .opts = threads_opts,
     .check = threads_check,
     .run = threads_run,
+    .stack_size = threads_stack_size,
 };

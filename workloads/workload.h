@@ -81,6 +81,13 @@ struct conc_workload {
     int (*check)(const struct conc_params *p, unsigned tasks);
 
     /*
+     * Optional: the stack one task needs beyond an ordinary call chain, in
+     * bytes (yield's stack_use), checked before the run against what the
+     * model gives a task. 0: nothing special.
+     */
+    uint64_t (*stack_need)(const struct conc_params *p);
+
+    /*
      * Untimed, once per cell: parse nothing (p is parsed), allocate shared
      * read-only state. 0 or -errno, with the message printed.
      */

@@ -16,8 +16,8 @@
 static const struct conc_opt yield_opts[] = {
     { "count", CONC_OPT_COUNT, "1000", "yields per task", NULL, 0,
       YIELD_COUNT_MAX },
-    { "stack_use", CONC_OPT_SIZE, "0", "for testing the green model's stack "
-      "overflow report: each step first touches this much stack", NULL, 0,
+    { "stack_use", CONC_OPT_SIZE, "0", "each step first touches this much "
+      "stack (for testing how a model reports an overflow)", NULL, 0,
       YIELD_STACK_MAX },
     { NULL },
 };
@@ -31,6 +31,11 @@ struct yield_task {
     uint64_t yields;  /* CONC_YIELDs returned so far */
     uint64_t touched; /* stack bytes folded in, a store the compiler keeps */
 };
+
+static uint64_t yield_stack_need(const struct conc_params *p)
+{
+    return conc_param_u64(p, "stack_use");
+}
 
 static int yield_setup(void **shared, const struct conc_params *p,
                        unsigned tasks)
@@ -131,6 +136,7 @@ const struct conc_workload conc_workload_yield = {
                "cost of a switch)",
     .opts = yield_opts,
     .task_size = sizeof(struct yield_task),
+    .stack_need = yield_stack_need,
     .setup = yield_setup,
     .task_init = yield_task_init,
     .step = yield_step,
