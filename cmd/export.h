@@ -16,7 +16,7 @@
  */
 int conc_write_atomic(const char *path, const char *text, size_t len);
 
-/* CSV, one row per timed run of each cell (columns in README.md). */
+/* CSV, one row per timed run of each cell (columns in docs/report.md). */
 int conc_export_csv(const char *path, const struct conc_cell *cells,
                     const struct conc_cell_result *results, size_t n);
 

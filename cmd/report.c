@@ -1,6 +1,6 @@
 /*
- * The JSON report (DESIGN.md "Report"), built with jansson. This is the only
- * file that includes jansson.h, so the report's shape lives in one place.
+ * The JSON report (docs/design.md "Report"), built with jansson. This is the
+ * only file that includes jansson.h, so the report's shape lives in one place.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /*
- * The JSON report of DESIGN.md. This file pair is the only jansson user.
+ * The JSON report of docs/design.md. This file pair is the only jansson user.
  */
 #ifndef CONC_REPORT_H
 #define CONC_REPORT_H
