@@ -168,7 +168,7 @@ demo: $(O)/concbench
 # The benchmark suites, each measuring concbench beside its reference in one
 # invocation; bench/peers.sh then prints every ratio in one table. Not
 # regress.sh: it compares against a baseline from one machine and is for CI
-# jobs that keep their own (see README "Regression checks in CI").
+# jobs that keep their own (see docs/compare.md "Regression checks in CI").
 BENCH_SUITES := primes overhead green eventloop http scaling peers
 bench: $(O)/concbench
 	$(Q)for s in $(BENCH_SUITES); do echo "== bench/$$s.sh"; \
@@ -180,6 +180,17 @@ REPORT ?= $(lastword $(sort $(wildcard results/raw/*/report.json)))
 plot:
 	$(Q)test -n "$(REPORT)" || { echo "make plot: no report: run make demo or set REPORT=" >&2; exit 2; }
 	$(Q)/usr/bin/python3 scripts/plot.py $(REPORT) -o $(or $(PLOT_DIR),$(dir $(REPORT)))
+
+# The binary and its man page under PREFIX, staged under DESTDIR for a
+# package: make install PREFIX=/usr DESTDIR=/tmp/pkg.
+PREFIX ?= /usr/local
+install: $(O)/concbench
+	$(quiet) INSTALL $(DESTDIR)$(PREFIX)
+	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	$(Q)install -m 755 $(O)/concbench $(DESTDIR)$(PREFIX)/bin/concbench
+	$(Q)install -m 644 docs/concbench.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man1/concbench.1
+.PHONY: install
 
 clean:
 	rm -rf build build-* concbench

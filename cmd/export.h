@@ -11,7 +11,7 @@
 #include "cmd/output.h" /* conc_write_atomic */
 
 
-/* CSV, one row per timed run of each cell (columns in README.md). */
+/* CSV, one row per timed run of each cell (columns in docs/report.md). */
 int conc_export_csv(const char *path, const struct conc_cell *cells,
                     const struct conc_cell_result *results, size_t n);
 

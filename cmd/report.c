@@ -1,5 +1,5 @@
 /*
- * Writing the JSON report (DESIGN.md "Report") with jansson: a run's or a
+ * Writing the JSON report (docs/report.md) with jansson: a run's or a
  * sweep's results, stamped with the build and the host.
  */
 #include <errno.h>

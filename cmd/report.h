@@ -1,5 +1,5 @@
 /*
- * The JSON report of DESIGN.md: writing it (report.c), reading it back
+ * The JSON report of docs/report.md: writing it (report.c), reading it back
  * (report-read.c) and joining reports (report-merge.c). Those files and
  * compare-json.c are the only ones that include jansson.
  */

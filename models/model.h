@@ -1,6 +1,6 @@
 /*
  * The model interface: a model decides only where tasks run and how they
- * wait, never what they compute. See DESIGN.md.
+ * wait, never what they compute. See docs/design.md.
  */
 #ifndef CONC_MODEL_H
 #define CONC_MODEL_H

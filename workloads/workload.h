@@ -1,8 +1,8 @@
 /*
  * The workload interface: a workload is a resumable task that never blocks.
  * step() does a bounded slice of work and says what it needs next; the model
- * decides how to wait for it. See DESIGN.md "One workload runs under every
- * model".
+ * decides how to wait for it. See docs/design.md "One workload runs under
+ * every model".
  */
 #ifndef CONC_WORKLOAD_H
 #define CONC_WORKLOAD_H

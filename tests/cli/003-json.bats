@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The JSON report, field by field, as DESIGN.md and README.md describe it.
+# The JSON report, field by field, as docs/report.md describes it.
 
 bats_require_minimum_version 1.5.0
 
@@ -8,7 +8,7 @@ setup() {
     json="$BATS_TEST_TMPDIR/r.json"
 }
 
-@test "the report has every field of DESIGN.md with the right types" {
+@test "the report has every field of docs/report.md with the right types" {
     run --separate-stderr "$CONCBENCH" -m sequential -w primes -o n=1e6 -t 2 --runs 3 --warmup 1 --json "$json"
     [ "$status" -eq 0 ]
     [ "$(jq -r .schema "$json")" = "concbench/1" ]
