@@ -89,6 +89,22 @@ static int output_temp(const char *path, char **tmp)
     return fd;
 }
 
+/*
+ * The paths that named nothing when checked: their write must not replace
+ * whatever appeared there since (a file, a link planted in a shared
+ * directory). A command has a handful of outputs.
+ */
+static const char *output_was_new[16];
+static size_t output_nwas_new;
+
+static bool output_checked_new(const char *path)
+{
+    for (size_t i = 0; i < output_nwas_new; i++)
+        if (strcmp(output_was_new[i], path) == 0)
+            return true;
+    return false;
+}
+
 /* The temporary file being written, removed if a signal ends us. */
 static char *output_pending;
 
@@ -176,7 +192,13 @@ int conc_write_atomic(const char *path, const char *text, size_t len)
 {
     const char *why;
 
-    switch (output_classify(path, &why)) {
+    enum output_kind kind = output_classify(path, &why);
+
+    /* Something that took a name checked as free is left alone. */
+    if (kind != OUTPUT_NEW && kind != OUTPUT_STDOUT &&
+        output_checked_new(path))
+        kind = OUTPUT_NEW;
+    switch (kind) {
     case OUTPUT_STDOUT:
         if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
             return conc_error(-errno, "cannot write to standard output");
@@ -184,7 +206,7 @@ int conc_write_atomic(const char *path, const char *text, size_t len)
     case OUTPUT_NEW:
         return output_replace(path, text, len, true);
     case OUTPUT_FILE:
-        return output_replace(path, text, len, false);
+        return output_replace(path, text, len, output_checked_new(path));
     case OUTPUT_DIRECT:
         return output_direct(path, text, len);
     case OUTPUT_REFUSED:
@@ -236,6 +258,24 @@ static void output_identify(const char *path, struct output_id *id)
     free(base_copy);
 }
 
+static bool output_same(const struct output_id *a, const struct output_id *b);
+
+bool conc_output_is_stdout(const char *path)
+{
+    struct output_id a, b;
+    bool same;
+
+    if (!path)
+        return false;
+    if (strcmp(path, "-") == 0)
+        return true;
+    output_identify("-", &a);
+    output_identify(path, &b);
+    same = a.have_ino && b.have_ino && output_same(&a, &b);
+    free(b.canon);
+    return same;
+}
+
 static bool output_same(const struct output_id *a, const struct output_id *b)
 {
     if (a->is_stdout && b->is_stdout)
@@ -252,7 +292,12 @@ static int output_check_one(const struct conc_output *o)
     char *tmp;
     int fd;
 
-    switch (output_classify(o->path, &why)) {
+    enum output_kind kind = output_classify(o->path, &why);
+
+    if (kind == OUTPUT_NEW && !output_checked_new(o->path) &&
+        output_nwas_new < sizeof(output_was_new) / sizeof(output_was_new[0]))
+        output_was_new[output_nwas_new++] = o->path;
+    switch (kind) {
     case OUTPUT_STDOUT:
         return 0;
     case OUTPUT_NEW:

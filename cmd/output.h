@@ -20,6 +20,7 @@
 #ifndef CONC_OUTPUT_H
 #define CONC_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* One output a command was asked for: its flag (for messages) and path. */
@@ -35,6 +36,13 @@ struct conc_output {
  * /dev/stdout alike). 0, or CONC_EXIT_USAGE with one line naming the flag.
  */
 int conc_outputs_check(const struct conc_output *o, size_t n);
+
+/*
+ * Whether path is standard output: "-", or a name for the same file
+ * (/dev/stdout, /dev/fd/1, the file stdout is redirected to). A command
+ * then prints its human summary on stderr, so the output stays clean.
+ */
+bool conc_output_is_stdout(const char *path);
 
 /*
  * Writes text to path as the header says. 0, or -errno with a message

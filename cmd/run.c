@@ -204,8 +204,11 @@ int cmd_run(int argc, char **argv)
         conc_cell_result_fini(&res);
         goto out_cell;
     }
-    run_print_summary(json && strcmp(json, "-") == 0 ? stderr : stdout, &cell,
-                      &res);
+    run_print_summary(conc_output_is_stdout(json) ||
+                              conc_output_is_stdout(csv) ||
+                              conc_output_is_stdout(md)
+                          ? stderr : stdout,
+                      &cell, &res);
     if (json) {
         struct conc_report *rep = conc_report_new(argc, argv);
         conc_report_add(rep, &cell, &res);

@@ -20,6 +20,14 @@ int http_url_parse(const char *url, struct http_url *u)
     size_t n;
 
     memset(u, 0, sizeof(*u));
+    /* A URL is printable ASCII (RFC 3986): a space, CR or LF would end the
+       request line or forge a header. The message shows it escaped. */
+    for (p = url; *p; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+            return conc_error_msg(-EINVAL, "bad url '%s': byte 0x%02x at "
+                                  "%zu is not allowed in a URL (encode it "
+                                  "as %%%02X)", url, (unsigned char)*p,
+                                  (size_t)(p - url), (unsigned char)*p);
     if (strncasecmp(url, "https://", 8) == 0)
         return conc_error_msg(-EINVAL, "bad url '%s': https is not supported, "
                               "only http://", url);
