@@ -14,6 +14,7 @@ int cmd_sweep(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 
 /* Every model and workload with its options, generated from their tables. */
 void conc_list_print(FILE *f);

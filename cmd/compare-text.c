@@ -1,13 +1,17 @@
 /*
  * compare's tables for people: plain text for a terminal and Markdown for a
- * pull-request comment, one row a matched cell, then the unmatched cells.
+ * pull-request comment, one row a matched cell, then the unmatched cells,
+ * and last the comparison's verdict. Text from a report (labels, notes) is
+ * sanitized: it reaches a terminal.
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/compare.h"
 #include "lib/clock.h"
+#include "lib/err.h"
 
 /* A value in the metric's unit, for the tables. */
 static char *compare_fmt_value(char *buf, size_t len, double v,
@@ -101,34 +105,43 @@ static void compare_tally(const struct conc_cmp *c, char *buf, size_t len,
 void compare_print_text(const struct conc_cmp *c)
 {
     size_t w = 4;
-    char bv[32], nv[32], ch[24], ci[48], p[24], tally[256];
+    char bv[32], nv[32], ch[24], ci[48], p[24], tally[256], closing[512];
 
-    for (size_t i = 0; i < c->nrows; i++)
-        w = strlen(c->rows[i].label) > w ? strlen(c->rows[i].label) : w;
+    for (size_t i = 0; i < c->nrows; i++) {
+        size_t n = conc_sanitize(NULL, 0, c->rows[i].label);
+        w = n > w ? n : w;
+    }
     printf("%s: '%s' -> '%s' (threshold %g%%, alpha %g)\n", c->metric,
            c->base_path, c->new_path, c->threshold_pct, c->alpha);
     printf("%-*s  %10s  %10s  %8s  %-17s  %7s  %s\n", (int)w, "cell", "base",
            "new", "change", "95% CI", "p", "verdict");
     for (size_t i = 0; i < c->nrows; i++) {
         const struct conc_cmp_row *r = &c->rows[i];
-        printf("%-*s  %10s  %10s  %8s  %-17s  %7s  %s", (int)w, r->label,
+        char *label = conc_sanitize_dup(r->label);
+        char *note = conc_sanitize_dup(r->note);
+
+        printf("%-*s  %10s  %10s  %8s  %-17s  %7s  %s", (int)w, label,
                compare_fmt_value(bv, sizeof(bv), r->median_base, c),
                compare_fmt_value(nv, sizeof(nv), r->median_new, c),
                compare_fmt_pct(ch, sizeof(ch), r->change_pct),
                compare_fmt_ci(ci, sizeof(ci), r, " .. "),
                compare_fmt_p(p, sizeof(p), r->p), compare_word(r->verdict, c));
-        if (r->note[0])
-            printf(" (%s)", r->note);
+        if (note[0])
+            printf(" (%s)", note);
         putchar('\n');
+        free(label);
+        free(note);
     }
     compare_tally(c, tally, sizeof(tally), ", ");
     printf("%s; change: Hodges-Lehmann shift over the base median, 95%% CI "
            "by Moses; p: Mann-Whitney U\n", tally);
+    compare_closing(c, closing, sizeof(closing));
+    printf("%s\n", closing);
 }
 
 void compare_print_md(const struct conc_cmp *c)
 {
-    char bv[32], nv[32], ch[24], ci[48], p[24], tally[256];
+    char bv[32], nv[32], ch[24], ci[48], p[24], tally[256], closing[512];
 
     compare_tally(c, tally, sizeof(tally), " \xc2\xb7 ");
     printf("### concbench compare: `%s`\n\n", c->metric);
@@ -140,23 +153,36 @@ void compare_print_md(const struct conc_cmp *c)
         const struct conc_cmp_row *r = &c->rows[i];
         bool bold = strcmp(r->verdict, "slower") == 0 ||
                     strcmp(r->verdict, "failed") == 0;
-        printf("| `%s` | %s | %s | %s | %s | %s | %s%s%s%s%s%s |\n", r->label,
+        char *label = conc_sanitize_dup(r->label);
+        char *note = conc_sanitize_dup(r->note);
+
+        printf("| `%s` | %s | %s | %s | %s | %s | %s%s%s%s%s%s |\n", label,
                compare_fmt_value(bv, sizeof(bv), r->median_base, c),
                compare_fmt_value(nv, sizeof(nv), r->median_new, c),
                compare_fmt_pct(ch, sizeof(ch), r->change_pct),
                compare_fmt_ci(ci, sizeof(ci), r, " \xe2\x80\xa6 "),
                compare_fmt_p(p, sizeof(p), r->p), bold ? "**" : "",
                compare_word(r->verdict, c), bold ? "**" : "",
-               r->note[0] ? " (" : "", r->note, r->note[0] ? ")" : "");
+               note[0] ? " (" : "", note, note[0] ? ")" : "");
+        free(label);
+        free(note);
     }
     if (c->nonly_base || c->nonly_new) {
         printf("\n");
-        for (size_t i = 0; i < c->nonly_base; i++)
-            printf("- only in base: `%s`\n", c->only_base_labels[i]);
-        for (size_t i = 0; i < c->nonly_new; i++)
-            printf("- only in new: `%s`\n", c->only_new_labels[i]);
+        for (size_t i = 0; i < c->nonly_base; i++) {
+            char *label = conc_sanitize_dup(c->only_base_labels[i]);
+            printf("- only in base: `%s`\n", label);
+            free(label);
+        }
+        for (size_t i = 0; i < c->nonly_new; i++) {
+            char *label = conc_sanitize_dup(c->only_new_labels[i]);
+            printf("- only in new: `%s`\n", label);
+            free(label);
+        }
     }
     printf("\n<sub>change: Hodges\xe2\x80\x93Lehmann shift over the base "
            "median, with Moses' 95%% interval; p: Mann\xe2\x80\x93Whitney U, "
            "two-sided; only passed runs count.</sub>\n");
+    compare_closing(c, closing, sizeof(closing));
+    printf("\n**%s**\n", closing);
 }

@@ -2,7 +2,8 @@
  * concbench compare: matches the cells of two reports and says, for one
  * metric, whether each got faster, slower, stayed the same, or is too noisy
  * to tell (compare-verdict.c), printed as a table or JSON (compare-text.c,
- * compare-json.c). Exit 1 on a regression.
+ * compare-json.c). Exit 1 on a regression, when nothing matched or when a
+ * cell of BASE is missing; 4 when most cells are noisy.
  */
 #include <errno.h>
 #include <math.h>
@@ -22,17 +23,24 @@
 static const char compare_synopsis[] =
     "compare BASE.json NEW.json [--metric M] [--threshold 5%]\n"
     "                         [--alpha 0.01] [--format text|md|json|"
-    "github-benchmark]";
+    "github-benchmark]\n"
+    "                         [--allow-missing] [--accept-noisy] "
+    "[--calibration FILE]";
 
 static const char compare_epilogue[] =
     "Cells match by model, workload, their options and tasks; only passed\n"
     "runs count. change: the Hodges-Lehmann shift NEW - BASE over BASE's\n"
     "median, with Moses' distribution-free 95% interval; p: Mann-Whitney U,\n"
-    "two-sided, exact up to 60 runs. Verdicts: slower/faster (p < alpha and\n"
-    "the change beyond the threshold), unchanged (the change within the\n"
-    "threshold, or its 95% interval inside it), noisy (neither: too few runs\n"
-    "or too much spread), failed (no passed run). Exit 1 when a cell is\n"
-    "slower or has no passed run in NEW, 2 on bad input, 0 otherwise.\n";
+    "two-sided, exact wherever affordable. Significant: p < alpha and the\n"
+    "95% interval excludes 0. Verdicts: slower/faster (significant and the\n"
+    "change beyond the threshold), unchanged (significant but within the\n"
+    "threshold, or the 95% interval inside it), noisy (neither: too few\n"
+    "runs or too much spread), failed (no passed run). The threshold in\n"
+    "effect is the larger of --threshold and the calibrated noise floor.\n"
+    "Exit 1 when a cell is slower or has no passed run in NEW, when no cell\n"
+    "matched, or when a cell of BASE is missing from NEW; 4 (inconclusive)\n"
+    "when more than half the compared cells are noisy; 2 on bad input; 0\n"
+    "otherwise.\n";
 
 enum compare_format { COMPARE_TEXT, COMPARE_MD, COMPARE_JSON, COMPARE_BENCH };
 
@@ -257,14 +265,17 @@ static int compare_parse_format(const char *s, enum compare_format *out)
 }
 
 /*
- * The command line into c (metric, unit, threshold, alpha, the two paths)
- * and *format. CONC_FLAGS_OK, CONC_FLAGS_HELP (the usage printed), or
- * CONC_EXIT_USAGE with one line printed.
+ * The command line into c (metric, unit, threshold, alpha, the two paths,
+ * the switches), *format and *calib_path (NULL when not given).
+ * CONC_FLAGS_OK, CONC_FLAGS_HELP (the usage printed), or CONC_EXIT_USAGE
+ * with one line printed.
  */
 static int compare_args(int argc, char **argv, struct conc_cmp *c,
-                        enum compare_format *format)
+                        enum compare_format *format, const char **calib_path)
 {
     const char *metric = "wall_ns", *thr = NULL, *alpha = NULL, *fmt = NULL;
+    const char *calib = NULL;
+    bool allow_missing = false, accept_noisy = false;
     const struct conc_flag flags[] = {
         { CONC_FLAG_STRING, 0, "metric", &metric, "M",
           "what to compare (default wall_ns): wall_ns, user_ns, sys_ns, "
@@ -277,6 +288,14 @@ static int compare_args(int argc, char **argv, struct conc_cmp *c,
         { CONC_FLAG_STRING, 0, "format", &fmt, "F",
           "text (default), md (a pull-request comment), json, "
           "github-benchmark (customSmallerIsBetter, NEW's values)", 0, 0 },
+        { CONC_FLAG_SWITCH, 0, "allow-missing", &allow_missing, NULL,
+          "cells of BASE missing from NEW are warnings, not a failure", 0,
+          0 },
+        { CONC_FLAG_SWITCH, 0, "accept-noisy", &accept_noisy, NULL,
+          "pass (exit 0) even when most cells are noisy", 0, 0 },
+        { CONC_FLAG_STRING, 0, "calibration", &calib, "FILE",
+          "this machine's noise floor ('concbench calibrate'): no change "
+          "below it counts", 0, 0 },
         { CONC_FLAG_END },
     };
     const struct conc_command cmd = {
@@ -301,6 +320,9 @@ static int compare_args(int argc, char **argv, struct conc_cmp *c,
         return CONC_EXIT_USAGE;
     c->metric = metric;
     c->unit = compare_unit(metric);
+    c->allow_missing = allow_missing;
+    c->accept_noisy = accept_noisy;
+    *calib_path = calib;
     return CONC_FLAGS_OK;
 }
 
@@ -347,16 +369,27 @@ static void compare_match(const struct conc_rfile *base,
 
 /*
  * On stderr, what the table does not say: machines that differ, cells in
- * one report only, and cells with too few runs for the test to decide.
+ * one report only (a cell of base missing from new is an error unless
+ * allowed), cells with too few runs for the test to decide, and why the
+ * comparison did not pass. When nothing matched, one line says only that.
  */
 static void compare_warn(const struct conc_cmp *c)
 {
     size_t needed = compare_runs_needed(c->alpha);
 
+    if (c->nrows == 0) {
+        conc_error_msg(0, "no cell of base '%s' is in new '%s': nothing was "
+                       "compared", c->base_path, c->new_path);
+        return;
+    }
     compare_warn_hosts(c->rows, c->nrows);
     for (size_t i = 0; i < c->nonly_base; i++)
-        conc_warn("only in base '%s': %s", c->base_path,
-                  c->only_base_labels[i]);
+        if (c->allow_missing)
+            conc_warn("only in base '%s': %s", c->base_path,
+                      c->only_base_labels[i]);
+        else
+            conc_error_msg(0, "missing from new '%s': %s", c->new_path,
+                           c->only_base_labels[i]);
     for (size_t i = 0; i < c->nonly_new; i++)
         conc_warn("only in new '%s': %s", c->new_path, c->only_new_labels[i]);
     for (size_t i = 0; i < c->nrows; i++) {
@@ -367,13 +400,58 @@ static void compare_warn(const struct conc_cmp *c)
                       "a side", r->label, r->n_base, r->n_new, c->alpha,
                       r->min_p, needed);
     }
+    if (c->nonly_base && !c->allow_missing)
+        conc_error_msg(0, "%zu cell%s of base '%s' %s missing from new: "
+                       "failing (--allow-missing compares the rest)",
+                       c->nonly_base, c->nonly_base == 1 ? "" : "s",
+                       c->base_path, c->nonly_base == 1 ? "is" : "are");
+    if (2 * c->noisy > c->compared) {
+        if (c->accept_noisy)
+            conc_warn("%zu of %zu compared cells are noisy (accepted by "
+                      "--accept-noisy)", c->noisy, c->compared);
+        else if (c->exit_code == CONC_EXIT_INCONCLUSIVE)
+            conc_error_msg(0, "inconclusive: %zu of %zu compared cells are "
+                           "noisy; give more runs, or pass --accept-noisy",
+                           c->noisy, c->compared);
+    }
+}
+
+/*
+ * Loads the calibration at path (NULL: none) into c->calib and *out (the
+ * caller frees it), warning when it was measured on another machine or for
+ * another metric. 0, or CONC_EXIT_USAGE when it cannot be read.
+ */
+static int compare_calibrate(struct conc_cmp *c, const char *path,
+                             const struct conc_rfile *new,
+                             struct conc_calib **out)
+{
+    struct conc_calib *k;
+
+    *out = NULL;
+    if (!path)
+        return 0;
+    if (compare_calib_load(path, &k))
+        return CONC_EXIT_USAGE;
+    if (strcmp(k->cpu_model, new->host.cpu_model) != 0 ||
+        k->cpus != new->host.cpus)
+        conc_warn("calibration '%s' was measured on '%s' with %lld cpus, new "
+                  "on '%s' with %lld cpus; its floor may not hold", path,
+                  k->cpu_model, k->cpus, new->host.cpu_model,
+                  new->host.cpus);
+    if (strcmp(k->metric, c->metric) != 0)
+        conc_warn("calibration '%s' measured %s; its floor is applied to %s",
+                  path, k->metric, c->metric);
+    c->calib = k;
+    *out = k;
+    return 0;
 }
 
 int cmd_compare(int argc, char **argv)
 {
     struct conc_cmp c = { .threshold_pct = 5, .alpha = 0.01 };
     enum compare_format format = COMPARE_TEXT;
-    const char *names[64];
+    const char *names[64], *calib_path = NULL;
+    struct conc_calib *calib = NULL;
     struct conc_rfile *base = NULL, *new = NULL;
     struct conc_cmp_row *rows = NULL;
     const struct conc_rcell **ob = NULL, **on = NULL;
@@ -381,7 +459,7 @@ int cmd_compare(int argc, char **argv)
     size_t nnames = 0;
     bool *taken = NULL;
     long *match = NULL;
-    int rc = compare_args(argc, argv, &c, &format);
+    int rc = compare_args(argc, argv, &c, &format, &calib_path);
 
     if (rc != CONC_FLAGS_OK)
         return rc == CONC_FLAGS_HELP ? CONC_EXIT_OK : rc;
@@ -402,6 +480,8 @@ int cmd_compare(int argc, char **argv)
                              "compare --help')", c.metric);
         goto out;
     }
+    if (compare_calibrate(&c, calib_path, new, &calib))
+        goto out;
 
     rows = conc_xcalloc(new->ncells + 1, sizeof(*rows));
     taken = conc_xcalloc(base->ncells + 1, sizeof(*taken));
@@ -422,6 +502,7 @@ int cmd_compare(int argc, char **argv)
         rows[c.nrows].base = &base->cells[b];
         rows[c.nrows].new = nc;
         rows[c.nrows].label = conc_compare_label(nc, with_host);
+        rows[c.nrows].floor_pct = calib ? compare_calib_floor(calib, nc) : 0;
         c.regressions += (size_t)compare_row(&rows[c.nrows], &c);
         c.nrows++;
     }
@@ -440,8 +521,9 @@ int cmd_compare(int argc, char **argv)
     c.only_base_labels = (const char *const *)obl;
     c.only_new_labels = (const char *const *)onl;
 
+    compare_conclude(&c);
     compare_warn(&c);
-    rc = c.regressions ? CONC_EXIT_FAILED : CONC_EXIT_OK;
+    rc = c.exit_code;
     switch (format) {
     case COMPARE_TEXT: compare_print_text(&c); break;
     case COMPARE_MD: compare_print_md(&c); break;
@@ -473,5 +555,6 @@ out:
     free(onl);
     conc_rfile_free(base);
     conc_rfile_free(new);
+    compare_calib_free(calib);
     return rc;
 }

@@ -11,6 +11,10 @@ enum conc_exit {
     CONC_EXIT_FAILED = 1,      /* a run failed, or compare found a regression */
     CONC_EXIT_USAGE = 2,       /* bad input: nothing was run */
     CONC_EXIT_UNAVAILABLE = 3, /* the model or workload is not in this build */
+    CONC_EXIT_INCONCLUSIVE = 4, /* compare: no regression, but more than
+                                   half the compared cells are noisy, so
+                                   the comparison says nothing either way
+                                   (--accept-noisy makes it 0) */
 };
 
 /*

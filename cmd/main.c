@@ -29,6 +29,8 @@ static const struct main_cmd main_cmds[] = {
     { "compare", cmd_compare, "compare two reports cell by cell: faster, "
       "slower or noise" },
     { "merge", cmd_merge, "join reports (sweep shards) into one" },
+    { "calibrate", cmd_calibrate, "measure this machine's noise floor (A/A) "
+      "for compare" },
     { "list", cmd_list, "list models, workloads and their options" },
     { "serve", cmd_serve, "the built-in HTTP server the http workload "
       "fetches from" },
@@ -46,7 +48,8 @@ static void main_usage(FILE *f)
     fputs("\n'concbench <command> --help' describes a command; "
           "'concbench list' the models and workloads.\n"
           "exit codes: 0 ok, 1 a run failed or a regression was found, 2 "
-          "usage error, 3 unavailable in this build\n", f);
+          "usage error, 3 unavailable in this build, 4 compare inconclusive "
+          "(most cells noisy)\n", f);
 }
 
 static void main_on_signal(int sig)

@@ -84,7 +84,9 @@ gen() { /usr/bin/python3 "$gen" "$@"; }
     flagged=0 other=0
     for k in $(seq 0 199); do
         # Threshold 0: only the test decides, so this measures its level.
-        run --separate-stderr "$CONCBENCH" compare "$d/base-$k.json" "$d/new-$k.json" --threshold 0 --alpha 0.01
+        # Nearly every cell is then noisy (no interval lies within +-0%):
+        # --accept-noisy keeps exit 4 out, so 0 and 1 are all there is.
+        run --separate-stderr "$CONCBENCH" compare "$d/base-$k.json" "$d/new-$k.json" --threshold 0 --alpha 0.01 --accept-noisy
         case $status in
         0) ;;
         1) flagged=$((flagged + 1)) ;;
@@ -133,10 +135,12 @@ gen() { /usr/bin/python3 "$gen" "$@"; }
     gen "$d/base.json" --seed 5 --runs 3
     gen "$d/new.json" --seed 6 --runs 3 --scale 1.10
     run --separate-stderr "$CONCBENCH" compare "$d/base.json" "$d/new.json"
-    [ "$status" -eq 0 ]
-    [[ "$output" == *"noisy"*"too few runs"* ]]
+    # The one cell compared is noisy: inconclusive, exit 4.
+    [ "$status" -eq 4 ]
+    [[ "$output" == *"noisy (too few runs: 3 and 3 cannot reach p < 0.01 (best 0.1))"* ]]
     # 3 and 3: 2 / C(6,3) = 0.1; 5 a side reach 0.0079 < 0.01.
     [[ "$stderr" == *"has 3 and 3 passed runs: Mann-Whitney cannot reach p < 0.01"*"(best 0.1)"*"at least 5 a side"* ]]
+    [[ "$stderr" == *"concbench: inconclusive: 1 of 1 compared cells are noisy; give more runs, or pass --accept-noisy" ]]
     # Unchanged data with enough runs says so rather than "noisy".
     gen "$d/b2.json" --seed 7 --runs 10 --noise 0.005
     gen "$d/n2.json" --seed 8 --runs 10 --noise 0.005
@@ -212,13 +216,25 @@ gen() { /usr/bin/python3 "$gen" "$@"; }
 @test "cells in only one report are listed, the rest still compared" {
     gen "$d/base.json" --cells sequential:primes:1,sequential:primes:2,sequential:sleep:4
     gen "$d/new.json" --seed 9 --cells sequential:primes:1,sequential:primes:8,sequential:sleep:4
+    # A cell of base missing from new fails the gate, named.
     run --separate-stderr "$CONCBENCH" compare "$d/base.json" "$d/new.json" --format json
-    [ "$status" -eq 0 ]
+    [ "$status" -eq 1 ]
     jq -e '.cells | length == 2' <<<"$output"
     jq -e '.only_in_base | length == 1 and .[0].tasks == 2' <<<"$output"
     jq -e '.only_in_new | length == 1 and .[0].tasks == 8' <<<"$output"
+    jq -e '.regressions == 0 and .outcome.verdict == "fail" and .outcome.exit_code == 1 and .outcome.missing_from_new == 1' <<<"$output"
+    jq -e '.outcome.why == "1 cell of base missing from new"' <<<"$output"
+    [[ "$stderr" == *"concbench: missing from new '$d/new.json': primes/sequential t=2"* ]]
+    [[ "$stderr" == *"concbench: 1 cell of base '$d/base.json' is missing from new: failing (--allow-missing compares the rest)"* ]]
+    [[ "$stderr" == *"only in new '$d/new.json': primes/sequential t=8"* ]]
+    # --allow-missing makes it the warning it was, and the rest passes.
+    run --separate-stderr "$CONCBENCH" compare "$d/base.json" "$d/new.json" --format json --allow-missing
+    [ "$status" -eq 0 ]
+    jq -e '.cells | length == 2' <<<"$output"
+    jq -e '.outcome.verdict == "pass" and .outcome.why == "1 cell of base missing from new (allowed)"' <<<"$output"
     [[ "$stderr" == *"only in base '$d/base.json': primes/sequential t=2"* ]]
     [[ "$stderr" == *"only in new '$d/new.json': primes/sequential t=8"* ]]
+    [[ "$stderr" != *"missing from new"* ]]
 }
 
 @test "only passed runs count; a cell with no passed run in NEW fails" {
@@ -290,7 +306,76 @@ gen() { /usr/bin/python3 "$gen" "$@"; }
 @test "a real report compares with itself as unchanged or noisy, never slower" {
     "$CONCBENCH" -m sequential -w primes -o n=1e6 -t 2 --runs 5 --warmup 1 --json "$d/real.json" >/dev/null
     run --separate-stderr "$CONCBENCH" compare "$d/real.json" "$d/real.json" --format json
-    [ "$status" -eq 0 ]
     jq -e '(.cells[0].verdict == "unchanged" or .cells[0].verdict == "noisy") and .cells[0].change_pct == 0 and .cells[0].p == 1' <<<"$output"
+    # One cell: noisy is most of the comparison, so inconclusive (exit 4).
+    if [ "$(jq -r '.cells[0].verdict' <<<"$output")" = noisy ]; then
+        [ "$status" -eq 4 ]
+    else
+        [ "$status" -eq 0 ]
+    fi
     jq -e '.cells[0].label == "primes/sequential t=2 n=1e6"' <<<"$output"
+    run --separate-stderr "$CONCBENCH" compare "$d/real.json" "$d/real.json" --accept-noisy
+    [ "$status" -eq 0 ]
+}
+
+@test "disjoint reports: nothing was compared, exit 1 in one line" {
+    gen "$d/base.json" --cells sequential:primes:1,sequential:primes:2
+    gen "$d/new.json" --seed 2 --cells threads:primes:1,threads:primes:2
+    run --separate-stderr "$CONCBENCH" compare "$d/base.json" "$d/new.json"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "concbench: no cell of base '$d/base.json' is in new '$d/new.json': nothing was compared" ]
+    [ "$(tail -n 1 <<<"$output")" = "verdict: fail: no cell of base is in new: nothing was compared" ]
+    # --allow-missing does not make an empty comparison pass.
+    run --separate-stderr "$CONCBENCH" compare "$d/base.json" "$d/new.json" --allow-missing --accept-noisy --format json
+    [ "$status" -eq 1 ]
+    jq -e '.cells == [] and .outcome.verdict == "fail" and .outcome.exit_code == 1 and (.only_in_base | length) == 2' <<<"$output"
+    run --separate-stderr "$CONCBENCH" compare "$d/base.json" "$d/new.json" --format md
+    [ "$status" -eq 1 ]
+    [ "$(tail -n 1 <<<"$output")" = "**verdict: fail: no cell of base is in new: nothing was compared**" ]
+}
+
+@test "mostly noisy is inconclusive (exit 4) unless accepted; a regression wins" {
+    # Three cells; two of them keep only 3 runs a side, too few to decide.
+    gen "$d/b.json" --seed 20 --cells sequential:primes:1,sequential:primes:2,sequential:primes:4
+    gen "$d/n.json" --seed 21 --cells sequential:primes:1,sequential:primes:2,sequential:primes:4
+    for f in b n; do
+        jq '.results[1].runs |= .[0:3] | .results[2].runs |= .[0:3]' "$d/$f.json" >"$d/${f}3.json"
+    done
+    run --separate-stderr "$CONCBENCH" compare "$d/b3.json" "$d/n3.json"
+    [ "$status" -eq 4 ]
+    [[ "$stderr" == *"concbench: inconclusive: 2 of 3 compared cells are noisy; give more runs, or pass --accept-noisy" ]]
+    [ "$(tail -n 1 <<<"$output")" = "verdict: inconclusive: 2 of 3 compared cells noisy" ]
+    run --separate-stderr "$CONCBENCH" compare "$d/b3.json" "$d/n3.json" --format json
+    [ "$status" -eq 4 ]
+    jq -e '.outcome | .verdict == "inconclusive" and .exit_code == 4 and .compared == 3 and .noisy == 2' <<<"$output"
+    run --separate-stderr "$CONCBENCH" compare "$d/b3.json" "$d/n3.json" --format md
+    [ "$status" -eq 4 ]
+    [ "$(tail -n 1 <<<"$output")" = "**verdict: inconclusive: 2 of 3 compared cells noisy**" ]
+    # Accepted: exit 0, and it still says so.
+    run --separate-stderr "$CONCBENCH" compare "$d/b3.json" "$d/n3.json" --accept-noisy
+    [ "$status" -eq 0 ]
+    [[ "$stderr" == *"concbench: warning: 2 of 3 compared cells are noisy (accepted by --accept-noisy)"* ]]
+    [ "$(tail -n 1 <<<"$output")" = "verdict: pass: 2 of 3 compared cells noisy (accepted)" ]
+    # One noisy cell of two is not most: a plain pass.
+    jq '.results |= .[0:2]' "$d/b3.json" >"$d/b2.json"
+    jq '.results |= .[0:2]' "$d/n3.json" >"$d/n2.json"
+    run --separate-stderr "$CONCBENCH" compare "$d/b2.json" "$d/n2.json"
+    [ "$status" -eq 0 ]
+    [ "$(tail -n 1 <<<"$output")" = "verdict: pass" ]
+    # A slower cell beside the noisy ones: a regression, exit 1, not 4.
+    jq '.results[0].runs[].wall_ns *= 1.2' "$d/n3.json" >"$d/slow.json"
+    run --separate-stderr "$CONCBENCH" compare "$d/b3.json" "$d/slow.json"
+    [ "$status" -eq 1 ]
+    [ "$(tail -n 1 <<<"$output")" = "verdict: fail: 1 regression; 2 of 3 compared cells noisy" ]
+    [[ "$stderr" != *"inconclusive"* ]]
+}
+
+@test "a noisy note tells the truth about its interval" {
+    gen "$d/base.json" --seed 30 --runs 10 --noise 0.2
+    gen "$d/new.json" --seed 31 --runs 10 --noise 0.2
+    run --separate-stderr "$CONCBENCH" compare "$d/base.json" "$d/new.json" --format json --accept-noisy
+    [ "$status" -eq 0 ]
+    jq -e '.cells[0].verdict == "noisy" and .cells[0].significant == false' <<<"$output"
+    jq -e '.cells[0].note | test("^95% CI \\[[-+][0-9]+\\.[0-9]%, [-+][0-9]+\\.[0-9]%\\] reaches beyond ±5%$")' <<<"$output"
+    jq -e '.cells[0].note | contains("wider") | not' <<<"$output"
 }

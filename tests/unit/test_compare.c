@@ -1,7 +1,8 @@
 /*
  * compare's statistics (Mann-Whitney U, Hodges-Lehmann with Moses'
  * interval) against known values and brute force, their false-positive
- * rate over many seeds, and the report loader on good and bad input.
+ * rate over many seeds, the report loader on good and bad input, and the
+ * verdict table of compare-verdict.c walked row by row with crafted runs.
  */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd/compare.h"
+#include "cmd/exit.h"
 #include "cmd/report.h"
 #include "cmd/stats.h"
 
@@ -117,20 +120,21 @@ Test(mann_whitney, ties_match_brute_force, .timeout = 10)
     }
 }
 
-Test(mann_whitney, normal_approximation_is_close, .timeout = 10)
+Test(mann_whitney, forty_and_thirty_five_runs_are_exact, .timeout = 10)
 {
     double x[40], y[35];
-    bool exact = true;
+    bool exact = false;
 
     for (int i = 0; i < 40; i++)
         x[i] = i;
     for (int i = 0; i < 35; i++)
         y[i] = i + 9.5;
-    /* The exact p, counted with big integers elsewhere, is 0.0121656; 40
-       and 35 runs are within what the exact count affords. */
+    /* The exact p, counted with big integers elsewhere, is 0.0121656; the
+       counts are affordable here, so it is counted, not approximated (the
+       approximation is tests/unit/test_stats.c's to check). */
     double p = conc_mann_whitney(x, 40, y, 35, &exact);
     cr_assert(exact);
-    cr_assert(fabs(p - 0.0121656) < 1e-6, "p = %g", p);
+    cr_assert(fabs(p - 0.0121656) < 1e-7, "p = %.9g", p);
     /* Every value tied: no evidence. */
     for (int i = 0; i < 40; i++)
         x[i] = 1;
@@ -311,4 +315,399 @@ Test(report_load, rejects_wrong_schema_and_types, .timeout = 10,
         cr_assert(err == -EINVAL || err == -EPROTO, "case %zu: %d", i, err);
         cr_assert_null(f);
     }
+}
+
+/*
+ * The verdict table (compare-verdict.c), one test a row, on cells made
+ * here: each run carries one metric, wall_ns, unless told otherwise.
+ */
+#define CELL_MAX 64
+
+struct fixture {
+    struct conc_rcell cell;
+    struct conc_rrun runs[CELL_MAX];
+    double values[CELL_MAX];
+};
+
+static char *wall_name[] = { "wall_ns" };
+static char *user_name[] = { "user_ns" };
+
+/* f's cell with runs x[0..n), all failed or all passed. */
+static const struct conc_rcell *mkcell(struct fixture *f, const double *x,
+                                       size_t n, bool failed)
+{
+    memset(f, 0, sizeof(*f));
+    for (size_t i = 0; i < n; i++) {
+        f->values[i] = x[i];
+        f->runs[i].failed = failed;
+        f->runs[i].nmetrics = 1;
+        f->runs[i].names = wall_name;
+        f->runs[i].values = &f->values[i];
+    }
+    f->cell.runs = f->runs;
+    f->cell.nruns = n;
+    return &f->cell;
+}
+
+/* x[i] = start + i * step, i < n. */
+static const double *ramp(double *x, size_t n, double start, double step)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = start + (double)i * step;
+    return x;
+}
+
+static struct fixture fb, fn;
+
+/* compare_row on base x[0..m) and new y[0..n) at threshold thr, alpha. */
+static int verdict(struct conc_cmp_row *row, const double *x, size_t m,
+                   const double *y, size_t n, double thr, double alpha,
+                   double floor_pct)
+{
+    struct conc_cmp c = { .metric = "wall_ns", .unit = "ns",
+                          .threshold_pct = thr, .alpha = alpha };
+
+    memset(row, 0, sizeof(*row));
+    row->base = mkcell(&fb, x, m, false);
+    row->new = mkcell(&fn, y, n, false);
+    row->label = "test";
+    row->floor_pct = floor_pct;
+    return compare_row(row, &c);
+}
+
+/* The note's interval as the table prints it, "[-3.1%, +12.0%]". */
+static void ci_text(char *buf, size_t len, const struct conc_cmp_row *r)
+{
+    snprintf(buf, len, "[%+.1f%%, %+.1f%%]", r->ci_lo_pct, r->ci_hi_pct);
+}
+
+Test(verdict_table, row1_skipped, .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[5];
+
+    verdict(&row, ramp(x, 5, 100, 1), 5, x, 5, 5, 0.01, 0);
+    fb.cell.skipped = "unavailable in this build";
+    cr_assert_eq(compare_row(&row, &(struct conc_cmp){ .metric = "wall_ns",
+                 .threshold_pct = 5, .alpha = 0.01 }), 0);
+    cr_assert_str_eq(row.verdict, "skipped");
+    cr_assert_str_eq(row.note, "skipped in base: unavailable in this build");
+}
+
+Test(verdict_table, row2_no_passed_run_in_new_is_a_regression, .timeout = 10)
+{
+    struct conc_cmp_row row = { .label = "test" };
+    struct conc_cmp c = { .metric = "wall_ns", .threshold_pct = 5,
+                          .alpha = 0.01 };
+    double x[3];
+
+    row.base = mkcell(&fb, ramp(x, 3, 100, 1), 3, false);
+    row.new = mkcell(&fn, x, 3, true);
+    cr_assert_eq(compare_row(&row, &c), 1);
+    cr_assert_str_eq(row.verdict, "failed");
+    cr_assert_str_eq(row.note, "no passed run in new (3 failed)");
+}
+
+Test(verdict_table, row3_no_passed_run_in_base_is_not, .timeout = 10)
+{
+    struct conc_cmp_row row = { .label = "test" };
+    struct conc_cmp c = { .metric = "wall_ns", .threshold_pct = 5,
+                          .alpha = 0.01 };
+    double x[3];
+
+    row.base = mkcell(&fb, ramp(x, 3, 100, 1), 3, true);
+    row.new = mkcell(&fn, x, 3, false);
+    cr_assert_eq(compare_row(&row, &c), 0);
+    cr_assert_str_eq(row.verdict, "failed");
+    cr_assert_str_eq(row.note, "no passed run in base (3 failed)");
+}
+
+Test(verdict_table, row4_metric_absent_is_na, .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[5];
+
+    verdict(&row, ramp(x, 5, 100, 1), 5, x, 5, 5, 0.01, 0);
+    for (size_t i = 0; i < 5; i++)
+        fb.runs[i].names = user_name;
+    cr_assert_eq(compare_row(&row, &(struct conc_cmp){ .metric = "wall_ns",
+                 .threshold_pct = 5, .alpha = 0.01 }), 0);
+    cr_assert_str_eq(row.verdict, "n/a");
+    cr_assert_str_eq(row.note, "no 'wall_ns' in base");
+}
+
+Test(verdict_table, row5_slower, .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[10], y[10];
+
+    cr_assert_eq(verdict(&row, ramp(x, 10, 100, 0.1), 10,
+                         ramp(y, 10, 110, 0.1), 10, 5, 0.01, 0), 1);
+    cr_assert_str_eq(row.verdict, "slower");
+    cr_assert(row.significant && row.p < 0.01 && row.ci_lo_pct > 5);
+    cr_assert_float_eq(row.change_pct, 10 / 100.45 * 100, 1e-9);
+    cr_assert_str_eq(row.note, "");
+}
+
+Test(verdict_table, row6_faster, .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[10], y[10];
+
+    cr_assert_eq(verdict(&row, ramp(x, 10, 100, 0.1), 10,
+                         ramp(y, 10, 90, 0.1), 10, 5, 0.01, 0), 0);
+    cr_assert_str_eq(row.verdict, "faster");
+    cr_assert(row.significant && row.ci_hi_pct < -5);
+}
+
+Test(verdict_table, row7_significant_but_within_the_threshold, .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[10], y[10];
+
+    cr_assert_eq(verdict(&row, ramp(x, 10, 100, 0.1), 10,
+                         ramp(y, 10, 102, 0.1), 10, 5, 0.01, 0), 0);
+    cr_assert_str_eq(row.verdict, "unchanged");
+    cr_assert(row.significant && row.ci_lo_pct > 0);
+    cr_assert_str_eq(row.note, "significant but within the 5% threshold");
+}
+
+Test(verdict_table, row8_interval_within_the_threshold, .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[10];
+
+    /* The same runs on both sides: p = 1, the interval about 0. */
+    cr_assert_eq(verdict(&row, ramp(x, 10, 100, 0.1), 10, x, 10, 5, 0.01,
+                         0), 0);
+    cr_assert_str_eq(row.verdict, "unchanged");
+    cr_assert(!row.significant && row.p == 1);
+    cr_assert(row.ci_lo_pct >= -5 && row.ci_hi_pct <= 5);
+    cr_assert_str_eq(row.note, "95% CI within \xc2\xb1" "5%");
+}
+
+Test(verdict_table, row9a_too_few_runs_for_the_test, .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[3], y[3];
+
+    cr_assert_eq(verdict(&row, ramp(x, 3, 100, 1), 3, ramp(y, 3, 110, 1), 3,
+                         5, 0.01, 0), 0);
+    cr_assert_str_eq(row.verdict, "noisy");
+    cr_assert_str_eq(row.note, "too few runs: 3 and 3 cannot reach p < 0.01 "
+                               "(best 0.1)");
+}
+
+Test(verdict_table, row9b_too_few_runs_for_the_interval, .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[3], y[4];
+
+    /* At alpha 0.1, 3 and 4 runs can reach p = 2/35 = 0.057, but no 95%
+       interval: its smallest tail is 1/35 > 0.025. */
+    cr_assert_eq(verdict(&row, ramp(x, 3, 100, 1), 3, ramp(y, 4, 110, 1), 4,
+                         5, 0.1, 0), 0);
+    cr_assert_float_eq(row.p, 2.0 / 35, 1e-12);
+    cr_assert(isinf(row.ci_lo_pct) && isinf(row.ci_hi_pct));
+    cr_assert(!row.significant);
+    cr_assert_str_eq(row.verdict, "noisy");
+    cr_assert_str_eq(row.note, "too few runs for a 95% CI: 3 and 4");
+}
+
+Test(verdict_table, row9c_p_below_alpha_but_the_interval_holds_zero,
+     .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[6], y[6] = { 99.5, 110, 111, 112, 113, 114 };
+    char ci[64], want[160];
+
+    /* New's smallest run is below every base run: U = 6, p = 60/924 =
+       0.065 < 0.1, while the 95% interval's lower end (the 6th smallest
+       difference) is 99.5 - 100 < 0. Before the table this was "slower". */
+    cr_assert_eq(verdict(&row, ramp(x, 6, 100, 1), 6, y, 6, 5, 0.1, 0), 0);
+    cr_assert(row.p < 0.1 && row.ci_lo_pct < 0 && row.ci_hi_pct > 0,
+              "p %g ci %g %g", row.p, row.ci_lo_pct, row.ci_hi_pct);
+    cr_assert(row.change_pct > 5 && !row.significant);
+    cr_assert_str_eq(row.verdict, "noisy");
+    ci_text(ci, sizeof(ci), &row);
+    snprintf(want, sizeof(want), "p = %.2g < 0.1 but the 95%% CI %s "
+             "includes 0", row.p, ci);
+    cr_assert_str_eq(row.note, want);
+}
+
+Test(verdict_table, row9d_interval_beyond_zero_but_p_not_below_alpha,
+     .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[6], y[6] = { 102.5, 110, 111, 112, 113, 114 };
+    char ci[64], want[160];
+
+    /* Three inversions: U = 3, p = 14/924 = 0.015 >= 0.01, while the 95%
+       interval (6th smallest difference up) lies wholly above 0 and here
+       wholly beyond the 2% threshold: the note must not call it wide. */
+    cr_assert_eq(verdict(&row, ramp(x, 6, 100, 1), 6, y, 6, 2, 0.01, 0), 0);
+    cr_assert_float_eq(row.p, 14.0 / 924, 1e-12);
+    cr_assert(row.ci_lo_pct > 2, "ci %g", row.ci_lo_pct);
+    cr_assert_str_eq(row.verdict, "noisy");
+    ci_text(ci, sizeof(ci), &row);
+    snprintf(want, sizeof(want), "p = 0.015 is not below 0.01, though the "
+             "95%% CI %s excludes 0", ci);
+    cr_assert_str_eq(row.note, want);
+    cr_assert_null(strstr(row.note, "wider"));
+}
+
+Test(verdict_table, row9e_interval_reaches_beyond_the_threshold,
+     .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[10], y[10];
+    char ci[64], want[160];
+
+    /* Wide spreads that overlap: no evidence either way. */
+    cr_assert_eq(verdict(&row, ramp(x, 10, 70, 7), 10, ramp(y, 10, 72, 7),
+                         10, 5, 0.01, 0), 0);
+    cr_assert(row.p >= 0.01 && row.ci_lo_pct < -5 && row.ci_hi_pct > 5);
+    cr_assert_str_eq(row.verdict, "noisy");
+    ci_text(ci, sizeof(ci), &row);
+    snprintf(want, sizeof(want), "95%% CI %s reaches beyond \xc2\xb1" "5%%",
+             ci);
+    cr_assert_str_eq(row.note, want);
+}
+
+Test(verdict_table, the_floor_raises_the_threshold, .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[10], y[10];
+
+    /* +10% is slower at 5%, but not under a 15% noise floor. */
+    cr_assert_eq(verdict(&row, ramp(x, 10, 100, 0.1), 10,
+                         ramp(y, 10, 110, 0.1), 10, 5, 0.01, 15), 0);
+    cr_assert_eq(row.threshold_pct, 15);
+    cr_assert_str_eq(row.verdict, "unchanged");
+    cr_assert_str_eq(row.note, "significant but within the 15% threshold");
+    /* A floor under the threshold changes nothing. */
+    cr_assert_eq(verdict(&row, x, 10, y, 10, 5, 0.01, 2.5), 1);
+    cr_assert_eq(row.threshold_pct, 5);
+    cr_assert_str_eq(row.verdict, "slower");
+}
+
+/*
+ * Over many random cells, sizes and alphas, the verdicts keep the table's
+ * promises: significant exactly when p < alpha and the interval shown
+ * excludes 0, and slower/faster/unchanged only when the table allows.
+ */
+Test(verdict_table, invariants_over_random_cells, .timeout = 60)
+{
+    static const double alphas[] = { 0.01, 0.05, 0.1 };
+    static const size_t sizes[][2] = { { 3, 3 }, { 4, 5 }, { 6, 6 },
+                                       { 10, 10 }, { 7, 12 }, { 30, 30 } };
+
+    for (uint64_t seed = 1; seed <= 600; seed++) {
+        struct conc_cmp_row row;
+        double x[30], y[30], alpha = alphas[seed % 3], thr = seed % 4 * 2.5;
+        size_t m = sizes[seed % 6][0], n = sizes[seed % 6][1];
+
+        rng_seed(seed);
+        rng_fill(x, m, 100, 0.05);
+        rng_fill(y, n, 100 + (double)(seed % 7) * 2, 0.05);
+        int reg = verdict(&row, x, m, y, n, thr, alpha, 0);
+        bool excl = row.ci_lo_pct > 0 || row.ci_hi_pct < 0;
+
+        cr_assert_eq(row.significant, row.p < alpha && excl, "seed %llu",
+                     (unsigned long long)seed);
+        if (strcmp(row.verdict, "slower") == 0)
+            cr_assert(row.significant && row.change_pct > thr && reg == 1);
+        else
+            cr_assert_eq(reg, 0);
+        if (strcmp(row.verdict, "faster") == 0)
+            cr_assert(row.significant && row.change_pct < -thr);
+        if (strcmp(row.verdict, "unchanged") == 0)
+            cr_assert(row.significant ||
+                      (row.ci_lo_pct >= -thr && row.ci_hi_pct <= thr));
+        if (strcmp(row.verdict, "noisy") == 0) {
+            cr_assert(!row.significant);
+            cr_assert(!(row.ci_lo_pct >= -thr && row.ci_hi_pct <= thr));
+            cr_assert_null(strstr(row.note, "wider"));
+        }
+        cr_assert(row.ci_lo_pct <= row.change_pct &&
+                  row.change_pct <= row.ci_hi_pct);
+    }
+}
+
+/* A comparison of rows with the given verdicts (only they matter here). */
+static void conclude(struct conc_cmp *c, struct conc_cmp_row *rows,
+                     const char *const *verdicts, size_t n)
+{
+    c->regressions = 0;
+    for (size_t i = 0; i < n; i++) {
+        rows[i].verdict = verdicts[i];
+        c->regressions += strcmp(verdicts[i], "slower") == 0;
+    }
+    c->rows = rows;
+    c->nrows = n;
+    compare_conclude(c);
+}
+
+Test(verdict_table, the_comparison, .timeout = 10)
+{
+    struct conc_cmp_row rows[4];
+    struct conc_cmp c = { .threshold_pct = 5, .alpha = 0.01 };
+    static const char *const noisy2[] = { "noisy", "noisy", "unchanged" };
+    static const char *const half[] = { "noisy", "unchanged" };
+    static const char *const slow[] = { "slower", "noisy", "noisy" };
+    static const char *const skip[] = { "skipped", "n/a", "noisy" };
+    char closing[512];
+
+    conclude(&c, rows, NULL, 0);
+    cr_assert_str_eq(c.outcome, "fail");
+    cr_assert_eq(c.exit_code, CONC_EXIT_FAILED);
+    cr_assert_str_eq(c.why, "no cell of base is in new: nothing was "
+                            "compared");
+
+    conclude(&c, rows, noisy2, 3);
+    cr_assert_str_eq(c.outcome, "inconclusive");
+    cr_assert_eq(c.exit_code, CONC_EXIT_INCONCLUSIVE);
+    cr_assert_eq(CONC_EXIT_INCONCLUSIVE, 4);
+    cr_assert_str_eq(c.why, "2 of 3 compared cells noisy");
+    c.accept_noisy = true;
+    conclude(&c, rows, noisy2, 3);
+    cr_assert_eq(c.exit_code, CONC_EXIT_OK);
+    cr_assert_str_eq(c.why, "2 of 3 compared cells noisy (accepted)");
+    c.accept_noisy = false;
+
+    /* Half is not most. */
+    conclude(&c, rows, half, 2);
+    cr_assert_eq(c.exit_code, CONC_EXIT_OK);
+    cr_assert_str_eq(c.outcome, "pass");
+    cr_assert_str_eq(c.why, "");
+    compare_closing(&c, closing, sizeof(closing));
+    cr_assert_str_eq(closing, "verdict: pass");
+
+    /* A regression wins over inconclusive. */
+    conclude(&c, rows, slow, 3);
+    cr_assert_eq(c.exit_code, CONC_EXIT_FAILED);
+    cr_assert_str_eq(c.why, "1 regression; 2 of 3 compared cells noisy");
+
+    /* Only cells with a statistical verdict count. */
+    conclude(&c, rows, skip, 3);
+    cr_assert(c.compared == 1 && c.noisy == 1);
+    cr_assert_eq(c.exit_code, CONC_EXIT_INCONCLUSIVE);
+
+    /* Missing cells fail unless allowed. */
+    c.nonly_base = 2;
+    conclude(&c, rows, half, 2);
+    cr_assert_eq(c.exit_code, CONC_EXIT_FAILED);
+    cr_assert_str_eq(c.why, "2 cells of base missing from new");
+    c.allow_missing = true;
+    conclude(&c, rows, half, 2);
+    cr_assert_eq(c.exit_code, CONC_EXIT_OK);
+    cr_assert_str_eq(c.why, "2 cells of base missing from new (allowed)");
+
+    /* The calibration's floor in the closing line. */
+    struct conc_calib k = { .path = "cal.json", .floor_pct = 6.2 };
+    c.calib = &k;
+    compare_closing(&c, closing, sizeof(closing));
+    cr_assert_str_eq(closing, "verdict: pass: 2 cells of base missing from "
+                     "new (allowed); on this machine changes under 6.2% "
+                     "cannot be told from noise (calibration 'cal.json')");
 }
