@@ -306,6 +306,17 @@ EOF
         -o "url=$(printf 'http://127.0.0.1:1/a\r\nX-Evil: 1')"
     [ "$status" -eq 2 ]
     [ "$stderr" = "concbench: bad url 'http://127.0.0.1:1/a\\x0d\\x0aX-Evil: 1': byte 0x0d at 20 is not allowed in a URL (encode it as %0D)" ]
+    # Names read from a report, in compare's table, its Markdown and its
+    # warnings alike.
+    big_report 1 | jq '.results[0].model = "m\u001b[2J\u009b1m" |
+        .results[0].runs = [range(6) | {wall_ns: (1000000 + .), failed: false, result_ok: true}]' >esc.json
+    for fmt in text md; do
+        run --separate-stderr "$CONCBENCH" compare esc.json esc.json \
+            --format "$fmt" --accept-noisy
+        [ "$status" -eq 0 ]
+        [[ "$output$stderr" != *$'\033'* && "$output$stderr" != *$'\302\233'* ]]
+        [[ "$output" == *'m\x1b[2J\u9b1m'* ]]
+    done
     # A C1 control (CSI, U+009B) is made visible too.
     run --separate-stderr "$CONCBENCH" -m "$(printf 'x\302\233y')" -w sleep
     [[ "$stderr" == "concbench: unknown model 'x\\u9by'"* ]]
