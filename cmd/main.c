@@ -79,9 +79,10 @@ static void main_signals_install(void)
 
 /*
  * Standard output is where results go: a result that could not be written
- * is a failed command, not exit 0. A reader that went away (EPIPE, as in
- * `concbench list | head -1`) ends it quietly with the status a SIGPIPE
- * death gives, 141, as git does.
+ * (a full disk, an I/O error) is a failed command, not exit 0. A reader
+ * that went away on purpose (EPIPE, as in `concbench list | grep -q x`)
+ * had what it wanted: that ends quietly with the command's own status, so
+ * a script under `set -o pipefail` does not fail on it.
  */
 static int main_flush(int rc)
 {
@@ -92,7 +93,7 @@ static int main_flush(int rc)
     if (!err)
         return rc;
     if (err == EPIPE)
-        return 128 + SIGPIPE;
+        return rc;
     conc_error(-err, "cannot write to standard output");
     return rc ? rc : CONC_EXIT_FAILED;
 }
