@@ -14,6 +14,7 @@
 
 #include "cmd/export.h"
 #include "cmd/host.h"
+#include "cmd/paired.h"
 #include "cmd/report-internal.h"
 #include "cmd/report.h"
 #include "lib/err.h"
@@ -256,6 +257,30 @@ void conc_report_add(struct conc_report *rep, const struct conc_cell *cell,
     if (runs)
         json_decref(runs);
     json_array_append_new(rep->results, o);
+}
+
+void conc_report_add_speedup(struct conc_report *rep,
+                             const struct conc_speedup *sp)
+{
+    json_t *last = json_array_get(rep->results,
+                                  json_array_size(rep->results) - 1);
+    json_t *o;
+
+    if (!last)
+        return;
+    o = json_pack("{s:f,s:[f,f],s:I,s:s,s:s,s:o,s:b}", "value", sp->value,
+                  "ci95", sp->lo, sp->hi, "pairs", (json_int_t)sp->pairs,
+                  "baseline", "sequential", "method",
+                  "median of ratios of runs paired nearest in time; "
+                  "bootstrap 95% CI",
+                  "limit", sp->limit > 0 ? json_real(sp->limit) : json_null(),
+                  "impossible", sp->impossible);
+    if (sp->impossible) {
+        char why[128];
+        conc_speedup_why(sp, why, sizeof(why));
+        json_object_set_new(o, "why", json_string(why));
+    }
+    json_object_set_new(last, "speedup", o);
 }
 
 int conc_report_check_path(const char *path)

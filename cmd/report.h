@@ -20,6 +20,15 @@ struct conc_report *conc_report_new(int argc, char **argv);
 void conc_report_add(struct conc_report *rep, const struct conc_cell *cell,
                      const struct conc_cell_result *res);
 
+struct conc_speedup;
+
+/*
+ * Sets the "speedup" of the result last added (sweep): value, ci95, pairs,
+ * the baseline and the method; "impossible" and, when it is, "why".
+ */
+void conc_report_add_speedup(struct conc_report *rep,
+                             const struct conc_speedup *sp);
+
 /* Adds a top-level key with an integer value (e.g. the sweep seed). */
 void conc_report_set_u64(struct conc_report *rep, const char *key,
                          uint64_t value);

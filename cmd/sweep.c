@@ -13,6 +13,7 @@
 #include "cmd/cmds.h"
 #include "cmd/exit.h"
 #include "cmd/flags.h"
+#include "cmd/host.h"
 #include "cmd/report.h"
 #include "cmd/sweep.h"
 #include "lib/err.h"
@@ -28,7 +29,14 @@ static const char sweep_synopsis[] =
 static const char sweep_epilogue[] =
     "Cells a model cannot run (unavailable in this build, or over a limit)\n"
     "are recorded as skipped with the reason; a failed cell is recorded,\n"
-    "the sweep goes on, and the exit code is 1.\n";
+    "the sweep goes on, and the exit code is 1.\n"
+    "\n"
+    "A cell's speedup is over the sequential cell with the same workload,\n"
+    "options and tasks: each of its runs paired with the sequential run\n"
+    "nearest in time, the median of the ratios and its bootstrap 95% CI\n"
+    "(\"speedup\" in the report). A CPU-bound (primes) speedup whose CI lies\n"
+    "wholly above min(tasks, usable CPUs) is marked impossible: the\n"
+    "baseline was disturbed.\n";
 
 /*
  * Checks every cell of the shard up front, so a refusal shows before the
@@ -160,9 +168,13 @@ static int sweep_write_report(const struct sweep *sw, int argc, char **argv,
     conc_report_set_u64(rep, "matrix_cells", sw->ncells);
     if (shard)
         conc_report_set_str(rep, "shard", shard);
-    for (size_t i = 0; i < sw->ncells; i++)
-        if (sw->cells[i].in_shard)
-            conc_report_add(rep, &sw->cells[i].cell, &sw->cells[i].res);
+    for (size_t i = 0; i < sw->ncells; i++) {
+        if (!sw->cells[i].in_shard)
+            continue;
+        conc_report_add(rep, &sw->cells[i].cell, &sw->cells[i].res);
+        if (sw->cells[i].speedup.pairs)
+            conc_report_add_speedup(rep, &sw->cells[i].speedup);
+    }
     if (conc_report_write(rep, json))
         rc = -1;
     conc_report_free(rep);
@@ -211,6 +223,7 @@ int cmd_sweep(int argc, char **argv)
         .epilogue = sweep_epilogue,
     };
     struct conc_operands ops;
+    struct conc_host host;
     unsigned shard_k = 1, shard_n = 1;
     uint64_t seed = 0;
     struct sweep sw;
@@ -261,6 +274,11 @@ int cmd_sweep(int argc, char **argv)
     rc = sweep_execute(&sw, interleave, seed);
     if (rc >= 128)
         goto out; /* interrupted: no table and no file */
+
+    /* The CPUs the report's host records, read again: the same process,
+       the same affinity and quota. */
+    conc_host_read(&host);
+    sweep_speedups(&sw, host.usable_cpus);
 
     sweep_print_table(json && strcmp(json, "-") == 0 ? stderr : stdout, &sw);
     snprintf(shard, sizeof(shard), "%u/%u", shard_k, shard_n);

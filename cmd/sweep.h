@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "cmd/cell.h"
+#include "cmd/paired.h"
 
 /* One -o key=v1,v2: the values to sweep for key. */
 struct sweep_opt {
@@ -28,6 +29,8 @@ struct sweep_cell {
     char *skip_why;   /* owned reason a check refused the cell */
     bool begun;       /* conc_cell_begin passed: the cell has runs to do */
     bool in_shard;
+    struct conc_speedup speedup; /* over its sequential baseline, from
+                                    paired runs; pairs 0: none */
 };
 
 /* The selection and the matrix built from it; zero it before use. */
@@ -135,9 +138,27 @@ void sweep_progress_step(struct sweep_progress *p, unsigned runs);
 void sweep_progress_clear(const struct sweep_progress *p);
 
 /*
+ * Sets each finished cell's speedup over its sequential baseline (the
+ * sequential cell with the same workload, workload options and tasks):
+ * its passed runs paired with the baseline's passed runs nearest in time,
+ * the median ratio and its bootstrap 95% interval. A CPU-bound cell's
+ * (sweep_cpu_bound) is checked against min(tasks, usable_cpus). The
+ * baseline itself, and a cell with no baseline or no passed run, get none.
+ */
+void sweep_speedups(struct sweep *sw, double usable_cpus);
+
+/*
+ * Whether a cell's work is CPU-bound, so that its speedup cannot pass
+ * min(tasks, usable CPUs): for now the workload primes, the one workload
+ * that only computes.
+ */
+bool sweep_cpu_bound(const struct sweep_cell *sc);
+
+/*
  * The summary table, one line per cell of the shard: the median, the 95%
- * CI of the mean and the speedup over the sequential cell with the same
- * workload, options and tasks; skipped and failed cells say why.
+ * CI of the mean and the speedup (sweep_speedups) with its interval;
+ * skipped and failed cells say why. An impossible speedup is marked, and
+ * a line after the table says why.
  */
 void sweep_print_table(FILE *f, const struct sweep *sw);
 

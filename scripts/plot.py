@@ -7,18 +7,25 @@ Writes PNG and SVG (16:9) into DIR, and legend.json listing the series each
 chart shows:
 
   headline     speedup over sequential against tasks: CPU-bound (primes)
-               beside I/O-bound (sleep, http), 95% bootstrap bands, ideal dashed
+               beside I/O-bound (sleep, http), 95% intervals, ideal dashed
   walltime     wall time per series at the largest task count, CI whiskers
   scaling-W    time and peak memory per task against tasks (log-log)
   latency-W    per-task (and per-operation) latency percentiles
   hyperfine    whole-process times from hyperfine files
 
-Speedups and bars are median-based: a point is median(sequential) /
-median(model) over the passed runs of the two cells with the same workload,
-options and task count; its band is the 2.5-97.5 percentile of that ratio
-over 2000 bootstrap resamples of each cell's runs. Skipped and failed cells
-are not drawn; each chart's footnote counts them. Exit 2 on input that is
-not a concbench/1 report or a hyperfine export.
+Speedups are the report's own "speedup" objects (concbench sweep): the
+median of the ratios sequential / model over runs paired nearest in time,
+with its bootstrap 95% interval as error bars. A report without them (an
+older one) falls back to median(sequential) / median(model) over the passed
+runs of the two cells with the same workload, options and task count, with
+the 2.5-97.5 percentile of that ratio over 2000 bootstrap resamples of each
+cell's runs. A CPU-bound speedup (primes) whose interval lies wholly above
+min(tasks, usable CPUs), 5% tolerance, cannot be real (the baseline was
+disturbed): it is drawn hatched, marked ✗, named on stderr and in the
+footnote, whether the report flagged it or only its numbers show it.
+Bars are median-based. Skipped and failed cells are not drawn; each chart's
+footnote counts them. Exit 2 on input that is not a concbench/1 report or a
+hyperfine export.
 """
 import argparse
 import json
@@ -49,6 +56,10 @@ MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 LINESTYLES = {"sleep": "-", "http": (0, (6, 2, 1, 2))}
 
 BOOTSTRAP = 2000
+# How far above min(tasks, usable CPUs) a CPU-bound speedup's interval must
+# lie to be impossible (cmd/paired.h's CONC_LIMIT_TOLERANCE).
+LIMIT_TOLERANCE = 0.05
+IMPOSSIBLE = "\u2717"
 
 
 class InputError(Exception):
@@ -75,6 +86,10 @@ class Cell:
         self.failed = bool(r.get("failed"))
         self.host = r.get("host") or host
         self.source = source
+        sp = r.get("speedup")
+        self.speedup = sp if isinstance(sp, dict) and is_num(sp.get(
+            "value")) and isinstance(sp.get("ci95"), list) and len(
+            sp["ci95"]) == 2 and all(is_num(v) for v in sp["ci95"]) else None
         self.runs = [x for x in (r.get("runs") or [])
                      if isinstance(x, dict) and not x.get("failed")]
         self.walls = [float(x["wall_ns"]) for x in self.runs
@@ -99,6 +114,25 @@ class Cell:
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 vals.append(float(v))
         return median(vals) if vals else None
+
+
+def is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def usable_cpus(host):
+    """What the process could use: the report's usable_cpus, or (older
+    reports) its allowed CPUs capped by the cgroup quota; None if unknown."""
+    if not isinstance(host, dict):
+        return None
+    u = host.get("usable_cpus")
+    if is_num(u) and u > 0:
+        return u
+    n = host.get("cpus_allowed") or host.get("cpus")
+    if not is_num(n) or n <= 0:
+        return None
+    q = host.get("cgroup_cpu_quota")
+    return min(n, q) if is_num(q) and q > 0 else n
 
 
 def host_key(host):
@@ -295,11 +329,34 @@ class Data:
 
     def cpus(self):
         for c in self.cells:
-            h = c.host if isinstance(c.host, dict) else {}
-            n = h.get("cpus_allowed") or h.get("cpus")
-            if isinstance(n, int) and n > 0:
+            n = usable_cpus(c.host)
+            if n:
                 return n
         return None
+
+    def speedup(self, rng, c, b):
+        """(value, lo, hi, paired, limit or None, impossible) of cell c over
+        its baseline b: the report's paired speedup when it has one, else
+        the ratio of the two medians with a bootstrap band."""
+        if c is b:
+            return 1.0, 1.0, 1.0, False, None, False
+        sp = c.speedup
+        if sp:
+            y, (lo, hi) = float(sp["value"]), map(float, sp["ci95"])
+        else:
+            y = median(b.walls) / median(c.walls)
+            lo, hi = ratio_ci(rng, b.walls, c.walls) or (y, y)
+        # The report's own verdict stands; its numbers are checked too.
+        limit, impossible = None, False
+        if sp and sp.get("impossible") is True:
+            impossible = True
+            limit = sp.get("limit") if is_num(sp.get("limit")) else None
+        cpus = usable_cpus(c.host)
+        if c.workload in CPU_WORKLOADS and cpus:
+            limit = limit or min(c.tasks, cpus)
+            impossible = impossible or lo > min(c.tasks, cpus) * (
+                1 + LIMIT_TOLERANCE)
+        return y, lo, hi, sp is not None, limit, impossible
 
 
 # ---------------------------------------------------------------- drawing
@@ -423,6 +480,7 @@ class Charts:
         fig, axes = self.plt.subplots(1, 2, figsize=(16, 9))
         labels = []
         cpus = d.cpus()
+        methods, impossible = set(), []
         panels = [(axes[0], CPU_WORKLOADS, "CPU-bound: primes", False),
                   (axes[1], IO_WORKLOADS, "I/O-bound: sleep and http", True)]
         for ax, wls, title, io in panels:
@@ -435,28 +493,51 @@ class Charts:
             # once (its colour and marker) and each workload once (its line
             # style), rather than every pair.
             handles = OrderedDict()
-            for lab, (c0, by_t) in series.items():
+            top = 0
+            for i, (lab, (c0, by_t)) in enumerate(series.items()):
+                # Series side by side at each task count (a few hundredths
+                # of a doubling), so that their intervals do not hide
+                # each other; the baseline, at 1 without one, stays put.
+                dodge = 1 if c0.model == "sequential" else \
+                    2 ** (0.025 * (i - (len(series) - 1) / 2))
                 xs, ys, lo, hi = [], [], [], []
                 for t in sorted(by_t):
                     c = by_t[t]
                     b = d.baseline(c)
                     if not b:
                         continue
-                    xs.append(t)
-                    ys.append(median(b.walls) / median(c.walls))
-                    ci = None if c.model == "sequential" else \
-                        ratio_ci(self.rng, b.walls, c.walls)
-                    lo.append(ci[0] if ci else ys[-1])
-                    hi.append(ci[1] if ci else ys[-1])
+                    y, l, h, was_paired, limit, bad = d.speedup(self.rng, c, b)
+                    xs.append(t * dodge)
+                    ys.append(y)
+                    lo.append(l)
+                    hi.append(h)
+                    if c is not b:
+                        methods.add("paired" if was_paired else "medians")
+                    if bad:
+                        impossible.append((ax, xs[-1], y, limit))
+                        sys.stderr.write(
+                            "plot.py: %s, %s with %d task%s: speedup %.2fx "
+                            "(95%% CI %.2f-%.2f) is above min(tasks, usable "
+                            "CPUs)%s: the baseline was disturbed\n" % (
+                                c.workload, d.label(c), t,
+                                "" if t == 1 else "s", y, l, h,
+                                "" if limit is None else " = %g" % limit))
                 if not xs:
                     continue
-                tasks.update(xs)
+                tasks.update(t for t in by_t if d.baseline(by_t[t]))
+                top = max([top] + hi)
                 st = d.style(c0)
                 ls = LINESTYLES.get(c0.workload, "-") if io else "-"
                 line, = ax.plot(xs, ys, label=lab, linestyle=ls, linewidth=2.6,
                                 markersize=8, **st)
-                ax.fill_between(xs, lo, hi, color=st["color"], alpha=0.15,
-                                linewidth=0)
+                # The interval of each speedup, not a band between them:
+                # each task count was measured on its own.
+                ax.errorbar(xs, ys, yerr=[[max(y - l, 0) for y, l in
+                                           zip(ys, lo)],
+                                          [max(h - y, 0) for y, h in
+                                           zip(ys, hi)]],
+                            fmt="none", ecolor=st["color"], elinewidth=1.8,
+                            capsize=5, alpha=0.8)
                 short = d.label(c0) if several else lab
                 if short not in handles:
                     handles[short] = self.plt.Line2D(
@@ -474,8 +555,11 @@ class Charts:
                             linestyle=LINESTYLES.get(w, "-"), label=w)
                 handles["ideal"], = ax.plot(
                     ts, ideal, linestyle="--", color="#777777", linewidth=1.8,
-                    label="ideal" + (" (min(tasks, %d cores))" % cpus
+                    label="ideal" + (" (min(tasks, %g usable CPUs))" % cpus
                                      if cpus and not io else " (= tasks)"))
+                if any(a is ax for a, _, _, _ in impossible):
+                    handles["impossible"] = self.impossible_marks(
+                        ax, [(t, y) for a, t, y, _ in impossible if a is ax])
                 self.tasks_axis(ax, ts)
                 if io:
                     ax.set_yscale("log", base=2)
@@ -484,19 +568,55 @@ class Charts:
                     ax.set_ylim(bottom=0)
                 ax.legend(handles=list(handles.values()), loc="upper left",
                           frameon=False)
+                if not io and "impossible" in handles:
+                    # Marks far above the ideal line would run into the
+                    # legend: room for it above the highest interval.
+                    frac = max(0.3, 0.93 - 0.055 * len(handles))
+                    ax.set_ylim(0, max(top, max(ideal)) / frac)
             else:
                 ax.text(0.5, 0.5, "no %s cells with a sequential baseline" %
                         "/".join(wls), transform=ax.transAxes, ha="center",
                         va="center", color="#777777")
                 ax.set_xlabel("tasks (log\u2082 scale)")
-            ax.set_ylabel("speedup over sequential (\u00d7, median)")
             setting = self.setting(d, wls)
             ax.set_title(title + ("\n" + setting if setting else ""),
                          fontsize=19)
+        for ax, _, _, _ in panels:
+            ax.set_ylabel("speedup over sequential (\u00d7, 95% CI)")
         fig.suptitle("Which concurrency model wins? Speedup over sequential "
                      "(higher is better)")
-        self.footnote(fig)
+        notes = []
+        if "paired" in methods:
+            notes.append("speedup: median of ratios of runs paired in time")
+        if "medians" in methods:
+            notes.append("speedup%s: ratio of medians" % (
+                " without pairs" if "paired" in methods else ""))
+        if impossible:
+            limits = sorted({lim for _, _, _, lim in impossible
+                             if lim is not None})
+            at = " = " + ", ".join("%g" % v for v in limits) if limits \
+                else ""
+            notes.append("%s impossible: above min(tasks, CPUs)%s, the "
+                         "baseline was disturbed" % (IMPOSSIBLE, at))
+        self.footnote(fig, "  \u00b7  ".join(notes))
         self.save(fig, "headline", labels)
+
+    def impossible_marks(self, ax, points):
+        """Hatched rings and a \u2717 over speedups that cannot be real;
+        returns their legend handle."""
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        ax.scatter(xs, ys, s=620, marker="o", facecolors="none",
+                   edgecolors="#222222", hatch="////", linewidths=1.6,
+                   zorder=5)
+        for x, y in points:
+            ax.annotate(IMPOSSIBLE, (x, y), xytext=(15, 6),
+                        textcoords="offset points", ha="left",
+                        va="bottom", fontsize=20, fontweight="bold",
+                        color="#222222", zorder=6)
+        from matplotlib.patches import Patch
+        return Patch(facecolor="none", edgecolor="#222222", hatch="////",
+                     label="%s impossible: above min(tasks, CPUs)" %
+                     IMPOSSIBLE)
 
     # ------------------------------------------------------------ walltime
     def walltime(self):
