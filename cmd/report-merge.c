@@ -71,6 +71,9 @@ void conc_report_merge_join(struct conc_report *rep, size_t at,
     free(x);
     json_object_set_new(o, "summary",
                         report_summary_json(&s, n, json_array_size(runs) - n));
+    /* A speedup was paired within one sweep: the joined runs no longer
+       match it, and it is not recomputed across reports. */
+    json_object_del(o, "speedup");
 }
 
 void conc_report_merge_source(struct conc_report *rep,
