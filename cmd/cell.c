@@ -121,7 +121,11 @@ static void cell_collect(const struct conc_cell *cell, void *shared,
         const struct conc_task_out *o = &out[i];
         if (o->status) {
             s->task_failures++;
-            first_err = first_err ? first_err : o->status;
+            /* A task stopped because another failed (ECANCELED) is not
+               the reason; the other's error is. */
+            if (!first_err || (first_err == -ECANCELED &&
+                               o->status != -ECANCELED))
+                first_err = o->status;
             continue;
         }
         conc_hist_add(task_ns, o->end_ns - o->start_ns);
@@ -140,7 +144,12 @@ static void cell_collect(const struct conc_cell *cell, void *shared,
     free(task_ns);
 
     s->result_ok = w->verify(shared, &s->totals, s->why, sizeof(s->why)) == 0;
-    if (s->task_failures) {
+    if (s->task_failures && first_err == -EDEADLK) {
+        snprintf(s->why, sizeof(s->why), "deadlock: every running task "
+                 "waited for another to release what it held (%d of %u "
+                 "tasks stopped)", s->task_failures, cell->tasks);
+        s->result_ok = false;
+    } else if (s->task_failures) {
         snprintf(s->why, sizeof(s->why), "%d of %u tasks failed: %s",
                  s->task_failures, cell->tasks, strerror(-first_err));
         s->result_ok = false;
@@ -272,6 +281,26 @@ static void cell_interference(struct conc_run_stats *s,
 }
 
 /*
+ * A workload whose tasks spin (a spinlock) under a model where tasks share
+ * an OS thread, or a GIL, would spin forever: refused before any run.
+ */
+static int cell_check_spin(const struct conc_cell *cell)
+{
+    const struct conc_model *m = cell->model;
+    const struct conc_workload *w = cell->workload;
+
+    if (!w->spins || !w->spins(&cell->wp) ||
+        (m->preemptive && m->preemptive(&cell->mp)))
+        return 0;
+    return conc_error_msg(-EINVAL, "a task of '%s' spins while it waits, "
+                          "and under '%s' tasks share an OS thread (or a "
+                          "GIL) that a spinning task never gives up: it "
+                          "would spin forever; use a lock that waits (the "
+                          "default), or the threads model without a GIL or "
+                          "fork", w->name, m->name);
+}
+
+/*
  * A workload that needs more stack a task than the model gives one would
  * crash the process (the overflow below a thread's stack has no handler
  * to run on): refused before any run, saying which stack to raise.
@@ -315,7 +344,8 @@ int conc_cell_begin(const struct conc_cell *cell, struct conc_cell_result *res)
         res->failed = true;
         return CONC_EXIT_USAGE;
     }
-    if ((err = cell_check_stack(cell)) != 0) {
+    if ((err = cell_check_stack(cell)) != 0 ||
+        (err = cell_check_spin(cell)) != 0) {
         res->err = err;
         res->failed = true;
         return CONC_EXIT_USAGE;
@@ -334,6 +364,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
     void *shared = NULL, *region;
     size_t out_bytes, region_bytes;
     struct conc_runqueue *runqueue;
+    struct conc_runsync *runsync;
     unsigned workers;
     int err;
 
@@ -357,7 +388,8 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
     /* Shared, so forked children can write their tasks' results into it. */
     out_bytes = (size_t)cell->tasks * sizeof(*out);
     out_bytes = (out_bytes + 63) & ~(size_t)63;
-    region_bytes = out_bytes + sizeof(*op_ns) + 64;
+    region_bytes = out_bytes + sizeof(*op_ns) + 64 +
+                   sizeof(struct conc_runsync);
     region = mmap(NULL, region_bytes, PROT_READ | PROT_WRITE,
                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (region == MAP_FAILED) {
@@ -370,6 +402,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
     out = region;
     op_ns = (struct conc_hist *)((char *)region + out_bytes);
     runqueue = (struct conc_runqueue *)((char *)op_ns + sizeof(*op_ns));
+    runsync = (struct conc_runsync *)((char *)runqueue + 64);
     workers = cell_os_workers(cell);
 
     for (unsigned k = 0; k < cell->warmup + runs && !conc_interrupted; k++) {
@@ -379,6 +412,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
             .w = w, .shared = shared, .tasks = cell->tasks, .mp = &cell->mp,
             .out = out,
             .runqueue = workers <= CONC_RUNQUEUE_WORKERS ? runqueue : NULL,
+            .sync = runsync, .workers = workers,
         };
         struct cell_interference i0, i1;
         bool warm = k < cell->warmup;
@@ -389,6 +423,8 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
         memset(region, 0, region_bytes);
         for (unsigned i = 0; i < cell->tasks; i++)
             out[i].op_ns = op_ns;
+        if (w->run_start)
+            w->run_start(shared);
         memset(&s, 0, sizeof(s));
 
         fds0 = cell_count_fds();

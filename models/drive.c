@@ -12,13 +12,52 @@
 #include "lib/clock.h"
 #include "models/model.h"
 
-int conc_drive_wait(const struct conc_wait *w)
+/*
+ * Parks the calling thread on w's sync queue until its number moves. It
+ * wakes every CONC_SYNC_POLL_NS to look at SIGINT, at a failed task's
+ * abort and for a deadlock.
+ */
+static int drive_wait_sync(const struct conc_run *r, const struct conc_wait *w)
+{
+    struct conc_runsync *s = r->sync;
+    uint64_t since = 0, unparks = 0;
+    int err = 0;
+
+    atomic_fetch_add(&s->parked, 1);
+    for (;;) {
+        if (conc_waitq_seq(w->q) != w->seq) {
+            atomic_fetch_add(&s->unparks, 1);
+            break;
+        }
+        if (conc_interrupted) {
+            err = -EINTR;
+            break;
+        }
+        if ((err = atomic_load(&s->abort)) != 0)
+            break;
+        if (conc_sync_deadlocked(r, &since, &unparks)) {
+            err = -EDEADLK;
+            break;
+        }
+        if (conc_waitq_sleep(w->q, w->seq, CONC_SYNC_POLL_NS) == -EINTR &&
+            conc_interrupted) {
+            err = -EINTR;
+            break;
+        }
+    }
+    atomic_fetch_sub(&s->parked, 1);
+    return err;
+}
+
+int conc_drive_wait(const struct conc_run *r, const struct conc_wait *w)
 {
     struct pollfd pfd;
     struct timespec ts;
     int err, n;
 
     switch (w->want) {
+    case CONC_WAIT_SYNC:
+        return drive_wait_sync(r, w);
     case CONC_DONE:
     case CONC_YIELD:
         return 0;
@@ -82,7 +121,7 @@ int conc_drive_task(const struct conc_run *r, unsigned index, void *task,
             hooks->after_step(hooks->arg, &w);
         if (err || w.want == CONC_DONE)
             break;
-        err = conc_drive_wait(&w);
+        err = conc_drive_wait(r, &w);
         if (err)
             break;
     }

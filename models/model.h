@@ -6,9 +6,11 @@
 #define CONC_MODEL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lib/interrupt.h"
+#include "lib/clock.h"
 #include "lib/opts.h"
 #include "workloads/workload.h"
 
@@ -33,6 +35,28 @@ struct conc_runqueue {
     atomic_uint threads; /* how many workers added theirs */
 };
 
+/*
+ * What every task of a run shares about coordination, in MAP_SHARED
+ * memory (fork's children too): the first failure that should stop the
+ * waiting (a task that failed while others may wait on a lock it held, a
+ * deadlock), and the counts deadlock detection reads.
+ */
+struct conc_runsync {
+    _Atomic int abort;       /* 0, or -errno: parked tasks stop and fail */
+    atomic_uint running;     /* tasks started and not finished */
+    atomic_uint parked;      /* of them, parked on a CONC_WAIT_SYNC */
+    _Atomic uint64_t unparks; /* wakes that ended a park: progress */
+};
+
+/*
+ * How often a parked task looks at the stop flags, and how long every
+ * running task must stay parked with no wake before that is a deadlock
+ * (long enough that a woken task's thread, starved of a CPU, is not
+ * taken for a stuck one).
+ */
+#define CONC_SYNC_POLL_NS (100 * CONC_NS_PER_MS)
+#define CONC_DEADLOCK_NS (1000 * CONC_NS_PER_MS)
+
 /* One timed run of `tasks` tasks of workload w, as handed to a model. */
 struct conc_run {
     const struct conc_workload *w;
@@ -42,6 +66,8 @@ struct conc_run {
     struct conc_task_out *out;    /* [tasks], zeroed, in MAP_SHARED memory */
     uint64_t child_max_rss_kib;   /* a model with child processes sets the
                                      largest child's peak RSS here */
+    struct conc_runsync *sync;    /* in MAP_SHARED memory, zeroed */
+    unsigned workers;             /* the OS-level workers the run uses */
     struct conc_runqueue *runqueue; /* in MAP_SHARED memory: each worker
                                      thread or child adds its run-queue
                                      wait at its end (conc_worker_end);
@@ -75,6 +101,13 @@ struct conc_model {
      * or 0 when the model reports an overflow itself (green's guard pages).
      */
     uint64_t (*stack_size)(const struct conc_params *mp);
+
+    /*
+     * Optional: whether each task has an OS thread of its own that the
+     * kernel preempts and never hands to another task mid-task, so a task
+     * may spin (threads without a GIL, fork). NULL: no.
+     */
+    bool (*preemptive)(const struct conc_params *mp);
 
     /*
      * Optional: releases what the model kept from one run for the next of
@@ -154,9 +187,21 @@ int conc_drive_task(const struct conc_run *r, unsigned index, void *task,
 
 /*
  * Blocks the calling thread until w is satisfied (fd ready, deadline
- * reached, or a READ/WRITE wait's deadline passed). CONC_YIELD returns at
- * once. 0, -EINTR once conc_interrupted is set, or -errno.
+ * reached, or a READ/WRITE wait's deadline passed, a sync queue's number
+ * moved). CONC_YIELD returns at once. 0, -EINTR once conc_interrupted is
+ * set, r->sync->abort's -errno once a task's failure stopped the run,
+ * -EDEADLK when every running task is parked, or -errno.
  */
-int conc_drive_wait(const struct conc_wait *w);
+int conc_drive_wait(const struct conc_run *r, const struct conc_wait *w);
+
+/*
+ * For a model's scheduler with nothing left to run but tasks parked on
+ * sync queues: whether the run is deadlocked. A single worker knows at
+ * once (nobody else can wake them); several must see every running task
+ * parked and no wake for CONC_DEADLOCK_NS, tracked in *since_ns and
+ * *unparks (start both at 0). Sets r->sync->abort to -EDEADLK when so.
+ */
+bool conc_sync_deadlocked(const struct conc_run *r, uint64_t *since_ns,
+                          uint64_t *unparks);
 
 #endif

@@ -28,6 +28,8 @@ int conc_task_start(const struct conc_run *r, unsigned index, void *task)
     struct conc_task_out *o = &r->out[index];
     int err;
 
+    if (r->sync)
+        atomic_fetch_add(&r->sync->running, 1);
     o->start_ns = conc_now_ns();
     err = r->w->task_init(task, r->shared, index, r->tasks);
     if (err) {
@@ -47,6 +49,40 @@ void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
         err = r->w->task_result(task, o);
     r->w->task_fini(task);
     o->status = err;
+    if (r->sync) {
+        /* A task that failed may hold what others wait for: stop them. */
+        int none = 0;
+        if (err && err != -EINTR)
+            atomic_compare_exchange_strong(&r->sync->abort, &none,
+                                           err == -EDEADLK ? -EDEADLK
+                                                           : -ECANCELED);
+        atomic_fetch_sub(&r->sync->running, 1);
+    }
+}
+
+bool conc_sync_deadlocked(const struct conc_run *r, uint64_t *since_ns,
+                          uint64_t *unparks)
+{
+    struct conc_runsync *s = r->sync;
+    unsigned running = atomic_load(&s->running), parked;
+    uint64_t u = atomic_load(&s->unparks), now;
+    int none = 0;
+
+    parked = atomic_load(&s->parked);
+    if (running == 0 || parked < running) {
+        *since_ns = 0;
+        return false;
+    }
+    now = conc_now_ns();
+    if (r->workers > 1 && (*since_ns == 0 || u != *unparks)) {
+        *since_ns = now;
+        *unparks = u;
+        return false;
+    }
+    if (r->workers > 1 && now - *since_ns < CONC_DEADLOCK_NS)
+        return false;
+    atomic_compare_exchange_strong(&s->abort, &none, -EDEADLK);
+    return true;
 }
 
 void conc_worker_end(const struct conc_run *r)

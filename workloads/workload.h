@@ -12,6 +12,7 @@
 
 #include "lib/hist.h"
 #include "lib/opts.h"
+#include "lib/sync.h"
 
 enum conc_want {
     CONC_DONE,       /* the task finished; call task_result */
@@ -19,6 +20,8 @@ enum conc_want {
     CONC_WAIT_READ,  /* call step again when fd is readable */
     CONC_WAIT_WRITE, /* call step again when fd is writable */
     CONC_WAIT_UNTIL, /* call step again at CLOCK_MONOTONIC deadline_ns */
+    CONC_WAIT_SYNC,  /* call step again once q's number is no longer seq
+                        (lib/sync.h: a lock, semaphore or event to wait on) */
 };
 
 struct conc_wait {
@@ -27,6 +30,9 @@ struct conc_wait {
     uint64_t deadline_ns; /* CONC_WAIT_UNTIL; also an optional timeout for
                              READ/WRITE when nonzero (step is called at the
                              deadline even if fd is not ready) */
+    struct conc_waitq *q; /* CONC_WAIT_SYNC: the queue to park on */
+    uint32_t seq;         /* CONC_WAIT_SYNC: the number seen before the
+                             check that failed (conc_lock_try & co.) */
 };
 
 /* Errors a task counts without failing itself; any nonzero fails the run. */
@@ -79,6 +85,20 @@ struct conc_workload {
      * limit and how to raise it. 0 or -errno; the run then exits 2.
      */
     int (*check)(const struct conc_params *p, unsigned tasks);
+
+    /*
+     * Optional: whether a task may busy-wait inside a step (a spinlock):
+     * then every task needs an OS thread of its own that is preempted, not
+     * given to another task (threads and fork, without a GIL), or the spin
+     * never ends. The cell refuses the other models with a reason.
+     */
+    bool (*spins)(const struct conc_params *p);
+
+    /*
+     * Optional: resets what tasks mutate (a shared counter) before each
+     * run, untimed; shared from setup.
+     */
+    void (*run_start)(void *shared);
 
     /*
      * Optional: the stack one task needs beyond an ordinary call chain, in

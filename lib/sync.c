@@ -1,0 +1,210 @@
+/*
+ * The wait queue and the objects built on it; see sync.h. The lost-wakeup
+ * argument, once: a waiter announces itself (sleepers or linked, seq_cst)
+ * before it reads the number; a waker bumps the number (seq_cst) before it
+ * reads those counts. One of the two sees the other's write, so either
+ * the waiter sees the new number and does not park, or the waker sees the
+ * waiter and wakes it.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/sync.h"
+
+static void sync_spin_lock(atomic_flag *f)
+{
+    while (atomic_flag_test_and_set_explicit(f, memory_order_acquire))
+        ; /* held for a few instructions: a list splice */
+}
+
+static void sync_spin_unlock(atomic_flag *f)
+{
+    atomic_flag_clear_explicit(f, memory_order_release);
+}
+
+void conc_waitq_init(struct conc_waitq *q)
+{
+    atomic_init(&q->seq, 0);
+    atomic_init(&q->sleepers, 0);
+    atomic_flag_clear(&q->lock);
+    q->head = q->tail = NULL;
+}
+
+/*
+ * Not FUTEX_PRIVATE_FLAG: the word may be shared by the processes of a
+ * fork run, and the shared futex works for threads alike.
+ */
+static long sync_futex(_Atomic uint32_t *addr, int op, uint32_t val,
+                       const struct timespec *ts)
+{
+    return syscall(SYS_futex, (void *)addr, op, val, ts, NULL, 0);
+}
+
+void conc_waitq_wake(struct conc_waitq *q, uint32_t n)
+{
+    struct conc_waiter *woken = NULL, **tail = &woken;
+    uint32_t count = 0;
+
+    atomic_fetch_add_explicit(&q->seq, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst))
+        sync_futex(&q->seq, FUTEX_WAKE, n > INT32_MAX ? INT32_MAX : n, NULL);
+    /* The list, under its lock: a waiter links only after it saw the old
+       number under this same lock, so it is either here or not parking. */
+    sync_spin_lock(&q->lock);
+    while (q->head && count < n) {
+        struct conc_waiter *w = q->head;
+        q->head = w->next;
+        if (!q->head)
+            q->tail = NULL;
+        w->next = NULL;
+        *tail = w;
+        tail = &w->next;
+        count++;
+    }
+    sync_spin_unlock(&q->lock);
+    /* Called outside the lock: a wake may take the model's own locks. */
+    while (woken) {
+        struct conc_waiter *w = woken;
+        woken = w->next;
+        w->next = NULL;
+        w->wake(w);
+    }
+}
+
+bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
+                     struct conc_waiter *w)
+{
+    bool linked = false;
+
+    sync_spin_lock(&q->lock);
+    if (atomic_load_explicit(&q->seq, memory_order_seq_cst) == seq) {
+        w->next = NULL;
+        if (q->tail)
+            q->tail->next = w;
+        else
+            q->head = w;
+        q->tail = w;
+        linked = true;
+    }
+    sync_spin_unlock(&q->lock);
+    return linked;
+}
+
+int conc_waitq_sleep(struct conc_waitq *q, uint32_t seq, uint64_t timeout_ns)
+{
+    struct timespec ts = conc_ns_to_timespec(timeout_ns);
+    long r;
+    int err = 0;
+
+    atomic_fetch_add_explicit(&q->sleepers, 1, memory_order_seq_cst);
+    /* The kernel compares the word with seq atomically with the sleep. */
+    if (atomic_load_explicit(&q->seq, memory_order_seq_cst) == seq) {
+        r = sync_futex(&q->seq, FUTEX_WAIT, seq, timeout_ns ? &ts : NULL);
+        if (r < 0 && errno == EINTR)
+            err = -EINTR;
+    }
+    atomic_fetch_sub_explicit(&q->sleepers, 1, memory_order_seq_cst);
+    return err;
+}
+
+void conc_lock_init(struct conc_lock *l)
+{
+    atomic_init(&l->state, 0);
+    conc_waitq_init(&l->q);
+}
+
+bool conc_lock_try(struct conc_lock *l, uint32_t *seq)
+{
+    uint32_t c = 0;
+
+    if (atomic_compare_exchange_strong_explicit(&l->state, &c, 1,
+                                                memory_order_acquire,
+                                                memory_order_relaxed))
+        return true;
+    /* Taken: mark it awaited. The number is read first, so a release
+       between here and the park moves it and the park does not happen. */
+    *seq = conc_waitq_seq(&l->q);
+    return atomic_exchange_explicit(&l->state, 2, memory_order_acquire) == 0;
+}
+
+void conc_lock_release(struct conc_lock *l)
+{
+    if (atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2)
+        conc_waitq_wake(&l->q, 1);
+}
+
+void conc_sem_init(struct conc_sem *s, int64_t count)
+{
+    atomic_init(&s->count, count);
+    conc_waitq_init(&s->q);
+}
+
+bool conc_sem_try(struct conc_sem *s, uint32_t *seq)
+{
+    int64_t c = atomic_load_explicit(&s->count, memory_order_relaxed);
+
+    for (;;) {
+        while (c > 0)
+            if (atomic_compare_exchange_weak_explicit(
+                    &s->count, &c, c - 1, memory_order_acquire,
+                    memory_order_relaxed))
+                return true;
+        /* Empty: read the number, then look once more. A post adds to the
+           count before it moves the number, so a post in between is either
+           seen here or moves the number and the park does not happen. */
+        *seq = conc_waitq_seq(&s->q);
+        c = atomic_load_explicit(&s->count, memory_order_seq_cst);
+        if (c <= 0)
+            return false;
+    }
+}
+
+void conc_sem_post(struct conc_sem *s, uint32_t n)
+{
+    atomic_fetch_add_explicit(&s->count, n, memory_order_seq_cst);
+    conc_waitq_wake(&s->q, n);
+}
+
+void conc_event_init(struct conc_event *e)
+{
+    atomic_init(&e->set, 0);
+    conc_waitq_init(&e->q);
+}
+
+bool conc_event_is_set(struct conc_event *e, uint32_t *seq)
+{
+    if (atomic_load_explicit(&e->set, memory_order_acquire))
+        return true;
+    *seq = conc_waitq_seq(&e->q);
+    return atomic_load_explicit(&e->set, memory_order_seq_cst) != 0;
+}
+
+void conc_event_set(struct conc_event *e)
+{
+    atomic_store_explicit(&e->set, 1, memory_order_seq_cst);
+    conc_waitq_wake(&e->q, CONC_WAKE_ALL);
+}
+
+void conc_event_clear(struct conc_event *e)
+{
+    atomic_store_explicit(&e->set, 0, memory_order_seq_cst);
+}
+
+void *conc_shm_alloc(size_t size)
+{
+    void *p = mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void conc_shm_free(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size ? size : 1);
+}

@@ -1,0 +1,134 @@
+/*
+ * Coordination between tasks, the same under every model: a wait queue in
+ * the shape of a futex, and the lock, semaphore and event built on it. A
+ * task never blocks in step(): when it cannot go on it returns
+ * CONC_WAIT_SYNC with the queue and the queue's sequence number it saw
+ * (conc_waitq_prepare), and its model parks it in its own way until a
+ * waker bumps the number (conc_waitq_wake):
+ *   threads, fork      a futex on the sequence word (process-shared, so
+ *                      fork's children wait on memory they share)
+ *   green, eventloop   the task's waiter node in the queue's list, woken
+ *                      onto its scheduler's run queue, across threads too
+ *   sequential         nothing else can run: a wait that nothing woke is a
+ *                      deadlock, and the task fails with EDEADLK
+ * The park is conditional ("only while the number is still what I saw"),
+ * so a wake between the check and the park is never lost. Objects that
+ * tasks of a fork run share must live in conc_shm_alloc() memory; they
+ * contain no pointers a child could not use (the waiter list is for
+ * green and eventloop, which never fork).
+ */
+#ifndef CONC_SYNC_H
+#define CONC_SYNC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A waiter a green or eventloop model links into a queue while its task is
+ * parked. wake() is called by the waker, on any thread, after the node was
+ * unlinked; the model then makes the task runnable on its own scheduler.
+ */
+struct conc_waiter {
+    struct conc_waiter *next;
+    void (*wake)(struct conc_waiter *w);
+};
+
+struct conc_waitq {
+    _Atomic uint32_t seq;      /* bumped by every wake: the futex word */
+    _Atomic uint32_t sleepers; /* OS threads in a futex wait on seq */
+    atomic_flag lock;          /* guards the list below */
+    struct conc_waiter *head, *tail;
+};
+
+#define CONC_WAKE_ALL UINT32_MAX
+
+/* An empty queue (also what zeroed memory is, but for the flag). */
+void conc_waitq_init(struct conc_waitq *q);
+
+/* The sequence number a waiter must see unchanged to park: read it before
+   the check that decides to wait. */
+static inline uint32_t conc_waitq_seq(struct conc_waitq *q)
+{
+    return atomic_load_explicit(&q->seq, memory_order_acquire);
+}
+
+/*
+ * Wakes up to n tasks parked on q (CONC_WAKE_ALL: every one), and makes
+ * any task about to park on an older number retry instead. Safe from any
+ * thread or process sharing q.
+ */
+void conc_waitq_wake(struct conc_waitq *q, uint32_t n);
+
+/*
+ * For green and eventloop: links w into q unless q's number moved past
+ * seq. true when w is linked (the model parks its task; w->wake will
+ * come), false when the caller should run the step again at once.
+ */
+bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
+                     struct conc_waiter *w);
+
+/*
+ * For the blocking driver: sleeps on q's futex while its number is seq,
+ * at most timeout_ns (0: no limit), so the caller can look at a stop flag
+ * now and then. 0 (woken, or the number had moved, or the time was up) or
+ * -EINTR on a signal.
+ */
+int conc_waitq_sleep(struct conc_waitq *q, uint32_t seq, uint64_t timeout_ns);
+
+/*
+ * A mutex on the waitq (Drepper's "Futexes are tricky" mutex 2): 0 free, 1
+ * held, 2 held and maybe awaited. conc_lock_try() takes it, or returns
+ * false with the number to wait on in *seq (read before the attempt, so a
+ * release in between shows as a changed number): the step then returns
+ * CONC_WAIT_SYNC on &l->q with it, and tries again when run again.
+ */
+struct conc_lock {
+    _Atomic uint32_t state;
+    struct conc_waitq q;
+};
+
+void conc_lock_init(struct conc_lock *l);
+bool conc_lock_try(struct conc_lock *l, uint32_t *seq);
+void conc_lock_release(struct conc_lock *l);
+
+/*
+ * A counting semaphore (queue slots and items, a pool of forks):
+ * conc_sem_try() takes one unit or returns false with the number to wait
+ * on, as conc_lock_try(); conc_sem_post() adds n and wakes as many.
+ */
+struct conc_sem {
+    _Atomic int64_t count;
+    struct conc_waitq q;
+};
+
+void conc_sem_init(struct conc_sem *s, int64_t count);
+bool conc_sem_try(struct conc_sem *s, uint32_t *seq);
+void conc_sem_post(struct conc_sem *s, uint32_t n);
+
+/*
+ * An event (threading.Event, gevent.event.Event): waiters wait until it is
+ * set; set() wakes every one of them, clear() makes later waiters wait
+ * again. conc_event_is_set() false gives the number to wait on.
+ */
+struct conc_event {
+    _Atomic uint32_t set;
+    struct conc_waitq q;
+};
+
+void conc_event_init(struct conc_event *e);
+bool conc_event_is_set(struct conc_event *e, uint32_t *seq);
+void conc_event_set(struct conc_event *e);
+void conc_event_clear(struct conc_event *e);
+
+/*
+ * Memory every task of a run can write, forked children included
+ * (MAP_SHARED | MAP_ANONYMOUS): where a workload's setup puts the state its
+ * tasks mutate and its sync objects. Zeroed. NULL on failure (errno set).
+ * It goes with the process: nothing is left behind (no /dev/shm name).
+ */
+void *conc_shm_alloc(size_t size);
+void conc_shm_free(void *p, size_t size);
+
+#endif
