@@ -234,6 +234,13 @@ static uint64_t fork_stack_size(const struct conc_params *mp)
     return conc_main_stack();
 }
 
+/* A process a task: the kernel preempts each. */
+static bool fork_preemptive(const struct conc_params *mp)
+{
+    (void)mp;
+    return true;
+}
+
 const struct conc_model conc_model_fork = {
     .name = "fork",
     .summary = "one process per task, or a pool of W",
@@ -242,4 +249,5 @@ const struct conc_model conc_model_fork = {
     .check = fork_check,
     .run = fork_run,
     .stack_size = fork_stack_size,
+    .preemptive = fork_preemptive,
 };

@@ -363,6 +363,12 @@ static uint64_t threads_stack_size(const struct conc_params *mp)
                                            : conc_thread_stack();
 }
 
+/* Preempted OS threads, unless the GIL makes a spinning step hold them. */
+static bool threads_preemptive(const struct conc_params *mp)
+{
+    return !conc_param_bool(mp, "gil");
+}
+
 const struct conc_model conc_model_threads = {
     .name = "threads",
     .summary = "one pthread per task, or a pool of W; gil=on serializes "
@@ -372,4 +378,5 @@ const struct conc_model conc_model_threads = {
     .check = threads_check,
     .run = threads_run,
     .stack_size = threads_stack_size,
+    .preemptive = threads_preemptive,
 };
