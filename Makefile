@@ -60,6 +60,10 @@ LIBS += -lboost_context
 BOOST_VERSION := $(shell sed -n 's/^\#define BOOST_LIB_VERSION "\(.*\)"/\1/p' \
 	/usr/include/boost/version.hpp 2>/dev/null)
 endif
+# Concurrency Kit: the counter workload's spinlocks (header-only inlines).
+ifeq ($(if $(NO_CK),,$(call have_lib,ck_spinlock.h,)),1)
+ALL_CFLAGS += -DCONC_HAVE_CK
+endif
 ifeq ($(if $(NO_HTTP_PARSER),,$(call have_lib,http_parser.h,-lhttp_parser)),1)
 ALL_CFLAGS += -DCONC_HAVE_HTTP_PARSER
 LIBS += -lhttp_parser

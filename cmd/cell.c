@@ -144,6 +144,10 @@ static void cell_collect(const struct conc_cell *cell, void *shared,
     free(task_ns);
 
     s->result_ok = w->verify(shared, &s->totals, s->why, sizeof(s->why)) == 0;
+    if (w->run_metrics)
+        s->nextra = w->run_metrics(shared, &s->totals, out, cell->tasks,
+                                   s->extra, CONC_METRICS_MAX, s->note,
+                                   sizeof(s->note));
     if (s->task_failures && first_err == -EDEADLK) {
         snprintf(s->why, sizeof(s->why), "deadlock: every running task "
                  "waited for another to release what it held (%d of %u "

@@ -43,6 +43,9 @@ struct conc_run_stats {
     struct conc_totals totals;
     uint32_t errors[CONC_ERR_KINDS];
     int task_failures;        /* tasks whose step returned -errno */
+    struct conc_metric extra[CONC_METRICS_MAX]; /* the workload's own */
+    size_t nextra;
+    char note[160];           /* the workload's one line for the summary */
     bool result_ok;
     bool failed;              /* wrong result, errors or a failed task */
     char why[160];            /* why it failed, empty when it passed */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,14 @@ static json_t *report_run(const struct conc_workload *w,
                             report_u64(s->errors[k]));
     json_object_set_new(r, "errors_by_kind", kinds);
     json_object_set_new(r, "task_failures", json_integer(s->task_failures));
+    for (size_t k = 0; k < s->nextra; k++) {
+        double v = s->extra[k].value;
+        /* Counts stay integers; ratios (fairness) are reals. */
+        json_object_set_new(r, s->extra[k].name,
+                            v == floor(v) && fabs(v) < 9007199254740992.0
+                                ? json_integer((json_int_t)v)
+                                : json_real(v));
+    }
     json_object_set_new(r, "result", report_u64(s->totals.result));
     json_object_set_new(r, "result_ok", json_boolean(s->result_ok));
     json_object_set_new(r, "failed", json_boolean(s->failed));

@@ -121,6 +121,8 @@ static void run_print_summary(FILE *f, const struct conc_cell *cell,
                 conc_fmt_ns(b, sizeof(b), (double)last->op_ns.p99));
     }
     fprintf(f, "  Peak RSS:            %.1f MiB\n", rss / 1024);
+    if (last->note[0])
+        fprintf(f, "  %s\n", last->note);
 }
 
 int cmd_run(int argc, char **argv)

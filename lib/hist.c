@@ -68,6 +68,22 @@ void conc_hist_add_atomic(struct conc_hist *h, uint64_t v)
     __atomic_fetch_add(&h->count, 1, __ATOMIC_RELEASE);
 }
 
+void conc_hist_add_n_atomic(struct conc_hist *h, uint64_t v, uint64_t n)
+{
+    uint64_t cur;
+
+    if (!n)
+        return;
+    __atomic_fetch_add(&h->b[hist_index(v)], n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->sum, v * n, __ATOMIC_RELAXED);
+    cur = __atomic_load_n(&h->max, __ATOMIC_RELAXED);
+    while (v > cur && !__atomic_compare_exchange_n(&h->max, &cur, v, 1,
+                                                   __ATOMIC_RELAXED,
+                                                   __ATOMIC_RELAXED))
+        ;
+    __atomic_fetch_add(&h->count, n, __ATOMIC_RELEASE);
+}
+
 void conc_hist_merge(struct conc_hist *dst, const struct conc_hist *src)
 {
     if (src->count == 0)

@@ -35,6 +35,10 @@ void conc_hist_add(struct conc_hist *h, uint64_t v);
  */
 void conc_hist_add_atomic(struct conc_hist *h, uint64_t v);
 
+/* n values of v at once, as conc_hist_add_atomic() (a task's many
+   uncontended lock acquires, added when it ends). */
+void conc_hist_add_n_atomic(struct conc_hist *h, uint64_t v, uint64_t n);
+
 /* Adds every value of src to dst. */
 void conc_hist_merge(struct conc_hist *dst, const struct conc_hist *src);
 

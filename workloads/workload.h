@@ -71,6 +71,14 @@ struct conc_totals {
     uint64_t result, ops, bytes, errors;
 };
 
+/* A per-run number a workload adds to the report ("lost_updates"). */
+struct conc_metric {
+    const char *name; /* a JSON key, the same every run */
+    double value;
+};
+
+#define CONC_METRICS_MAX 8
+
 struct conc_workload {
     const char *name, *summary;
     const char *op_name;         /* what op_ns measures in the JSON, e.g.
@@ -134,6 +142,18 @@ struct conc_workload {
      */
     int (*verify)(void *shared, const struct conc_totals *t, char *why,
                   size_t why_len);
+
+    /*
+     * Optional, after verify: the run's own numbers beyond the common ones
+     * (counter's expected and lost_updates), from shared and every task's
+     * output, into m (at most max; returns how many), and a one-line note
+     * for the summary ("lost 41,327 of 2,000,000 updates (2.1%)") into
+     * note, or "" for none.
+     */
+    size_t (*run_metrics)(void *shared, const struct conc_totals *t,
+                          const struct conc_task_out *out, unsigned tasks,
+                          struct conc_metric *m, size_t max, char *note,
+                          size_t note_len);
 
     /* Frees shared (untimed). */
     void (*teardown)(void *shared);

@@ -38,6 +38,7 @@ WORKLOADS=(
     "yield -o count=200 -t 8"
     "http -o requests=4 -o delay=1ms -t 6"
     "http -o requests=4 -o delay=1ms -o keepalive=on -t 6"
+    "counter -o lock=none -o increments=3000 -t 4"
 )
 
 # san_cell BIN ARGS...: one cell, one warmup and one timed run (so state

@@ -39,6 +39,7 @@ WORKLOADS=(
     "yield -o count=100 -t 4"
     "http -o requests=3 -o delay=1ms -t 4"
     "http -o requests=3 -o delay=1ms -o keepalive=on -t 4"
+    "counter -o lock=mutex -o increments=500 -t 4"
 )
 
 # vg ARGS...: concbench ARGS under memcheck; fails, showing the report, on

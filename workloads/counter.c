@@ -1,0 +1,460 @@
+/*
+ * counter: T tasks each apply `increments` updates to one shared counter,
+ * under a lock of the sync layer (mutex), a spinlock from Concurrency Kit
+ * (spin, ticket, mcs), one atomic add, or nothing at all. It measures what
+ * contention costs under each model, and with lock=none the updates a race
+ * loses: a measurement, not a failure. `count += 1` under threading.Lock,
+ * and the FakeDatabase whose unlocked update loses writes.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/sync.h"
+#include "workloads/workload.h"
+
+#ifdef CONC_HAVE_CK
+#include <ck_spinlock.h>
+#endif
+
+/* Updates one step may apply before it yields, so cooperative models
+   interleave the tasks as a real program's would. */
+#define COUNTER_STEP_UPDATES 256
+#define COUNTER_MAX (1ull << 40)
+
+enum counter_lock {
+    COUNTER_MUTEX, COUNTER_SPIN, COUNTER_TICKET, COUNTER_MCS, COUNTER_ATOMIC,
+    COUNTER_NONE,
+};
+
+static const struct conc_opt counter_opts[] = {
+    { "increments", CONC_OPT_COUNT, "100000", "updates each task applies",
+      NULL, 1, COUNTER_MAX },
+    { "lock", CONC_OPT_CHOICE, "mutex", "what guards an update: the sync "
+      "layer's lock (waits as the model waits), a spinlock of Concurrency "
+      "Kit (spin: test-and-set; ticket: FIFO; mcs: a queue, one cache line "
+      "a waiter), one atomic add, or none (a racy read, then write)",
+      "mutex|spin|ticket|mcs|atomic|none", 0, 0 },
+    { "hold", CONC_OPT_DURATION, "0", "busy work inside the critical section "
+      "(a bare number is ms; 200ns, 1us)", NULL, 0, CONC_NS_PER_S },
+    { "outside", CONC_OPT_DURATION, "0", "busy work between updates",
+      NULL, 0, CONC_NS_PER_S },
+    { "yield_inside", CONC_OPT_BOOL, "off", "give up the CPU between reading "
+      "the counter and writing it back (where even cooperative models lose "
+      "updates without a lock)", NULL, 0, 0 },
+    { "fail_at", CONC_OPT_COUNT, "0", "for testing: task 0 fails at its "
+      "update N while it holds the lock (0: never)", NULL, 0, COUNTER_MAX },
+    { NULL },
+};
+
+/* What the tasks mutate, in memory every task of the run shares. */
+struct counter_mut {
+    _Atomic uint64_t count;
+    struct conc_lock lock;
+    atomic_uint finished;    /* tasks whose result is in */
+    struct conc_hist wait;   /* contended acquires' waits (the rest are 0) */
+#ifdef CONC_HAVE_CK
+    ck_spinlock_fas_t spin;
+    ck_spinlock_ticket_t ticket;
+    ck_spinlock_mcs_t mcs;
+    struct ck_spinlock_mcs nodes[]; /* one per task: MCS queues them */
+#endif
+};
+
+struct counter_shared {
+    enum counter_lock lock;
+    uint64_t increments, hold_ns, outside_ns, fail_at;
+    bool yield_inside;
+    unsigned tasks;
+    struct counter_mut *mut;
+    size_t mut_bytes;
+};
+
+struct counter_task {
+    const struct counter_shared *sh;
+    unsigned index;
+    bool holding;         /* read the counter, not yet written back */
+    uint64_t done;        /* updates applied */
+    uint64_t seen;        /* the value read, before it is written back */
+    uint64_t wait_from;   /* when the current acquire first had to wait */
+    uint64_t free_takes;  /* acquires that found the lock free */
+};
+
+static int counter_check(const struct conc_params *p, unsigned tasks)
+{
+    uint64_t lock = conc_param_u64(p, "lock");
+
+    (void)tasks;
+#ifndef CONC_HAVE_CK
+    if (lock == COUNTER_SPIN || lock == COUNTER_TICKET || lock == COUNTER_MCS)
+        return conc_error_msg(-ENOTSUP, "lock=%s needs Concurrency Kit, and "
+                              "this build is without it (install libck-dev "
+                              "and rebuild)", conc_param_str(p, "lock"));
+#endif
+    if (conc_param_u64(p, "fail_at") > conc_param_u64(p, "increments"))
+        return conc_error_msg(-EINVAL, "fail_at=%llu is past increments=%llu",
+                              (unsigned long long)conc_param_u64(p, "fail_at"),
+                              (unsigned long long)conc_param_u64(p,
+                                                                 "increments"));
+    if (lock == COUNTER_ATOMIC && conc_param_bool(p, "yield_inside"))
+        return conc_error_msg(-EINVAL, "lock=atomic is one indivisible add: "
+                              "there is no inside to yield in (drop "
+                              "yield_inside)");
+    if (lock == COUNTER_ATOMIC && conc_param_u64(p, "hold"))
+        return conc_error_msg(-EINVAL, "lock=atomic holds nothing: 'hold' "
+                              "needs a lock (use 'outside')");
+    return 0;
+}
+
+static bool counter_spins(const struct conc_params *p)
+{
+    uint64_t lock = conc_param_u64(p, "lock");
+
+    return lock == COUNTER_SPIN || lock == COUNTER_TICKET ||
+           lock == COUNTER_MCS;
+}
+
+static void counter_run_start(void *shared)
+{
+    struct counter_shared *sh = shared;
+    struct counter_mut *m = sh->mut;
+
+    atomic_store(&m->count, 0);
+    atomic_store(&m->finished, 0);
+    conc_hist_init(&m->wait);
+    conc_lock_init(&m->lock);
+#ifdef CONC_HAVE_CK
+    ck_spinlock_fas_init(&m->spin);
+    ck_spinlock_ticket_init(&m->ticket);
+    ck_spinlock_mcs_init(&m->mcs);
+#endif
+}
+
+static int counter_setup(void **shared, const struct conc_params *p,
+                         unsigned tasks)
+{
+    struct counter_shared *sh = calloc(1, sizeof(*sh));
+
+    if (!sh)
+        return conc_error(-ENOMEM, "cannot allocate the counter");
+    sh->lock = (enum counter_lock)conc_param_u64(p, "lock");
+    sh->increments = conc_param_u64(p, "increments");
+    sh->hold_ns = conc_param_u64(p, "hold");
+    sh->outside_ns = conc_param_u64(p, "outside");
+    sh->yield_inside = conc_param_bool(p, "yield_inside");
+    sh->fail_at = conc_param_u64(p, "fail_at");
+    sh->tasks = tasks;
+    /* Shared memory: fork's children update the very same counter, with
+       the very same lock, as multiprocessing.Value with its lock does. */
+    sh->mut_bytes = sizeof(*sh->mut);
+#ifdef CONC_HAVE_CK
+    sh->mut_bytes += (size_t)tasks * sizeof(sh->mut->nodes[0]);
+#endif
+    sh->mut = conc_shm_alloc(sh->mut_bytes);
+    if (!sh->mut) {
+        int err = conc_error(-errno, "cannot map the shared counter");
+        free(sh);
+        return err;
+    }
+    counter_run_start(sh);
+    *shared = sh;
+    return 0;
+}
+
+static void counter_teardown(void *shared)
+{
+    struct counter_shared *sh = shared;
+
+    conc_shm_free(sh->mut, sh->mut_bytes);
+    free(sh);
+}
+
+static int counter_task_init(void *task, void *shared, unsigned index,
+                             unsigned tasks)
+{
+    struct counter_task *t = task;
+
+    (void)tasks;
+    memset(t, 0, sizeof(*t));
+    t->sh = shared;
+    t->index = index;
+    return 0;
+}
+
+/* Busy work for ns, on the clock (0: none, and no clock read). */
+static void counter_busy(uint64_t ns)
+{
+    uint64_t end;
+
+    if (!ns)
+        return;
+    end = conc_now_ns() + ns;
+    while (conc_now_ns() < end)
+        ;
+}
+
+/* A contended acquire's wait, to the shared histogram. */
+static void counter_waited(struct counter_task *t)
+{
+    conc_hist_add_atomic(&t->sh->mut->wait, conc_now_ns() - t->wait_from);
+    t->wait_from = 0;
+}
+
+/*
+ * Takes the lock. false when the sync layer's lock is taken: w then says
+ * what to wait on, the step returns, and the model runs it again.
+ */
+static bool counter_acquire(struct counter_task *t, struct conc_wait *w)
+{
+    struct counter_mut *m = t->sh->mut;
+    uint32_t seq;
+
+    switch (t->sh->lock) {
+    case COUNTER_MUTEX:
+        if (conc_lock_try(&m->lock, &seq)) {
+            if (t->wait_from)
+                counter_waited(t);
+            else
+                t->free_takes++;
+            return true;
+        }
+        if (!t->wait_from)
+            t->wait_from = conc_now_ns();
+        w->want = CONC_WAIT_SYNC;
+        w->q = &m->lock.q;
+        w->seq = seq;
+        return false;
+#ifdef CONC_HAVE_CK
+    case COUNTER_SPIN:
+    case COUNTER_TICKET:
+    case COUNTER_MCS: {
+        struct ck_spinlock_mcs *node = &m->nodes[t->index];
+        bool got = t->sh->lock == COUNTER_SPIN
+                       ? ck_spinlock_fas_trylock(&m->spin)
+                   : t->sh->lock == COUNTER_TICKET
+                       ? ck_spinlock_ticket_trylock(&m->ticket)
+                       : ck_spinlock_mcs_trylock(&m->mcs, node);
+        if (got) {
+            t->free_takes++;
+            return true;
+        }
+        /* A spinlock spins right here, in the step: that is what it is. */
+        t->wait_from = conc_now_ns();
+        if (t->sh->lock == COUNTER_SPIN)
+            ck_spinlock_fas_lock(&m->spin);
+        else if (t->sh->lock == COUNTER_TICKET)
+            ck_spinlock_ticket_lock(&m->ticket);
+        else
+            ck_spinlock_mcs_lock(&m->mcs, node);
+        counter_waited(t);
+        return true;
+    }
+#endif
+    default:
+        return true; /* none: nothing to take */
+    }
+}
+
+static void counter_release(struct counter_task *t)
+{
+    struct counter_mut *m = t->sh->mut;
+
+    switch (t->sh->lock) {
+    case COUNTER_MUTEX:
+        conc_lock_release(&m->lock);
+        break;
+#ifdef CONC_HAVE_CK
+    case COUNTER_SPIN:
+        ck_spinlock_fas_unlock(&m->spin);
+        break;
+    case COUNTER_TICKET:
+        ck_spinlock_ticket_unlock(&m->ticket);
+        break;
+    case COUNTER_MCS:
+        ck_spinlock_mcs_unlock(&m->mcs, &m->nodes[t->index]);
+        break;
+#endif
+    default:
+        break;
+    }
+}
+
+/*
+ * One step: up to COUNTER_STEP_UPDATES updates, then a yield, so
+ * cooperative models interleave the tasks. The update reads and writes with
+ * relaxed atomics, never plain racy accesses: without a lock a race loses
+ * updates exactly as `count += 1` does in Python, and no undefined
+ * behaviour keeps the sanitizers quiet.
+ */
+static int counter_step(void *task, struct conc_wait *w)
+{
+    struct counter_task *t = task;
+    const struct counter_shared *sh = t->sh;
+    _Atomic uint64_t *count = &sh->mut->count;
+
+    for (unsigned n = 0; n < COUNTER_STEP_UPDATES; n++) {
+        if (t->done == sh->increments) {
+            w->want = CONC_DONE;
+            return 0;
+        }
+        if (sh->lock == COUNTER_ATOMIC) {
+            atomic_fetch_add_explicit(count, 1, memory_order_relaxed);
+            t->done++;
+            counter_busy(sh->outside_ns);
+            continue;
+        }
+        if (!t->holding) {
+            if (!counter_acquire(t, w))
+                return 0; /* parked on the lock; this step runs again */
+            t->seen = atomic_load_explicit(count, memory_order_relaxed);
+            t->holding = true;
+            counter_busy(sh->hold_ns);
+            if (sh->yield_inside) {
+                w->want = CONC_YIELD; /* between the read and the write */
+                return 0;
+            }
+        }
+        if (sh->fail_at && t->index == 0 && t->done + 1 == sh->fail_at)
+            return -EIO; /* holding the lock: the others must not hang */
+        atomic_store_explicit(count, t->seen + 1, memory_order_relaxed);
+        t->holding = false;
+        counter_release(t);
+        t->done++;
+        counter_busy(sh->outside_ns);
+    }
+    w->want = CONC_YIELD;
+    return 0;
+}
+
+static int counter_task_result(const void *task, struct conc_task_out *out)
+{
+    const struct counter_task *t = task;
+    struct counter_mut *m = t->sh->mut;
+
+    out->ops = t->done;
+    out->result = 0;
+    if (t->sh->lock != COUNTER_NONE && t->sh->lock != COUNTER_ATOMIC)
+        conc_hist_add_n_atomic(&m->wait, 0, t->free_takes);
+    /* The last task in hands every wait to the run's histogram, and the
+       final count is its result (the run's result is the tasks' sum). */
+    if (atomic_fetch_add(&m->finished, 1) + 1 == t->sh->tasks) {
+        conc_hist_merge(out->op_ns, &m->wait);
+        out->result = atomic_load(&m->count);
+    }
+    return 0;
+}
+
+static void counter_task_fini(void *task)
+{
+    (void)task;
+}
+
+static uint64_t counter_lost(const struct counter_shared *sh,
+                             const struct conc_totals *t)
+{
+    uint64_t got = atomic_load(&sh->mut->count);
+
+    return t->ops > got ? t->ops - got : 0;
+}
+
+/*
+ * Every update applied is in the count, with any lock. Without one a lost
+ * update is what the run measures: it passes, and says how many.
+ */
+static int counter_verify(void *shared, const struct conc_totals *t,
+                          char *why, size_t why_len)
+{
+    struct counter_shared *sh = shared;
+    uint64_t expected = (uint64_t)t->tasks * sh->increments;
+    uint64_t got = atomic_load(&sh->mut->count);
+
+    if (t->ops != expected) {
+        snprintf(why, why_len, "%llu updates applied, expected %llu",
+                 (unsigned long long)t->ops, (unsigned long long)expected);
+        return -EINVAL;
+    }
+    if (sh->lock != COUNTER_NONE && got != expected) {
+        snprintf(why, why_len, "lost %llu of %llu updates under lock=%s",
+                 (unsigned long long)(expected - got),
+                 (unsigned long long)expected,
+                 sh->lock == COUNTER_MUTEX ? "mutex" : "a spinlock or atomic");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* "41,327": thousands apart, as a slide reads them. */
+static void counter_fmt(char *buf, size_t len, uint64_t v)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v);
+    size_t k = 0;
+
+    for (int i = 0; i < n && k + 2 < len; i++) {
+        if (i && (n - i) % 3 == 0)
+            buf[k++] = ',';
+        buf[k++] = digits[i];
+    }
+    buf[k] = '\0';
+}
+
+/*
+ * expected and lost_updates; fairness as Jain's index of the tasks' run
+ * times (1: every task took as long; 1/T: one task had all the time), the
+ * spread a lock's handover order leaves.
+ */
+static size_t counter_run_metrics(void *shared, const struct conc_totals *t,
+                                  const struct conc_task_out *out,
+                                  unsigned tasks, struct conc_metric *m,
+                                  size_t max, char *note, size_t note_len)
+{
+    struct counter_shared *sh = shared;
+    uint64_t expected = (uint64_t)t->tasks * sh->increments;
+    uint64_t lost = counter_lost(sh, t);
+    double sum = 0, sq = 0;
+    char a[32], b[32];
+
+    for (unsigned i = 0; i < tasks; i++) {
+        double d = (double)(out[i].end_ns - out[i].start_ns);
+        sum += d;
+        sq += d * d;
+    }
+    if (max < 3)
+        return 0;
+    m[0] = (struct conc_metric){ "expected", (double)expected };
+    m[1] = (struct conc_metric){ "lost_updates", (double)lost };
+    m[2] = (struct conc_metric){ "fairness_jain",
+                                 sq > 0 ? sum * sum / (tasks * sq) : 1 };
+    counter_fmt(a, sizeof(a), lost);
+    counter_fmt(b, sizeof(b), expected);
+    if (sh->lock == COUNTER_NONE)
+        snprintf(note, note_len, "Lost updates:        %s of %s (%.1f%%)", a,
+                 b, expected ? 100.0 * (double)lost / (double)expected : 0);
+    else
+        note[0] = '\0';
+    return 3;
+}
+
+const struct conc_workload conc_workload_counter = {
+    .name = "counter",
+    .summary = "tasks add to one shared counter, under a lock, a spinlock, "
+               "an atomic add, or none (then updates race and get lost)",
+    .op_name = "wait_ns",
+    .opts = counter_opts,
+    .task_size = sizeof(struct counter_task),
+    .check = counter_check,
+    .spins = counter_spins,
+    .run_start = counter_run_start,
+    .setup = counter_setup,
+    .task_init = counter_task_init,
+    .step = counter_step,
+    .task_result = counter_task_result,
+    .task_fini = counter_task_fini,
+    .verify = counter_verify,
+    .run_metrics = counter_run_metrics,
+    .teardown = counter_teardown,
+};
