@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,132 @@ static const char merge_epilogue[] =
     "then\n"
     "carries its own \"host\". Without --join, the same cell twice from one\n"
     "machine is an error, as is a report of another schema (exit 2).\n"
-    "\"merged_from\" lists the inputs.\n";
+    "\"merged_from\" lists the inputs.\n"
+    "\n"
+    "Shards of `sweep --shard K/N` name their plan: shards of different plans\n"
+    "or one shard twice are an error (exit 2), and so is a missing shard\n"
+    "(exit 1) unless --partial, which records what is missing.\n";
+
+/* The plan the inputs' manifests share, and what of it they hold. */
+struct merge_plan {
+    struct conc_rplan held;  /* borrowed strings: the inputs' */
+    size_t *owner;           /* [n + 1]: the input holding shard k, + 1 */
+    unsigned *missing;       /* [nmissing] */
+    size_t nmissing;
+};
+
+static void merge_plan_fini(struct merge_plan *mp)
+{
+    free(mp->held.shards);
+    free(mp->held.cells);
+    free(mp->owner);
+    free(mp->missing);
+}
+
+/*
+ * Checks the manifests of files against each other: one plan, one shard
+ * count, no shard twice (but with join: rounds of the same shard). Fills
+ * mp->owner. 0, or CONC_EXIT_USAGE with one line printed.
+ */
+static int merge_plan_check(struct conc_rfile *const *files, size_t n,
+                            bool join, struct merge_plan *mp)
+{
+    const struct conc_rfile *first = NULL;
+
+    for (size_t f = 0; f < n; f++) {
+        const struct conc_rplan *p = files[f]->plan;
+
+        if (!p)
+            continue;
+        if (!first) {
+            first = files[f];
+            mp->held.hash = p->hash;
+            mp->held.n = p->n;
+            mp->held.plan_cells = p->plan_cells;
+            mp->owner = conc_xcalloc((size_t)p->n + 1, sizeof(*mp->owner));
+        } else if (strcmp(p->hash, first->plan->hash) != 0 ||
+                   p->plan_cells != first->plan->plan_cells) {
+            return conc_usage_error("'%s' is a shard of plan %s and '%s' of "
+                                    "plan %s: merge joins the shards of one "
+                                    "plan", first->path, first->plan->hash,
+                                    files[f]->path, p->hash);
+        } else if (p->n != first->plan->n) {
+            return conc_usage_error("'%s' cuts plan %s into %u shards and "
+                                    "'%s' into %u: merge joins the shards "
+                                    "of one cut", first->path, p->hash,
+                                    first->plan->n, files[f]->path, p->n);
+        }
+        for (size_t i = 0; i < p->nshards; i++) {
+            unsigned k = p->shards[i];
+
+            if (mp->owner[k] && !join)
+                return conc_usage_error("shard %u/%u of plan %s is in both "
+                                        "'%s' and '%s'", k, p->n, p->hash,
+                                        files[mp->owner[k] - 1]->path,
+                                        files[f]->path);
+            if (!mp->owner[k])
+                mp->owner[k] = f + 1;
+        }
+    }
+    return 0;
+}
+
+static int merge_strp_cmp(const void *a, const void *b)
+{
+    int c = strcmp(**(char **const *)a, **(char **const *)b);
+
+    /* Equal ids: the earlier stays, as pointers into one array. */
+    if (c)
+        return c;
+    return *(char **const *)a < *(char **const *)b ? -1 : 1;
+}
+
+/*
+ * The shards of the plan merged, their cells (each once: with join, the
+ * rounds of a shard list the same cells) and the shards missing.
+ */
+static void merge_plan_collect(struct conc_rfile *const *files, size_t n,
+                               struct merge_plan *mp)
+{
+    struct conc_rplan *held = &mp->held;
+    char **all, ***order;
+    size_t nall = 0;
+    bool *dup;
+
+    for (unsigned k = 1; k <= held->n; k++) {
+        if (mp->owner[k]) {
+            held->shards = conc_xrealloc(held->shards, (held->nshards + 1) *
+                                                       sizeof(*held->shards));
+            held->shards[held->nshards++] = k;
+        } else {
+            mp->missing = conc_xrealloc(mp->missing, (mp->nmissing + 1) *
+                                                     sizeof(*mp->missing));
+            mp->missing[mp->nmissing++] = k;
+        }
+    }
+    for (size_t f = 0; f < n; f++)
+        nall += files[f]->plan ? files[f]->plan->ncells : 0;
+    all = conc_xcalloc(nall + 1, sizeof(*all));
+    order = conc_xcalloc(nall + 1, sizeof(*order));
+    dup = conc_xcalloc(nall + 1, sizeof(*dup));
+    nall = 0;
+    for (size_t f = 0; f < n; f++)
+        for (size_t i = 0; files[f]->plan && i < files[f]->plan->ncells; i++)
+            all[nall++] = files[f]->plan->cells[i];
+    for (size_t i = 0; i < nall; i++)
+        order[i] = &all[i];
+    qsort(order, nall, sizeof(*order), merge_strp_cmp);
+    for (size_t i = 1; i < nall; i++)
+        if (strcmp(*order[i], *order[i - 1]) == 0)
+            dup[order[i] - all] = true;
+    held->cells = conc_xcalloc(nall + 1, sizeof(*held->cells));
+    for (size_t i = 0; i < nall; i++)
+        if (!dup[i])
+            held->cells[held->ncells++] = all[i];
+    free(all);
+    free(order);
+    free(dup);
+}
 
 /* Whether the cells of files hold more than one machine. */
 static bool merge_many_hosts(struct conc_rfile *const *files, size_t n)
@@ -77,21 +203,69 @@ static int merge_check_dups(struct conc_rfile *const *files, size_t n,
     return 0;
 }
 
+/* One line, an error or (partial) a warning. */
+static void merge_say(bool partial, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void merge_say(bool partial, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (partial)
+        conc_warn("%s", line);
+    else
+        conc_error_msg(-ENOENT, "%s", line);
+}
+
+/*
+ * Names each missing shard (ten at most, then how many more), as errors or,
+ * with partial, as warnings. Returns how many cells they hold.
+ */
+static unsigned long long merge_plan_missing(const struct merge_plan *mp,
+                                             bool partial)
+{
+    const struct conc_rplan *held = &mp->held;
+    unsigned long long lost = 0;
+
+    for (size_t i = 0; i < mp->nmissing; i++) {
+        unsigned k = mp->missing[i];
+        unsigned long long c = conc_plan_shard_cells(held->plan_cells, k,
+                                                     held->n);
+
+        lost += c;
+        if (i == 10 && mp->nmissing > 11)
+            merge_say(partial, "and %zu more shards of plan %s are missing",
+                      mp->nmissing - 10, held->hash);
+        if (i >= 10 && mp->nmissing > 11)
+            continue;
+        merge_say(partial, "shard %u/%u of plan %s is missing: %llu cell%s",
+                  k, held->n, held->hash, c, c == 1 ? "" : "s");
+    }
+    return lost;
+}
+
 int cmd_merge(int argc, char **argv)
 {
     const char *out = NULL;
-    bool join = false;
+    bool join = false, partial = false;
     const struct conc_flag flags[] = {
         { CONC_FLAG_STRING, 'o', "json", &out, "OUT",
           "the merged report ('-': stdout), written atomically", 0, 0 },
         { CONC_FLAG_SWITCH, 0, "join", &join, NULL,
           "the same cell from the same machine in several reports (rounds "
           "of one suite): one cell with all their runs", 0, 0 },
+        { CONC_FLAG_SWITCH, 0, "partial", &partial, NULL,
+          "merge the shards of a plan even when some are missing: the "
+          "report records which", 0, 0 },
         { CONC_FLAG_END },
     };
     const struct conc_command cmd = {
         .name = "merge",
-        .synopsis = "merge A.json B.json ... --json OUT [--join]",
+        .synopsis = "merge A.json B.json ... --json OUT [--join] [--partial]",
         .flags = flags, .operands = "at least one report",
         .min_operands = 1, .max_operands = UINT_MAX,
         .epilogue = merge_epilogue,
@@ -102,6 +276,8 @@ int cmd_merge(int argc, char **argv)
     struct conc_report *rep = NULL;
     size_t n, loaded = 0, cells = 0, nout = 0, joined = 0;
     const struct conc_rcell **outc = NULL;
+    struct merge_plan mp = { { 0 }, NULL, NULL, 0 };
+    unsigned long long lost = 0;
     bool many;
     int rc = conc_flags_parse(&cmd, argc, argv, &ops);
 
@@ -122,6 +298,22 @@ int cmd_merge(int argc, char **argv)
     for (loaded = 0; loaded < n; loaded++)
         if (conc_report_load(paths[loaded], &files[loaded]))
             goto out;
+    /* The plan before the cells: a shard given twice says so, not which
+       of its cells is twice. */
+    if (merge_plan_check(files, n, join, &mp))
+        goto out;
+    if (mp.owner) {
+        merge_plan_collect(files, n, &mp);
+        lost = merge_plan_missing(&mp, partial);
+        if (mp.nmissing && !partial) {
+            conc_error_msg(-ENOENT, "plan %s is incomplete: %zu of %u "
+                           "shards, %llu of %llu cells missing; --partial "
+                           "merges what there is", mp.held.hash, mp.nmissing,
+                           mp.held.n, lost, mp.held.plan_cells);
+            rc = CONC_EXIT_FAILED;
+            goto out;
+        }
+    }
     if (merge_check_dups(files, n, join))
         goto out;
     for (size_t f = 1; f < n; f++)
@@ -161,15 +353,28 @@ int cmd_merge(int argc, char **argv)
         }
         conc_report_merge_source(rep, files[f], files[f]->ncells);
     }
+    if (mp.owner)
+        conc_report_merge_plan(rep, &mp.held, mp.missing, mp.nmissing);
     if (conc_interrupted)
         goto out;
     rc = conc_report_write(rep, out) ? CONC_EXIT_FAILED : CONC_EXIT_OK;
-    if (rc == CONC_EXIT_OK && strcmp(out, "-") != 0)
+    if (rc == CONC_EXIT_OK && strcmp(out, "-") != 0) {
+        char plan[160] = "";
+
+        if (mp.owner && mp.nmissing)
+            snprintf(plan, sizeof(plan), ", partial: %zu of %u shards of "
+                     "plan %s missing (%llu of %llu cells)", mp.nmissing,
+                     mp.held.n, mp.held.hash, lost, mp.held.plan_cells);
+        else if (mp.owner)
+            snprintf(plan, sizeof(plan), ", all %u shards of plan %s",
+                     mp.held.n, mp.held.hash);
         fprintf(stderr, "merged %zu cells from %zu reports into '%s': %zu "
-                "cells%s%s\n", cells, n, out, nout,
+                "cells%s%s%s\n", cells, n, out, nout,
                 joined ? ", runs of the same cell joined" : "",
-                many ? ", several hosts kept apart" : "");
+                many ? ", several hosts kept apart" : "", plan);
+    }
 out:
+    merge_plan_fini(&mp);
     conc_report_free(rep);
     free(outc);
     for (size_t f = 0; f < loaded; f++)

@@ -1,7 +1,7 @@
 /*
  * What the jansson users share and nothing else sees: the writer's document
- * and two helpers, for report.c, report-merge.c and compare-json.c (with
- * report-read.c the only files that include jansson).
+ * and three helpers, for report.c, report-read.c, report-merge.c and
+ * compare-json.c.
  */
 #ifndef CONC_REPORT_INTERNAL_H
 #define CONC_REPORT_INTERNAL_H
@@ -34,5 +34,12 @@ char *report_json_text(const json_t *doc, size_t *len);
  */
 json_t *report_summary_json(const struct conc_summary *wall, size_t passed,
                             size_t failed);
+
+/*
+ * The id of a result object, from its model, workload, options and tasks,
+ * as the reader computes struct conc_rcell's (report-read.c). NULL when a
+ * field is missing or of the wrong type. Caller frees.
+ */
+char *report_result_id(const json_t *result);
 
 #endif

@@ -96,3 +96,29 @@ void conc_report_merge_source(struct conc_report *rep,
                             json_object_get(src->root, "argv") : json_null(),
                         "cells", (json_int_t)ncells));
 }
+
+void conc_report_merge_plan(struct conc_report *rep,
+                            const struct conc_rplan *held,
+                            const unsigned *missing, size_t nmissing)
+{
+    json_t *shards = json_array(), *gone = json_array(), *cells = json_array();
+    unsigned long long lost = 0;
+
+    for (size_t i = 0; i < held->nshards; i++)
+        json_array_append_new(shards, json_integer(held->shards[i]));
+    for (size_t i = 0; i < nmissing; i++) {
+        json_array_append_new(gone, json_integer(missing[i]));
+        lost += conc_plan_shard_cells(held->plan_cells, missing[i], held->n);
+    }
+    for (size_t i = 0; i < held->ncells; i++)
+        json_array_append_new(cells, json_string(held->cells[i]));
+    /* The first input's "K/N" no longer describes the merged report. */
+    json_object_del(rep->root, "shard");
+    json_object_set_new(
+        rep->root, "shard_manifest",
+        json_pack("{s:s,s:I,s:I,s:o,s:b,s:o,s:I,s:o}", "plan", held->hash,
+                  "plan_cells", (json_int_t)held->plan_cells, "n",
+                  (json_int_t)held->n, "shards", shards, "partial",
+                  nmissing > 0, "missing_shards", gone, "missing_cells",
+                  (json_int_t)lost, "cells", cells));
+}

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/report-internal.h"
 #include "cmd/report.h"
 #include "lib/err.h"
 #include "lib/interrupt.h"
@@ -372,6 +374,185 @@ static int report_read_cell(const struct report_ctx *ctx, size_t index,
     return 0;
 }
 
+char *report_result_id(const json_t *o)
+{
+    const struct report_ctx ctx = { "the report being written" };
+    const json_t *model = json_object_get(o, "model"),
+                 *workload = json_object_get(o, "workload"),
+                 *tasks = json_object_get(o, "tasks");
+    struct conc_rcell c;
+    char *id = NULL;
+
+    memset(&c, 0, sizeof(c));
+    if (!json_is_string(model) || !json_is_string(workload) ||
+        !json_is_integer(tasks))
+        return NULL;
+    c.model = conc_xstrdup(json_string_value(model));
+    c.workload = conc_xstrdup(json_string_value(workload));
+    c.tasks = (unsigned long long)json_integer_value(tasks);
+    if (!report_read_opts(&ctx, "model_options",
+                          json_object_get(o, "model_options"), &c.mopts,
+                          &c.nmopts) &&
+        !report_read_opts(&ctx, "workload_options",
+                          json_object_get(o, "workload_options"), &c.wopts,
+                          &c.nwopts))
+        id = report_cell_id(&c);
+    report_cell_fini(&c);
+    return id;
+}
+
+unsigned long long conc_plan_shard_cells(unsigned long long plan_cells,
+                                         unsigned k, unsigned n)
+{
+    return k > plan_cells ? 0 : (plan_cells - k) / n + 1;
+}
+
+static void report_plan_free(struct conc_rplan *p)
+{
+    if (!p)
+        return;
+    free(p->hash);
+    free(p->shards);
+    for (size_t i = 0; i < p->ncells; i++)
+        free(p->cells[i]);
+    free(p->cells);
+    free(p);
+}
+
+static int report_strp_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The manifest's shards: "k" (a shard's) or "shards" (a merge's). */
+static int report_read_shards(const struct report_ctx *ctx, const json_t *o,
+                              struct conc_rplan *p)
+{
+    const json_t *k = json_object_get(o, "k"),
+                 *shards = json_object_get(o, "shards"), *v;
+    size_t i;
+
+    if (!k == !shards)
+        return report_bad(ctx, "shard_manifest", "expected one of 'k' and "
+                                                 "'shards'");
+    if (k) {
+        if (!json_is_integer(k) || json_integer_value(k) < 1 ||
+            json_integer_value(k) > p->n)
+            return report_bad(ctx, "shard_manifest", "'k' is not 1 to 'n'");
+        p->shards = conc_xcalloc(1, sizeof(*p->shards));
+        p->shards[p->nshards++] = (unsigned)json_integer_value(k);
+        return 0;
+    }
+    if (!json_is_array(shards) || json_array_size(shards) > p->n)
+        return report_bad(ctx, "shard_manifest", "'shards' is not an array "
+                                                 "of at most 'n' shards");
+    p->shards = conc_xcalloc(json_array_size(shards) + 1, sizeof(*p->shards));
+    json_array_foreach(shards, i, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > p->n ||
+            (i && json_integer_value(v) <= p->shards[i - 1]))
+            return report_bad(ctx, "shard_manifest", "'shards' is not "
+                                                     "ascending, each 1 to "
+                                                     "'n'");
+        p->shards[p->nshards++] = (unsigned)json_integer_value(v);
+    }
+    return 0;
+}
+
+/*
+ * Checks that the manifest's cells are as many as its shards hold, none
+ * twice, each among the results: a manifest that does not describe its
+ * report would make merge's count of the plan wrong.
+ */
+static int report_check_plan_cells(const struct report_ctx *ctx,
+                                   const struct conc_rfile *f)
+{
+    const struct conc_rplan *p = f->plan;
+    unsigned long long want = 0;
+    char **mine, **ids;
+    char what[160];
+    int err = 0;
+
+    for (size_t i = 0; i < p->nshards; i++)
+        want += conc_plan_shard_cells(p->plan_cells, p->shards[i], p->n);
+    if (want != p->ncells) {
+        snprintf(what, sizeof(what), "'cells' lists %zu cells, but its "
+                 "shards of a %llu-cell plan hold %llu", p->ncells,
+                 p->plan_cells, want);
+        return report_bad(ctx, "shard_manifest", what);
+    }
+    mine = conc_xcalloc(p->ncells + 1, sizeof(*mine));
+    ids = conc_xcalloc(f->ncells + 1, sizeof(*ids));
+    memcpy(mine, p->cells, p->ncells * sizeof(*mine));
+    for (size_t i = 0; i < f->ncells; i++)
+        ids[i] = f->cells[i].id;
+    qsort(mine, p->ncells, sizeof(*mine), report_strp_cmp);
+    qsort(ids, f->ncells, sizeof(*ids), report_strp_cmp);
+    for (size_t i = 0; i < p->ncells && !err; i++) {
+        if (i && strcmp(mine[i], mine[i - 1]) == 0)
+            err = conc_error_msg(-EINVAL, "bad report '%s': shard_manifest: "
+                                 "cell '%s' is listed twice", ctx->name,
+                                 mine[i]);
+        else if (!bsearch(&mine[i], ids, f->ncells, sizeof(*ids),
+                          report_strp_cmp))
+            err = conc_error_msg(-EINVAL, "bad report '%s': shard_manifest: "
+                                 "cell '%s' is not among the results",
+                                 ctx->name, mine[i]);
+    }
+    free(mine);
+    free(ids);
+    return err;
+}
+
+/* "shard_manifest" into f->plan, checked against f's results. */
+static int report_read_plan(const struct report_ctx *ctx, const json_t *o,
+                            struct conc_rfile *f)
+{
+    const json_t *hash = json_object_get(o, "plan"),
+                 *total = json_object_get(o, "plan_cells"),
+                 *n = json_object_get(o, "n"),
+                 *cells = json_object_get(o, "cells"), *v;
+    struct conc_rplan *p;
+    size_t i;
+    int err;
+
+    if (!json_is_object(o))
+        return report_bad(ctx, "shard_manifest", "expected an object");
+    /* Hex digits only: the hash is printed as it is. */
+    if (!json_is_string(hash) || !json_string_length(hash) ||
+        json_string_length(hash) > 64 ||
+        strspn(json_string_value(hash), "0123456789abcdef") !=
+            json_string_length(hash))
+        return report_bad(ctx, "shard_manifest", "'plan' is not a hash (1 to "
+                                                 "64 hex digits)");
+    if (!json_is_integer(total) || json_integer_value(total) < 0)
+        return report_bad(ctx, "shard_manifest", "'plan_cells' is missing or "
+                                                 "not a count");
+    /* At most the cells a sweep may have, so merge's table of shards
+       stays small whatever the file says. */
+    if (!json_is_integer(n) || json_integer_value(n) < 1 ||
+        json_integer_value(n) > 1000000)
+        return report_bad(ctx, "shard_manifest", "'n' is missing or not 1 to "
+                                                 "1000000");
+    if (!json_is_array(cells))
+        return report_bad(ctx, "shard_manifest", "'cells' is missing or not "
+                                                 "an array");
+    p = f->plan = conc_xcalloc(1, sizeof(*p));
+    p->hash = conc_xstrdup(json_string_value(hash));
+    p->plan_cells = (unsigned long long)json_integer_value(total);
+    p->n = (unsigned)json_integer_value(n);
+    if ((err = report_read_shards(ctx, o, p)))
+        return err;
+    p->cells = conc_xcalloc(json_array_size(cells) + 1, sizeof(*p->cells));
+    json_array_foreach(cells, i, v) {
+        if (!json_is_string(v))
+            return report_bad(ctx, "shard_manifest", "a cell of 'cells' is "
+                                                     "not a string");
+        p->cells[p->ncells++] = conc_xstrdup(json_string_value(v));
+    }
+    return report_check_plan_cells(ctx, f);
+}
+
 void conc_rfile_free(struct conc_rfile *f)
 {
     if (!f)
@@ -379,6 +560,7 @@ void conc_rfile_free(struct conc_rfile *f)
     for (size_t i = 0; i < f->ncells; i++)
         report_cell_fini(&f->cells[i]);
     free(f->cells);
+    report_plan_free(f->plan);
     report_host_fini(&f->host);
     free(f->path);
     free(f->version);
@@ -441,6 +623,10 @@ static int report_from_root(const char *name, json_t *root,
         if (err)
             goto fail;
     }
+    if (json_object_get(root, "shard_manifest") &&
+        (err = report_read_plan(&ctx, json_object_get(root, "shard_manifest"),
+                                f)))
+        goto fail;
     *out = f;
     return 0;
 fail:

@@ -268,6 +268,37 @@ void conc_report_add(struct conc_report *rep, const struct conc_cell *cell,
     json_array_append_new(rep->results, o);
 }
 
+char *conc_report_cell_id(const struct conc_cell *cell)
+{
+    json_t *o = json_pack("{s:s,s:o,s:s,s:o,s:I}", "model", cell->model->name,
+                          "model_options", report_options(&cell->mp),
+                          "workload", cell->workload->name,
+                          "workload_options", report_options(&cell->wp),
+                          "tasks", (json_int_t)cell->tasks);
+    char *id = report_result_id(o);
+
+    json_decref(o);
+    return id;
+}
+
+void conc_report_set_shard_manifest(struct conc_report *rep, const char *plan,
+                                    size_t plan_cells, unsigned k, unsigned n)
+{
+    json_t *cells = json_array(), *r;
+    size_t i;
+
+    json_array_foreach(rep->results, i, r) {
+        char *id = report_result_id(r);
+        json_array_append_new(cells, json_string(id ? id : ""));
+        free(id);
+    }
+    json_object_set_new(rep->root, "shard_manifest",
+                        json_pack("{s:s,s:I,s:I,s:I,s:o}", "plan", plan,
+                                  "plan_cells", (json_int_t)plan_cells, "k",
+                                  (json_int_t)k, "n", (json_int_t)n, "cells",
+                                  cells));
+}
+
 void conc_report_add_speedup(struct conc_report *rep,
                              const struct conc_speedup *sp)
 {

@@ -38,6 +38,21 @@ void conc_report_set_str(struct conc_report *rep, const char *key,
                          const char *value);
 
 /*
+ * The id compare and merge match cell by ("model{k=v} workload{k=v}
+ * tasks=T", struct conc_rcell's id), computed from the JSON the report
+ * writes for it, so writer and reader agree. Caller frees.
+ */
+char *conc_report_cell_id(const struct conc_cell *cell);
+
+/*
+ * Adds "shard_manifest" (sweep --shard K/N): the plan's hash, how many
+ * cells the whole plan has, k and n, and the ids of the results added so
+ * far, which must be all of the shard's.
+ */
+void conc_report_set_shard_manifest(struct conc_report *rep, const char *plan,
+                                    size_t plan_cells, unsigned k, unsigned n);
+
+/*
  * Writes rep to path ("-" for stdout). A file is written to a temporary
  * name beside it and renamed, so a failure never leaves half a file.
  * 0 or -errno (message printed).
@@ -97,11 +112,35 @@ struct conc_rcell {
     void *json;              /* the result object (the report module's) */
 };
 
+/*
+ * The plan a report is part of ("shard_manifest"): a shard's, or a merge
+ * of shards'. Checked on load: its cells are among the report's results,
+ * as many as its shards hold.
+ */
+struct conc_rplan {
+    char *hash;             /* equal strings: the same plan */
+    unsigned long long plan_cells; /* cells in the whole plan */
+    unsigned n;             /* the plan's shards */
+    unsigned *shards;       /* [nshards]: the ones this report holds, each
+                               1 to n, ascending, none twice */
+    size_t nshards;
+    char **cells;           /* [ncells]: their cells' ids */
+    size_t ncells;
+};
+
+/*
+ * How many cells shard k of n holds in a plan of plan_cells cells (cell i,
+ * from 0, goes to shard i mod n + 1).
+ */
+unsigned long long conc_plan_shard_cells(unsigned long long plan_cells,
+                                         unsigned k, unsigned n);
+
 struct conc_rfile {
     char *path, *version, *started_at;
     struct conc_rhost host;
     struct conc_rcell *cells;
     size_t ncells;
+    struct conc_rplan *plan; /* NULL: no "shard_manifest" */
     void *root;              /* the document (the report module's) */
 };
 
@@ -153,5 +192,14 @@ void conc_report_merge_join(struct conc_report *rep, size_t at,
 /* Records src under "merged_from": file, time, version, host, cells. */
 void conc_report_merge_source(struct conc_report *rep,
                               const struct conc_rfile *src, size_t ncells);
+
+/*
+ * Sets the merged report's "shard_manifest" to held (the shards merged and
+ * their cells) with "partial" and the shards still missing, each
+ * missing[i] of n; drops the "shard" copied from the first input.
+ */
+void conc_report_merge_plan(struct conc_report *rep,
+                            const struct conc_rplan *held,
+                            const unsigned *missing, size_t nmissing);
 
 #endif

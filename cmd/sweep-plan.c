@@ -11,6 +11,7 @@
 #include "cmd/exit.h"
 #include "cmd/flags.h"
 #include "cmd/registry.h"
+#include "cmd/report.h"
 #include "cmd/sweep.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -452,6 +453,38 @@ size_t sweep_shard(struct sweep *sw, unsigned k, unsigned n)
         in_shard += sw->cells[i].in_shard;
     }
     return in_shard;
+}
+
+/* FNV-1a, 64 bits: a stable hash of text, the same on every machine. */
+static void sweep_fnv(uint64_t *h, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        *h ^= *p;
+        *h *= 0x100000001b3ull;
+    }
+}
+
+void sweep_plan_hash(const struct sweep *sw, bool interleave,
+                     const char *seed, char out[17])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    char line[96];
+
+    snprintf(line, sizeof(line), "concbench sweep plan 1\nruns %u\n"
+             "warmup %u\norder %s\n", sw->runs, sw->warmup,
+             interleave ? "interleaved" : "by cell");
+    sweep_fnv(&h, line);
+    sweep_fnv(&h, "seed ");
+    sweep_fnv(&h, seed ? seed : "random");
+    sweep_fnv(&h, "\n");
+    for (size_t i = 0; i < sw->ncells; i++) {
+        char *id = conc_report_cell_id(&sw->cells[i].cell);
+        sweep_fnv(&h, "cell ");
+        sweep_fnv(&h, id ? id : "");
+        sweep_fnv(&h, "\n");
+        free(id);
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
 struct sweep_step *sweep_steps(const struct sweep *sw, bool interleave,

@@ -143,14 +143,21 @@ static int sweep_execute(struct sweep *sw, bool interleave, uint64_t seed)
     return rc;
 }
 
+/* How a sharded sweep was sliced, for its report. */
+struct sweep_slice {
+    unsigned k, n;
+    char text[48];  /* "K/N" */
+    char plan[17];  /* sweep_plan_hash */
+};
+
 /*
- * The report of the shard's cells, with how they were ordered and sliced.
- * Its argv is "concbench sweep ...", as typed. 0, or -1 with the message
- * printed.
+ * The report of the shard's cells, with how they were ordered and sliced
+ * (slice NULL: not sharded). Its argv is "concbench sweep ...", as typed.
+ * 0, or -1 with the message printed.
  */
 static int sweep_write_report(const struct sweep *sw, int argc, char **argv,
                               const char *json, bool interleave,
-                              uint64_t seed, const char *shard)
+                              uint64_t seed, const struct sweep_slice *slice)
 {
     char **args = conc_xcalloc((size_t)argc + 2, sizeof(*args));
     struct conc_report *rep;
@@ -166,8 +173,8 @@ static int sweep_write_report(const struct sweep *sw, int argc, char **argv,
     if (interleave)
         conc_report_set_u64(rep, "seed", seed);
     conc_report_set_u64(rep, "matrix_cells", sw->ncells);
-    if (shard)
-        conc_report_set_str(rep, "shard", shard);
+    if (slice)
+        conc_report_set_str(rep, "shard", slice->text);
     for (size_t i = 0; i < sw->ncells; i++) {
         if (!sw->cells[i].in_shard)
             continue;
@@ -175,6 +182,10 @@ static int sweep_write_report(const struct sweep *sw, int argc, char **argv,
         if (sw->cells[i].speedup.pairs)
             conc_report_add_speedup(rep, &sw->cells[i].speedup);
     }
+    /* Every cell of the shard is in: merge checks the plan against it. */
+    if (slice)
+        conc_report_set_shard_manifest(rep, slice->plan, sw->ncells, slice->k,
+                                       slice->n);
     if (conc_report_write(rep, json))
         rc = -1;
     conc_report_free(rep);
@@ -224,10 +235,10 @@ int cmd_sweep(int argc, char **argv)
     };
     struct conc_operands ops;
     struct conc_host host;
-    unsigned shard_k = 1, shard_n = 1;
+    struct sweep_slice slice = { 1, 1, "", "" };
     uint64_t seed = 0;
     struct sweep sw;
-    char shard[48];
+    char seed_text[24];
     int rc;
 
     memset(&sw, 0, sizeof(sw));
@@ -250,7 +261,7 @@ int cmd_sweep(int argc, char **argv)
                          "number below 2^53", seed_s);
         goto out;
     }
-    if (shard_s && sweep_parse_shard(shard_s, &shard_k, &shard_n))
+    if (shard_s && sweep_parse_shard(shard_s, &slice.k, &slice.n))
         goto out;
     /* -o is checked against the selected models and workloads, which may
        come later on the command line: all flags first, then -o. */
@@ -267,9 +278,14 @@ int cmd_sweep(int argc, char **argv)
 
     if ((rc = sweep_build(&sw)))
         goto out;
-    if (!sweep_shard(&sw, shard_k, shard_n))
-        conc_warn("shard %u/%u of %zu cells is empty", shard_k, shard_n,
+    if (!sweep_shard(&sw, slice.k, slice.n))
+        conc_warn("shard %u/%u of %zu cells is empty", slice.k, slice.n,
                   sw.ncells);
+    snprintf(slice.text, sizeof(slice.text), "%u/%u", slice.k, slice.n);
+    snprintf(seed_text, sizeof(seed_text), "%llu", (unsigned long long)seed);
+    if (shard_s && json)
+        sweep_plan_hash(&sw, interleave, seed_s ? seed_text : NULL,
+                        slice.plan);
 
     rc = sweep_execute(&sw, interleave, seed);
     if (rc >= 128)
@@ -281,9 +297,8 @@ int cmd_sweep(int argc, char **argv)
     sweep_speedups(&sw, host.usable_cpus);
 
     sweep_print_table(json && strcmp(json, "-") == 0 ? stderr : stdout, &sw);
-    snprintf(shard, sizeof(shard), "%u/%u", shard_k, shard_n);
     if (json && sweep_write_report(&sw, argc, argv, json, interleave, seed,
-                                   shard_s ? shard : NULL))
+                                   shard_s ? &slice : NULL))
         rc = CONC_EXIT_FAILED;
 out:
     conc_flags_fini(&ops);

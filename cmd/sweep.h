@@ -96,6 +96,18 @@ int sweep_build(struct sweep *sw);
  */
 size_t sweep_shard(struct sweep *sw, unsigned k, unsigned n);
 
+/*
+ * The plan's hash, which every shard's manifest records so that merge can
+ * tell the shards of one plan: FNV-1a (64 bits) of a canonical text of it,
+ * a line each for the runs, the warmup, the order and the seed (a --seed
+ * given, seed NULL: drawn by each shard, so not part of the plan), then a
+ * line for each cell of the matrix in order, by the id compare and merge
+ * match cells by. The same matrix hashes alike however it was typed
+ * ("all" or the names, 1e5 or 100000). 16 hex digits into out.
+ */
+void sweep_plan_hash(const struct sweep *sw, bool interleave,
+                     const char *seed, char out[17]);
+
 /* A seed nobody chose (the time and the pid, mixed), below 2^53. */
 uint64_t sweep_random_seed(void);
 

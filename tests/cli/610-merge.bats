@@ -165,3 +165,131 @@ cellset() {
     [ "$status" -eq 2 ]
     [[ "$stderr" == *"$d/no/such/dir/m.json"* ]]
 }
+
+# Shards of one small plan, 6 cells in 3 shards of 2: $d/p1.json .. p3.json.
+mkshards() { # [extra sweep args...]
+    for k in 1 2 3; do
+        "$CONCBENCH" sweep -m sequential,threads -w sleep -t 1,2,3 -r 2 \
+            --warmup 0 -o ms=1ms "$@" --shard "$k/3" --json "$d/p$k.json" \
+            >/dev/null 2>&1 || return 1
+    done
+}
+
+# A result's id as compare and merge compute it.
+jq_id='def id: "\(.model){\(.model_options | to_entries | sort_by(.key) | map("\(.key)=\(.value)") | join(","))} \(.workload){\(.workload_options | to_entries | sort_by(.key) | map("\(.key)=\(.value)") | join(","))} tasks=\(.tasks)";'
+
+@test "sweep --shard records its plan: k, n, a stable hash and its cells" {
+    mkshards
+    for k in 1 2 3; do
+        jq -e --argjson k "$k" '.shard_manifest | .k == $k and .n == 3 and .plan_cells == 6 and (.cells | length) == 2 and (.plan | test("^[0-9a-f]{16}$"))' "$d/p$k.json"
+        # The ids are the results', as merge computes them.
+        jq -e "$jq_id"' [.results[] | id] == .shard_manifest.cells' "$d/p$k.json"
+    done
+    [ "$(jq -s '[.[].shard_manifest.plan] | unique | length' "$d"/p?.json)" -eq 1 ]
+    plan=$(jq -r .shard_manifest.plan "$d/p1.json")
+    # The same matrix typed otherwise is the same plan; another is not.
+    "$CONCBENCH" sweep -m sequential,threads -w sleep -t 1,2,3 -r 2 --warmup 0 -o ms=1000us --shard 2/3 --json "$d/same.json" >/dev/null 2>&1
+    jq -e --arg p "$plan" '.shard_manifest.plan == $p' "$d/same.json"
+    for other in "sequential,threads 1,2,4 2 1ms" "threads,sequential 1,2,3 2 1ms" \
+                 "sequential,threads 1,2,3 3 1ms" "sequential,threads 1,2,3 2 2ms" \
+                 "sequential,threads 1,2,3 2 1ms --seed 7" \
+                 "sequential,threads 1,2,3 2 1ms --no-interleave"; do
+        read -r m t r ms more <<<"$other"
+        # shellcheck disable=SC2086
+        "$CONCBENCH" sweep -m "$m" -w sleep -t "$t" -r "$r" --warmup 0 -o ms="$ms" $more --shard 1/3 --json "$d/other.json" >/dev/null 2>&1
+        jq -e --arg p "$plan" '.shard_manifest.plan != $p' "$d/other.json"
+        rm "$d/other.json"
+    done
+    # Without --shard there is no plan to record.
+    "$CONCBENCH" sweep -m sequential -w sleep -t 1 -r 1 --warmup 0 -o ms=1ms --json "$d/whole.json" >/dev/null 2>&1
+    jq -e 'has("shard_manifest") | not' "$d/whole.json"
+}
+
+@test "merge checks the plan: every shard once, the merged report records it" {
+    mkshards
+    plan=$(jq -r .shard_manifest.plan "$d/p1.json")
+    run --separate-stderr "$CONCBENCH" merge "$d/p3.json" "$d/p1.json" "$d/p2.json" --json "$d/m.json"
+    [ "$status" -eq 0 ]
+    [[ "$stderr" == *"into '$d/m.json': 6 cells, all 3 shards of plan $plan" ]]
+    jq -e --arg p "$plan" '.shard_manifest | .plan == $p and .n == 3 and .shards == [1, 2, 3] and .partial == false and .missing_shards == [] and .missing_cells == 0 and (.cells | length) == 6' "$d/m.json"
+    jq -e "$jq_id"' ([.results[] | id] | sort) == (.shard_manifest.cells | sort)' "$d/m.json"
+    # The first shard's "K/N" does not describe the merge.
+    jq -e 'has("shard") | not' "$d/m.json"
+    # A shard missing: named with its cells, exit 1, nothing written.
+    run --separate-stderr "$CONCBENCH" merge "$d/p1.json" "$d/p3.json" --json "$d/m2.json"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "concbench: shard 2/3 of plan $plan is missing: 2 cells
+concbench: plan $plan is incomplete: 1 of 3 shards, 2 of 6 cells missing; --partial merges what there is" ]
+    [ ! -e "$d/m2.json" ]
+    # --partial merges what there is and says what is missing.
+    run --separate-stderr "$CONCBENCH" merge --partial "$d/p1.json" "$d/p3.json" --json "$d/m2.json"
+    [ "$status" -eq 0 ]
+    [[ "$stderr" == "concbench: warning: shard 2/3 of plan $plan is missing: 2 cells
+merged 4 cells from 2 reports into '$d/m2.json': 4 cells, partial: 1 of 3 shards of plan $plan missing (2 of 6 cells)" ]]
+    jq -e '.shard_manifest | .shards == [1, 3] and .partial == true and .missing_shards == [2] and .missing_cells == 2 and (.cells | length) == 4' "$d/m2.json"
+    # The partial merge and the missing shard make the whole plan.
+    run --separate-stderr "$CONCBENCH" merge "$d/m2.json" "$d/p2.json" --json "$d/m3.json"
+    [ "$status" -eq 0 ]
+    jq -e '.shard_manifest | .shards == [1, 2, 3] and .partial == false' "$d/m3.json"
+    [ "$(cellset "$d/m3.json")" = "$(cellset "$d/m.json")" ]
+    # Several missing: one line each, then the total.
+    run --separate-stderr "$CONCBENCH" merge "$d/p2.json" --json "$d/m4.json"
+    [ "$status" -eq 1 ]
+    [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 3 ]
+    [[ "$stderr" == *"shard 1/3 of plan $plan is missing: 2 cells"*"shard 3/3 of plan $plan is missing: 2 cells"*"2 of 3 shards, 4 of 6 cells missing"* ]]
+    # Reports without a manifest still merge beside the plan's shards.
+    mkreport "$d/a.json" "CPU A" 1
+    run --separate-stderr "$CONCBENCH" merge "$d/p1.json" "$d/p2.json" "$d/p3.json" "$d/a.json" --json "$d/m5.json"
+    [ "$status" -eq 0 ]
+    jq -e '(.results | length) == 7 and .shard_manifest.partial == false' "$d/m5.json"
+}
+
+@test "merge refuses shards of two plans, one shard twice or cut otherwise (exit 2, one line)" {
+    mkshards
+    plan=$(jq -r .shard_manifest.plan "$d/p1.json")
+    "$CONCBENCH" sweep -m sequential,threads -w sleep -t 1,2,4 -r 2 --warmup 0 -o ms=1ms --shard 2/3 --json "$d/q2.json" >/dev/null 2>&1
+    other=$(jq -r .shard_manifest.plan "$d/q2.json")
+    run --separate-stderr "$CONCBENCH" merge "$d/p1.json" "$d/q2.json" "$d/p3.json" --json "$d/m.json"
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "concbench: '$d/p1.json' is a shard of plan $plan and '$d/q2.json' of plan $other: merge joins the shards of one plan" ]
+    [ ! -e "$d/m.json" ]
+    # The same shard twice, even from another machine (its cells differ by
+    # host, so the cell check alone would let it pass).
+    jq '.host.cpu_model = "CPU Z"' "$d/p2.json" >"$d/p2z.json"
+    run --separate-stderr "$CONCBENCH" merge "$d/p1.json" "$d/p2.json" "$d/p3.json" "$d/p2z.json" --json "$d/m.json"
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "concbench: shard 2/3 of plan $plan is in both '$d/p2.json' and '$d/p2z.json'" ]
+    [ ! -e "$d/m.json" ]
+    # Rounds of the same shards are what --join is for.
+    run --separate-stderr "$CONCBENCH" merge --join "$d/p1.json" "$d/p2.json" "$d/p3.json" "$d/p1.json" --json "$d/m.json"
+    [ "$status" -eq 0 ]
+    jq -e '(.results | length) == 6 and .shard_manifest.shards == [1, 2, 3] and (.shard_manifest.cells | length) == 6' "$d/m.json"
+    # One plan cut in 3 and in 2.
+    "$CONCBENCH" sweep -m sequential,threads -w sleep -t 1,2,3 -r 2 --warmup 0 -o ms=1ms --shard 2/2 --json "$d/h2.json" >/dev/null 2>&1
+    run --separate-stderr "$CONCBENCH" merge "$d/p1.json" "$d/h2.json" --json "$d/m2.json"
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "concbench: '$d/p1.json' cuts plan $plan into 3 shards and '$d/h2.json' into 2: merge joins the shards of one cut" ]
+}
+
+@test "a manifest that does not describe its report is refused (exit 2, one line)" {
+    mkshards
+    bad() { # jq-filter expected-stderr-suffix
+        jq "$1" "$d/p1.json" >"$d/bad.json"
+        run --separate-stderr "$CONCBENCH" merge "$d/bad.json" "$d/p2.json" "$d/p3.json" --json "$d/m.json"
+        echo "$stderr"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "concbench: bad report '$d/bad.json': shard_manifest: $2" ]
+        [ ! -e "$d/m.json" ]
+    }
+    bad '.results |= .[:1]' "cell 'threads{gil=off,interval=5000000} sleep{count=1,jitter=0,ms=1000000,seed=1} tasks=1' is not among the results"
+    bad '.shard_manifest.cells |= .[:1]' "'cells' lists 1 cells, but its shards of a 6-cell plan hold 2"
+    bad '.shard_manifest.cells[1] = .shard_manifest.cells[0]' "cell 'sequential{} sleep{count=1,jitter=0,ms=1000000,seed=1} tasks=1' is listed twice"
+    bad '.shard_manifest.plan = "\u001b[31mred"' "'plan' is not a hash (1 to 64 hex digits)"
+    bad '.shard_manifest.k = 4' "'k' is not 1 to 'n'"
+    bad '.shard_manifest.shards = [1]' "expected one of 'k' and 'shards'"
+    bad 'del(.shard_manifest.k) | .shard_manifest.shards = [2, 1]' "'shards' is not ascending, each 1 to 'n'"
+    bad '.shard_manifest.n = 0' "'n' is missing or not 1 to 1000000"
+    bad '.shard_manifest.plan_cells = -1' "'plan_cells' is missing or not a count"
+    bad '.shard_manifest.cells = {}' "'cells' is missing or not an array"
+    bad '.shard_manifest = []' "expected an object"
+}
