@@ -293,9 +293,21 @@ static int cell_check_spin(const struct conc_cell *cell)
     const struct conc_model *m = cell->model;
     const struct conc_workload *w = cell->workload;
 
-    if (!w->spins || !w->spins(&cell->wp) ||
-        (m->preemptive && m->preemptive(&cell->mp)))
+    if (!w->spins || !w->spins(&cell->wp))
         return 0;
+    if (m->preemptive && m->preemptive(&cell->mp)) {
+        struct conc_host h;
+        conc_host_read(&h);
+        /* Allowed, and worth knowing: a spinner preempted in a FIFO lock's
+           queue holds up every task behind it for a whole time slice. */
+        if (h.usable_cpus > 0 && cell_os_workers(cell) > h.usable_cpus)
+            conc_warn("%u tasks spin for a lock on %.0f usable CPUs: a task "
+                      "preempted while it holds or queues for it stalls the "
+                      "others for a time slice, and the run may take very "
+                      "long (fewer tasks, or a lock that waits, avoid it)",
+                      cell_os_workers(cell), h.usable_cpus);
+        return 0;
+    }
     return conc_error_msg(-EINVAL, "a task of '%s' spins while it waits, "
                           "and under '%s' tasks share an OS thread (or a "
                           "GIL) that a spinning task never gives up: it "
