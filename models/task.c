@@ -104,6 +104,7 @@ void conc_worker_end(const struct conc_run *r)
 #endif
 #endif
 
+#ifndef TASK_SANITIZED
 /* Appends s to buf at *n, within len; async-signal-safe. */
 static void task_put(char *buf, size_t len, size_t *n, const char *s)
 {
@@ -130,8 +131,22 @@ static void task_on_crash(int sig, siginfo_t *si, void *uctx)
     task_put(msg, sizeof(msg), &n, sig == SIGSEGV ? "SIGSEGV"
                                    : sig == SIGBUS ? "SIGBUS"
                                    : sig == SIGFPE ? "SIGFPE" : "SIGILL");
-    task_put(msg, sizeof(msg), &n, " at ");
-    task_put(msg, sizeof(msg), &n, addr + k);
+    if (si->si_code <= 0) {
+        /* Sent by kill(2) or the like: no faulting address, a sender. */
+        char pid[24];
+        size_t p = sizeof(pid) - 1;
+        long v = (long)si->si_pid;
+        pid[p] = '\0';
+        do {
+            pid[--p] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v && p > 0);
+        task_put(msg, sizeof(msg), &n, " sent by process ");
+        task_put(msg, sizeof(msg), &n, pid + p);
+    } else {
+        task_put(msg, sizeof(msg), &n, " at ");
+        task_put(msg, sizeof(msg), &n, addr + k);
+    }
     task_put(msg, sizeof(msg), &n, sig == SIGSEGV || sig == SIGBUS
                                        ? ": its stack overflowed (use less "
                                          "stack, or give more with -o "
@@ -142,6 +157,7 @@ static void task_on_crash(int sig, siginfo_t *si, void *uctx)
     }
     _exit(CONC_CRASH_EXIT);
 }
+#endif
 
 int conc_crash_install(void)
 {

@@ -222,14 +222,19 @@ big_report() {
     [ "$status" -eq 2 ]
     [[ "$stderr" == *"gives a task 256 KiB; use less, or raise the stack ('ulimit -s', or -o stack)" ]]
     # A crash (here a SIGSEGV sent from outside) is one line and status 1.
+    # The signal is sent once the handler is in place (SigCgt bit 11).
     "$CONCBENCH" -m sequential -w sleep -o ms=5s --runs 1 --warmup 0 \
         2>crash.err >/dev/null &
     pid=$!
-    sleep 0.5
+    for _ in $(seq 200); do
+        cgt=$(sed -n 's/^SigCgt:\t*//p' "/proc/$pid/status" 2>/dev/null)
+        [ -n "$cgt" ] && (( (16#$cgt >> 10) & 1 )) && break
+        sleep 0.05
+    done
     kill -SEGV "$pid"
     wait "$pid" && st=0 || st=$?
     [ "$st" -eq 1 ]
-    grep -q '^concbench: a task crashed with SIGSEGV at 0x' crash.err
+    grep -q "^concbench: a task crashed with SIGSEGV sent by process $$: " crash.err
     # libuv aborts when it cannot open its signal pipe: asked first. The
     # descriptors bats holds open are closed, so the limit is what counts.
     lowfd() {
