@@ -148,8 +148,11 @@ median() {
 # up); nothing on none.
 spread() {
     sort -g | awk -v s="${1:-1}" '
-        function fmt(x) { x /= s; return (x >= 1000 || x <= -1000) ?
-            sprintf("%.0f", x) : sprintf("%.4g", x) }
+        function fmt(x) {
+            x /= s
+            if (x >= 1000 || x <= -1000) return sprintf("%.0f", x)
+            return sprintf("%.4g", x)
+        }
         NR == 1 { lo = $1 } { hi = $1 }
         END { if (NR) printf "%s..%s", fmt(lo), fmt(hi) }'
 }

@@ -106,7 +106,8 @@ peer() {
         skip_row "$name" "${why:-bench/$s.sh measured no row}"
         return
     fi
-    IFS=$'\t' read -r _ unit scale target note cb ref _ <<<"$line"
+    # Not IFS=tab: read would merge the empty fields (a row with no target).
+    IFS=$'\x1f' read -r _ unit scale target note cb ref _ <<<"${line//$'\t'/$'\x1f'}"
     tr ' ' '\n' <<<"$cb" >"$tmp/cb"
     tr ' ' '\n' <<<"$ref" >"$tmp/ref"
     row "$name" "$unit" "$scale" "$target" "$note" "$tmp/cb" "$tmp/ref"
