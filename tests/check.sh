@@ -16,15 +16,17 @@ set -uo pipefail
 : "${CONCBENCH:?set CONCBENCH to the binary}"
 : "${MAKE:=make}"
 
-# The CLI test files `make test` leaves to `make check`: those that run
-# concbench under sanitizers and memcheck, and the speedup and overlap
-# tests, which need the machine to themselves and take the longest.
+# The CLI test files `make test` leaves to `make check`, by their time
+# alone on 2 cores: concbench under sanitizers and memcheck (720, 730:
+# 80 and 120 s), the speedup and overlap tests, which need the machine to
+# themselves (100, 201, 301, 430: 60, 12, 24, 17 s, and they would fail
+# or skip beside other tests), and the charts (510: 60 s, most of it
+# matplotlib, for scripts/plot.py rather than the binary).
 SLOW=(100-threads-fork 201-green-timing 301-eventloop-scaling
-    430-http-overlap 720-sanitizers 730-valgrind)
-# The files that take `make test` longest, longest first (30 to 90 s each
-# on 2 cores): started first, so that the short ones fill the gaps beside
-# them.
-LONG=(510-plot 410-http 600-compare 710-signals 300-eventloop 005-unavailable
+    430-http-overlap 510-plot 720-sanitizers 730-valgrind)
+# The files that take `make test` longest, longest first (20 to 70 s
+# each): started first, so that the short ones fill the gaps beside them.
+LONG=(410-http 600-compare 710-signals 300-eventloop 005-unavailable
     200-green)
 
 fast=0
