@@ -29,7 +29,9 @@ _cb_dir() { echo "${CB_TMP:-${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:?}}}"; }
 # whatever way it comes, the serve and nginx this script started are
 # stopped by their PIDs, then bench_cleanup runs if the script defines it,
 # then CB_TMP is removed; SIGINT and SIGTERM exit 130 and 143 through that
-# same path, so a killed suite orphans nothing.
+# same path, so a killed suite orphans nothing. (A signal that lands while
+# bash 5.2 parses a $(...) can make it exit 2 instead, saying "unexpected
+# EOF": the cleanup still runs.)
 bench_init() {
     CB_TMP=$(mktemp -d) || exit 2
     trap _cb_exit EXIT
@@ -308,8 +310,9 @@ need_raw() { raw_build "$1" || unavailable "$CB_WHY"; }
 # peer_row NAME UNIT SCALE TARGET NOTE CB_FILE REF_FILE: when PEERS_ROWS
 # names a file (make bench and bench/peers.sh set it), appends one row of
 # bench/peers.sh's table to it: concbench's and the reference's samples
-# (files of numbers, one a line, in UNIT x SCALE), so that peers.sh shows
-# what the suite measured instead of measuring it again. Tab-separated:
+# (files of numbers, one a line, that make UNIT when divided by SCALE: ns
+# and 1e6 for ms), so that peers.sh shows what the suite measured instead
+# of measuring it again. Tab-separated:
 # name, unit, scale, target, note, the samples of each side
 # space-separated, and the suite. A suite that cannot run leaves
 # "skipped<TAB>suite<TAB>why" instead (unavailable).

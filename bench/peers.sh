@@ -73,8 +73,9 @@ row() {
 skip_row() { rows+=("$(printf '%-10s skipped: %s' "$1" "$2")"); }
 
 # suite NAME: runs bench/NAME.sh (its output on stderr), which appends its
-# rows to PEERS_ROWS, or the reason it cannot run (exit 3); an exit other
-# than 0, 1 (a missed target: its rows are there) or 3 sets why_NAME.
+# rows to PEERS_ROWS, or the reason it cannot run (exit 3); another
+# failure sets why_NAME, for the rows it did not write (one that missed
+# its target, exit 1, wrote them first).
 suite() {
     local rc=0
     echo "$me: no row of bench/$1.sh in $PEERS_ROWS: running it" >&2
@@ -83,8 +84,8 @@ suite() {
     wait "$suite_pid" || rc=$?
     suite_pid=
     case $rc in
-    0 | 1 | 3) ;;
-    *) printf -v "why_$1" 'bench/%s.sh exited %s' "$1" "$rc" ;;
+    0 | 3) ;;
+    *) printf -v "why_$1" 'bench/%s.sh exited %s (see above)' "$1" "$rc" ;;
     esac
 }
 
