@@ -120,6 +120,12 @@ check: $(O)/concbench $(UNIT_BINS)
 	$(Q)CONCBENCH=$(abspath $(O)/concbench) MAKE="$(MAKE)" tests/check.sh \
 		$(UNIT_BINS)
 
+# The fast tier, for the edit-compile-test loop: the unit tests and the CLI
+# tests, JOBS files at a time, without the slow files that tests/check.sh
+# names (sanitizers, valgrind, the speedup tests) and without fuzzing.
+test: $(O)/concbench $(UNIT_BINS)
+	$(Q)CONCBENCH=$(abspath $(O)/concbench) tests/check.sh --fast $(UNIT_BINS)
+
 unit: $(UNIT_BINS)
 	$(Q)for t in $(UNIT_BINS); do $$t --jobs 1 || exit 1; done
 
@@ -170,13 +176,15 @@ demo: $(O)/concbench
 	$(Q)CONCBENCH=$(abspath $(O)/concbench) bench/io-vs-cpu.sh
 
 # The benchmark suites, each measuring concbench beside its reference in one
-# invocation; bench/peers.sh then prints every ratio in one table. Not
+# invocation; each appends its ratio rows to $(O)/peers.tsv, and
+# bench/peers.sh, last, prints them in one table (measuring none again). Not
 # regress.sh: it compares against a baseline from one machine and is for CI
 # jobs that keep their own (see docs/compare.md "Regression checks in CI").
 BENCH_SUITES := primes overhead green eventloop http scaling peers
 bench: $(O)/concbench
-	$(Q)for s in $(BENCH_SUITES); do echo "== bench/$$s.sh"; \
-		CONCBENCH=$(abspath $(O)/concbench) bench/$$s.sh || exit 1; done
+	$(Q)rm -f $(O)/peers.tsv; for s in $(BENCH_SUITES); do \
+		echo "== bench/$$s.sh"; CONCBENCH=$(abspath $(O)/concbench) \
+		PEERS_ROWS=$(abspath $(O)/peers.tsv) bench/$$s.sh || exit 1; done
 
 # Charts from a report: REPORT (default: the newest results/raw/*/report.json)
 # into PLOT_DIR (default: beside it).
@@ -200,6 +208,6 @@ clean:
 	rm -rf build build-* concbench
 
 FORCE:
-.PHONY: all check unit demo bench plot clean asan tsan fuzz FORCE
+.PHONY: all check test unit demo bench plot clean asan tsan fuzz FORCE
 
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)

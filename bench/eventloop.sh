@@ -13,24 +13,16 @@ CONCBENCH=${CONCBENCH:-./concbench}
 RUNS=${RUNS:-5}
 TARGET=1.10
 me=bench/eventloop.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-for tool in "$CONCBENCH" jq pkg-config cc; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "$me: '$tool' not found (scripts/deps.sh installs it)" >&2
-        exit 3
-    fi
-done
-if "$CONCBENCH" list | grep -q '^  eventloop .*unavailable'; then
-    echo "$me: eventloop is not in this build of $CONCBENCH" >&2
-    exit 3
-fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+need_concbench
+need_tools jq
+need_model eventloop
+bench_init
+tmp=$CB_TMP
+need_raw uv_timer_loop
 raw=$tmp/uv_timer_loop
-# shellcheck disable=SC2046
-cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -o "$raw" \
-    "$(dirname "$0")/raw/uv_timer_loop.c" $(pkg-config --cflags --libs libuv)
 
 # cell NAME ARGS...: runs concbench into $tmp/NAME.json.
 cell() {
@@ -45,10 +37,10 @@ cell() {
     }
 }
 
-# q NAME JQ: a number from a cell's report. The median of a per-run field
-# is taken over the timed runs.
+# q NAME JQ: a number from a cell's report; m NAME FIELD: the median of a
+# per-run field over the timed runs.
 q() { jq -r ".results[0] | $2" "$tmp/$1.json"; }
-median_of() { echo "[.runs[].$1] | sort | .[length / 2 | floor]"; }
+m() { jq ".results[0].runs[].$2" "$tmp/$1.json" | median; }
 
 # rawrun NAME N MS: the raw loop RUNS times; keeps the run of median wall.
 rawrun() {
@@ -77,6 +69,13 @@ cell yoff0 -m eventloop -w yield -o count=1e5 -t 1 -o offload=on -o pool=1 -o sl
 cell yoff -m eventloop -w yield -o count=1e6 -t 1 -o offload=on -o pool=1
 cell yseq -m sequential -w yield -o count=1e6 -t 1
 
+# bench/peers.sh's eventloop row: the walls of 10,000 sleeps, run by run.
+jq '.results[0].runs[].wall_ns' "$tmp/s10k.json" >"$tmp/peer_cb"
+sed -n 's/.*wall_ns=\([0-9]*\).*/\1/p' "$tmp/r10k.all" >"$tmp/peer_ref"
+peer_row eventloop ms 1e6 "<= ${TARGET}x" \
+    "wall of 10,000 sleeps of 100 ms vs uv_timer_loop 10000 100" \
+    "$tmp/peer_cb" "$tmp/peer_ref"
+
 echo
 echo "Concurrent sleeps of 100 ms (median of $RUNS; lateness = wake - deadline)"
 printf '%-38s %10s %8s %12s %12s %10s\n' "" "wall ms" "x100ms" "late p50 ms" \
@@ -85,9 +84,9 @@ for t in 10k 100k; do
     w=$(q "s$t" '.summary.wall_ns.median')
     printf '%-38s %10.1f %8.3f %12.3f %12.3f %10.1f\n' \
         "eventloop, $t tasks" "$(calc %f "$w / 1e6")" "$(calc %f "$w / 1e8")" \
-        "$(calc %f "$(q "s$t" "$(median_of lateness_ns.p50)") / 1e6")" \
-        "$(calc %f "$(q "s$t" "$(median_of lateness_ns.p99)") / 1e6")" \
-        "$(calc %f "$(q "s$t" "$(median_of max_rss_kib)") / 1024")"
+        "$(calc %f "$(m "s$t" lateness_ns.p50) / 1e6")" \
+        "$(calc %f "$(m "s$t" lateness_ns.p99) / 1e6")" \
+        "$(calc %f "$(m "s$t" max_rss_kib) / 1024")"
     w=$(rawget "r$t" wall_ns)
     printf '%-38s %10.1f %8.3f %12.3f %12.3f %10.1f\n' \
         "raw libuv timers, $t (early: $(rawget "r$t" early))" \
@@ -102,7 +101,7 @@ echo "target: 10,000 sleeps within ${TARGET}x of 100 ms: $verdict"
 
 echo
 echo "RSS per task (peak RSS difference between 100,000 and 10,000 tasks / 90,000)"
-el_b=$(calc %.0f "($(q s100k "$(median_of max_rss_kib)") - $(q s10k "$(median_of max_rss_kib)")) * 1024 / 90000")
+el_b=$(calc %.0f "($(m s100k max_rss_kib) - $(m s10k max_rss_kib)) * 1024 / 90000")
 raw_b=$(calc %.0f "($(rawget r100k max_rss_kib) - $(rawget r10k max_rss_kib)) * 1024 / 90000")
 printf '  eventloop (sleep task):  %6s bytes\n' "$el_b"
 printf '  raw uv_timer_t:          %6s bytes  (eventloop %sx)\n' "$raw_b" \

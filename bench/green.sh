@@ -12,19 +12,17 @@ set -euo pipefail
 
 CONCBENCH=${CONCBENCH:-./concbench}
 RUNS=${RUNS:-5}
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+me=bench/green.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-[ -x "$CONCBENCH" ] || { echo "green.sh: no binary at '$CONCBENCH'" >&2; exit 2; }
-"$CONCBENCH" list | grep -q 'switch=<fcontext|ucontext>' ||
-    { echo "green.sh: this concbench has no green model" >&2; exit 3; }
-${CC:-cc} -O2 -I"$here/.." -o "$tmp/fcontext_pingpong" \
-    "$here/raw/fcontext_pingpong.c" -lboost_context
-${CC:-cc} -O2 -o "$tmp/swapcontext_pingpong" "$here/raw/swapcontext_pingpong.c"
-
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-spread() { sort -g | awk -v d="${1:-1}" 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.4g..%.4g", lo / d, hi / d }'; }
+need_concbench
+need_tools jq
+need_model green
+bench_init
+tmp=$CB_TMP
+need_raw fcontext_pingpong
+need_raw swapcontext_pingpong
 
 # cell FILE ARGS...: RUNS timed runs of one green cell into FILE (JSON);
 # fails the script if any run failed.
@@ -33,7 +31,7 @@ cell() {
     shift
     "$CONCBENCH" -m green --runs "$RUNS" --warmup 1 --json "$out" "$@" \
         >/dev/null 2>"$tmp/err" || {
-        echo "green.sh: concbench -m green $* failed:" >&2
+        echo "$me: concbench -m green $* failed:" >&2
         cat "$tmp/err" >&2
         exit 1
     }
@@ -86,6 +84,9 @@ for ((i = 0; i < RUNS; i++)); do
 done
 fc_raw=$(median <"$tmp/fc_raw"); fc=$(median <"$tmp/fc")
 uc_raw=$(median <"$tmp/uc_raw"); uc=$(median <"$tmp/uc")
+peer_row green ns 1 "<= 3x" \
+    "per switch, 100 tasks x 100,000 yields vs jump_fcontext ping-pong" \
+    "$tmp/fc" "$tmp/fc_raw"
 echo "Cost of a switch, ns (median of $RUNS alternated runs; spread)"
 printf '%-34s %9s %9s   %s\n' "" "ns" "ratio" "spread (ns)"
 printf '%-34s %9.2f %9s   %s\n' "raw jump_fcontext ping-pong" "$fc_raw" "1.00x" \

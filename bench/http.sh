@@ -15,88 +15,25 @@ DURATION=${DURATION:-5}
 RUNS=${RUNS:-3}
 TARGET=0.8
 me=bench/http.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-for tool in "$CONCBENCH" nginx wrk jq awk; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "$me: '$tool' not found (scripts/deps.sh installs it)" >&2
-        exit 3
-    fi
-done
-CONCBENCH=$(command -v "$CONCBENCH")
-available() { "$CONCBENCH" list | grep -q "^  $1 " &&
-    ! "$CONCBENCH" list | grep -q "^  $1 .*\[unavailable"; }
+need_concbench
+need_tools nginx wrk jq awk
+need_workload http
+have_serve || unavailable "$CB_WHY"
 if [ -z "${MODEL:-}" ]; then
     for MODEL in eventloop green threads ""; do
-        [ -n "$MODEL" ] && available "$MODEL" && break
+        [ -n "$MODEL" ] && have_model "$MODEL" && break
     done
+    [ -n "$MODEL" ] || unavailable "no concurrent model in this build of $CONCBENCH"
 fi
-if [ -z "$MODEL" ] || ! available "$MODEL"; then
-    echo "$me: no concurrent model in this build of $CONCBENCH" >&2
-    exit 3
-fi
+need_model "$MODEL"
 
-tmp=$(mktemp -d)
-nginx_pid=
-serve_pid=
-cleanup() {
-    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
-    [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# serve_start ARGS...: concbench serve in the background; sets serve_port.
-serve_start() {
-    "$CONCBENCH" serve "$@" >"$tmp/serve.out" &
-    serve_pid=$!
-    for _ in $(seq 100); do
-        serve_port=$(sed -n 's|^listening on http://127\.0\.0\.1:||p' "$tmp/serve.out")
-        [ -n "$serve_port" ] && return 0
-        sleep 0.05
-    done
-    echo "$me: concbench serve did not start" >&2
-    exit 1
-}
-
-# A free port for nginx: one the built-in server just had.
-serve_start -o delay=0
-nginx_port=$serve_port
-kill "$serve_pid"
-wait "$serve_pid" || true
-serve_pid=
-
-mkdir -p "$tmp/html" "$tmp/tmp"
-head -c 1024 /dev/urandom >"$tmp/html/1k.bin"
-user=""
-[ "$(id -u)" -eq 0 ] && user="user root;"
-cat >"$tmp/nginx.conf" <<EOF
-$user
-daemon off;
-worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $tmp/tmp/body;
-    proxy_temp_path $tmp/tmp/proxy;
-    fastcgi_temp_path $tmp/tmp/fastcgi;
-    uwsgi_temp_path $tmp/tmp/uwsgi;
-    scgi_temp_path $tmp/tmp/scgi;
-    keepalive_requests 100000000;
-    open_file_cache max=16;
-    server {
-        listen 127.0.0.1:$nginx_port;
-        root $tmp/html;
-    }
-}
-EOF
-nginx -e "$tmp/error.log" -p "$tmp" -c "$tmp/nginx.conf" &
-nginx_pid=$!
-for _ in $(seq 100); do
-    (exec 5<>"/dev/tcp/127.0.0.1/$nginx_port") 2>/dev/null && break
-    sleep 0.05
-done
+bench_init
+tmp=$CB_TMP
+nginx_start "$tmp/nginx" || { echo "$me: nginx did not start" >&2; exit 1; }
+head -c 1024 /dev/urandom >"$tmp/nginx/html/1k.bin"
 
 # wrk_rps URL: requests/s of one wrk -t1 -c64 run.
 wrk_rps() {
@@ -127,18 +64,18 @@ cb_rps() {
         '.results[0].runs[] | $n / (.wall_ns / 1e9)' "$tmp/cb.json"
 }
 
-# row NAME: reads numbers, one a line; prints "NAME median min max".
+# row NAME: prints "NAME median min..max" of NAME's measurements.
 row() {
-    sort -g | awk -v name="$1" '{ v[NR] = $1 }
-        END { printf "%s %.0f %.0f %.0f\n", name, v[int((NR + 1) / 2)], v[1], v[NR] }'
+    printf '%s %.0f %s\n' "$1" "$(median <"$tmp/$1")" "$(spread 1 <"$tmp/$1")"
 }
 
-nginx_url="http://127.0.0.1:$nginx_port/1k.bin"
+nginx_url="$NGINX_URL/1k.bin"
 echo "$me: ${DURATION}s a measurement, $RUNS of each; $(nproc) CPUs," \
     "load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-serve_start -o delay=0 -o size=1KiB
-serve_url="http://127.0.0.1:$serve_port/"
+serve_start -o delay=0 -o size=1KiB ||
+    { echo "$me: concbench serve did not start" >&2; exit 1; }
+serve_url="$SERVE_URL/"
 
 # Calibration (and warmup of both servers): concbench makes as many
 # fetches as wrk did in DURATION, spread over its 64 tasks.
@@ -159,8 +96,11 @@ for i in $(seq "$RUNS"); do
     cb_rps "$serve_url" "$requests" >>"$tmp/cb_serve"
 done
 for r in wrk_nginx cb_nginx wrk_serve cb_serve; do
-    row "$r" <"$tmp/$r"
+    row "$r"
 done >"$tmp/rows"
+peer_row http req/s 1 "<= $(awk -v t="$TARGET" 'BEGIN { printf "%.2f", 1 / t }')x" \
+    "$MODEL, 64 keep-alive tasks x $requests vs wrk -t1 -c64 ${DURATION}s, both on concbench serve (wrk/concbench)" \
+    "$tmp/cb_serve" "$tmp/wrk_serve"
 
 echo
 printf '| %-28s | %-16s | %12s | %-19s | %8s |\n' client server "requests/s" \
@@ -168,7 +108,7 @@ printf '| %-28s | %-16s | %12s | %-19s | %8s |\n' client server "requests/s" \
 printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..30})" \
     "$(printf -- '-%.0s' {1..18})" "$(printf -- '-%.0s' {1..14})" \
     "$(printf -- '-%.0s' {1..21})" "$(printf -- '-%.0s' {1..10})"
-while read -r name med lo hi; do
+while read -r name med range; do
     case $name in
     wrk_nginx) c="wrk -t1 -c64"; s="nginx (1 worker)"; base=$med ;;
     cb_nginx) c="concbench $MODEL -t 64"; s="nginx (1 worker)" ;;
@@ -176,7 +116,7 @@ while read -r name med lo hi; do
     cb_serve) c="concbench $MODEL -t 64"; s="concbench serve" ;;
     esac
     printf '| %-28s | %-16s | %12s | %-19s | %7.2fx |\n' "$c" "$s" "$med" \
-        "$lo-$hi" "$(awk -v a="$med" -v b="$base" 'BEGIN { print a / b }')"
+        "${range/../-}" "$(awk -v a="$med" -v b="$base" 'BEGIN { print a / b }')"
 done <"$tmp/rows"
 echo "(requests/s: the median of $RUNS; vs wrk: against wrk on the same server)"
 echo

@@ -32,22 +32,17 @@ REQUESTS=${REQUESTS:-2}
 DELAY=${DELAY:-10ms}
 OUT=${OUT:-results/raw/$(date -u +%Y%m%dT%H%M%SZ)}
 PYTHON=/usr/bin/python3
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-if ! [ -x "$CONCBENCH" ]; then
-    echo "$me: '$CONCBENCH' is not built (run make, or set CONCBENCH)" >&2
-    exit 2
-fi
-if ! "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
-    echo "$me: $PYTHON has no matplotlib (scripts/deps.sh installs" \
-        "python3-matplotlib)" >&2
-    exit 3
-fi
+need_concbench
+"$PYTHON" -c 'import matplotlib' 2>/dev/null ||
+    unavailable "$PYTHON has no matplotlib (scripts/deps.sh installs python3-matplotlib)"
 mkdir -p "$OUT" || exit 2
 
 # http joins the I/O panel when this build has it.
 workloads=primes,sleep
-if "$CONCBENCH" list | grep -q '^  http .*' &&
-    ! "$CONCBENCH" list | grep -q '^  http .*\[unavailable'; then
+if have_workload http; then
     workloads=$workloads,http
     http_opts=(-o "requests=$REQUESTS" -o "delay=$DELAY")
 else

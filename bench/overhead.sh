@@ -13,21 +13,23 @@ CONCBENCH=${CONCBENCH:-./concbench}
 THREADS_TASKS=${THREADS_TASKS:-10000}
 FORK_TASKS=${FORK_TASKS:-1000}
 RUNS=${RUNS:-5}
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
+me=bench/overhead.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+need_concbench
+need_tools jq
+need_model threads
+need_model fork
+bench_init
+tmp=$CB_TMP
+# The run of sleepers in the background, stopped by its PID on any exit.
 bg=
-cleanup() {
+bench_cleanup() {
     [ -z "$bg" ] || { kill "$bg" 2>/dev/null; wait "$bg" 2>/dev/null; } || true
-    rm -rf "$tmp"
 }
-trap cleanup EXIT
-
-[ -x "$CONCBENCH" ] || { echo "overhead.sh: no binary at '$CONCBENCH'" >&2; exit 2; }
-${CC:-cc} -O2 -pthread -o "$tmp/pthread_loop" "$here/raw/pthread_loop.c"
-${CC:-cc} -O2 -o "$tmp/fork_loop" "$here/raw/fork_loop.c"
-
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-spread() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%d..%d", lo / 1000, hi / 1000 }'; }
+need_raw pthread_loop
+need_raw fork_loop
 
 # model_ns MODEL TASKS: one timed run's wall time per task, in ns.
 model_ns() {
@@ -41,7 +43,8 @@ libs=$(ldd "$CONCBENCH" | awk '$2 == "=>" && $3 ~ /^\// { printf "%s ", $3 }')
 
 # overhead NAME MODEL TASKS LOOP [PRELOAD]: RUNS alternating measurements of
 # the raw loop, the raw loop behind a start gate, and the model; prints a
-# row. PRELOAD: libraries to map into the raw loop.
+# row. PRELOAD: libraries to map into the raw loop. Without it, the model
+# against the gated loop is also bench/peers.sh's row NAME.
 overhead() {
     local name=$1 model=$2 n=$3 loop=$4 preload=${5:-} i
     : >"$tmp/raw" ; : >"$tmp/gate" ; : >"$tmp/model"
@@ -56,8 +59,11 @@ overhead() {
     printf '%-9s %7d %10.1f %10.1f %10.1f %8.2fx %8.2fx   %s / %s / %s\n' \
         "$name" "$n" "$(jq -n "$raw / 1000")" "$(jq -n "$gate / 1000")" \
         "$(jq -n "$mod / 1000")" "$(jq -n "$mod / $raw")" \
-        "$(jq -n "$mod / $gate")" "$(spread <"$tmp/raw")" \
-        "$(spread <"$tmp/gate")" "$(spread <"$tmp/model")"
+        "$(jq -n "$mod / $gate")" "$(spread 1000 <"$tmp/raw")" \
+        "$(spread 1000 <"$tmp/gate")" "$(spread 1000 <"$tmp/model")"
+    [ -n "$preload" ] || peer_row "$name" us 1e3 "" \
+        "per task, $n tasks of sleep ms=0 vs $loop $n gate" \
+        "$tmp/model" "$tmp/gate"
 }
 
 echo "Per-task overhead: sleep ms=0, median of $RUNS runs (us per task)"
@@ -101,7 +107,7 @@ sleepers() {
         sleep 0.01
     done
     [ "$have" -ge "$n" ] ||
-        echo "overhead.sh: only $have of $n $model tasks started" >&2
+        echo "$me: only $have of $n $model tasks started" >&2
     sleep 0.3 # every task past its first step, asleep
     kernel_kib_delta=$(($(kernel_kib) - k0))
     anon_kib_delta=$(($(meminfo AnonPages) - a0))

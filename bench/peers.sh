@@ -1,7 +1,7 @@
 #!/bin/bash
-# concbench beside its references, in one invocation and one table: the
-# same work done by a tool or a raw loop that has nothing else to do, so
-# every ratio says what concbench's harness and models cost on top.
+# concbench beside its references, in one table: the same work done by a
+# tool or a raw loop that has nothing else to do, so every ratio says what
+# concbench's harness and models cost on top.
 #
 #   primes     sequential primes at n=N     vs primesieve N -t1 (its --time)
 #   http       eventloop, 64 keep-alive tasks vs wrk -t1 -c64, requests/s,
@@ -13,14 +13,21 @@
 #   hyperfine  concbench's own wall time    vs hyperfine's whole-process time
 #              of the same command (own must sit inside it, run by run)
 #
-# Every row alternates its two sides ROUNDS times in the same loop, so drift
-# of a shared machine hits both; the table shows medians and the spread.
-# The raw loops are the ones the models' own suites use (bench/raw/*.c,
-# compiled here with the same flags). A row whose model or tool is missing
-# says so instead of a number.
+# Every row but hyperfine's is what the suite of that peer measured
+# (bench/primes.sh, http.sh, overhead.sh for threads and fork, green.sh,
+# eventloop.sh), never measured a second time: each suite appends its
+# samples to the file PEERS_ROWS (bench/lib.sh's peer_row). `make bench`
+# runs the suites first with PEERS_ROWS set, so that this script only reads
+# them; a row missing there is measured by running its suite here (its
+# table goes to stderr), and a suite that cannot run (exit 3) leaves its
+# row skipped, with the reason. Each suite alternates its two sides (the
+# eventloop suite runs them one after the other); the table shows medians
+# and the spread. The raw loops are those of bench/raw/, compiled by
+# bench/lib.sh. hyperfine's row is measured here, ROUNDS runs.
 #
-# Environment: CONCBENCH (default ./concbench), ROUNDS (5), N (1e9),
-# DURATION (3: seconds of each wrk run), CC (cc).
+# Environment: CONCBENCH (default ./concbench), PEERS_ROWS (default: a
+# temporary file, filled here), ROUNDS (5) and N (1e9) for hyperfine's row,
+# and the suites' own (N is primes.sh's too).
 set -uo pipefail
 
 me=bench/peers.sh
@@ -28,57 +35,30 @@ cd "$(dirname "$0")/.." || exit 2
 CONCBENCH=${CONCBENCH:-./concbench}
 ROUNDS=${ROUNDS:-5}
 N=${N:-1e9}
-DURATION=${DURATION:-3}
-CC=${CC:-cc}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-if ! [ -x "$CONCBENCH" ]; then
-    echo "$me: '$CONCBENCH' is not built (run make, or set CONCBENCH)" >&2
-    exit 2
-fi
-command -v jq >/dev/null || { echo "$me: jq not found (scripts/deps.sh)" >&2; exit 3; }
-CONCBENCH=$(cd "$(dirname "$CONCBENCH")" && pwd)/$(basename "$CONCBENCH")
-
-tmp=$(mktemp -d)
-serve_pid=
-cleanup() {
-    if [ -n "$serve_pid" ]; then
-        kill "$serve_pid" 2>/dev/null
-        wait "$serve_pid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-available() {
-    "$CONCBENCH" list | grep -q "^  $1 " &&
-        ! "$CONCBENCH" list | grep -q "^  $1 .*\[unavailable"
-}
-# median: of the numbers on stdin, one a line.
-median() {
-    sort -g | awk '{ v[NR] = $1 } END { if (!NR) exit 1
-        print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-# spread SCALE: "min..max" of stdin divided by SCALE.
-spread() {
-    sort -g | awk -v s="$1" 'NR == 1 { lo = $1 } { hi = $1 }
-        END { if (NR) printf "%.4g..%.4g", lo / s, hi / s }'
-}
-# own ARGS...: concbench's first timed run, as its report's wall_ns.
-own() {
-    "$CONCBENCH" "$@" --runs 1 --json - 2>/dev/null |
-        jq -e '.results[0].runs[0] | select(.failed | not) | .wall_ns'
+need_concbench
+need_tools jq
+export CONCBENCH
+bench_init
+tmp=$CB_TMP
+export PEERS_ROWS=${PEERS_ROWS:-$tmp/rows.tsv}
+touch "$PEERS_ROWS" || exit 2
+# The suite running in the background, stopped by its PID on any exit.
+suite_pid=
+bench_cleanup() {
+    [ -z "$suite_pid" ] || { kill "$suite_pid" 2>/dev/null; wait "$suite_pid" 2>/dev/null; } || true
 }
 
 rows=()
-# row NAME UNIT SCALE CB_FILE REF_FILE TARGET NOTE: one line of the table;
+# row NAME UNIT SCALE TARGET NOTE CB_FILE REF_FILE: one line of the table;
 # the ratio is concbench / reference (for requests/s, reference / concbench,
 # so that above 1 always means concbench is slower).
 row() {
     local name=$1 unit=$2 scale=$3 cb ref ratio
-    if ! cb=$(median <"$4") || ! ref=$(median <"$5"); then
-        rows+=("$(printf '%-10s %s' "$name" "no measurement: $7")")
+    if ! cb=$(median <"$6") || ! ref=$(median <"$7"); then
+        rows+=("$(printf '%-10s %s' "$name" "no measurement: $5")")
         return
     fi
     if [ "$unit" = req/s ]; then
@@ -88,120 +68,63 @@ row() {
     fi
     rows+=("$(printf '%-10s %12.4g %-5s %12.4g %-5s %7.2fx  %-8s %s' "$name" \
         "$(jq -n "$cb / $scale")" "$unit" "$(jq -n "$ref / $scale")" "$unit" \
-        "$ratio" "$6" "$7 [$(spread "$scale" <"$4") / $(spread "$scale" <"$5")]")")
+        "$ratio" "$4" "$5 [$(spread "$scale" <"$6") / $(spread "$scale" <"$7")]")")
 }
 skip_row() { rows+=("$(printf '%-10s skipped: %s' "$1" "$2")"); }
 
-echo "$me: $ROUNDS rounds, each side of a row alternated" >&2
-
-# ------------------------------------------------------------------ primes
-if command -v primesieve >/dev/null; then
-    : >"$tmp/p_cb"; : >"$tmp/p_ref"
-    for ((i = 0; i < ROUNDS; i++)); do
-        own -m sequential -w primes -o "n=$N" --warmup 1 >>"$tmp/p_cb"
-        primesieve "$N" -t1 --time -q 2>&1 |
-            awk '/^Seconds:/ { printf "%.0f\n", $2 * 1e9 }' >>"$tmp/p_ref"
-    done
-    row primes ms 1e6 "$tmp/p_cb" "$tmp/p_ref" "<= 3x" \
-        "n=$N, 1 task vs primesieve -t1"
-else
-    skip_row primes "primesieve is not installed (scripts/deps.sh)"
-fi
-
-# -------------------------------------------------------------------- http
-if ! command -v wrk >/dev/null; then
-    skip_row http "wrk is not installed (scripts/deps.sh)"
-elif ! available eventloop || ! available http; then
-    skip_row http "eventloop or http is unavailable in this build"
-else
-    "$CONCBENCH" serve -o delay=0 -o keepalive=on >"$tmp/serve.out" 2>&1 &
-    serve_pid=$!
-    url=
-    for ((i = 0; i < 200; i++)); do
-        url=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$tmp/serve.out")
-        [ -n "$url" ] && break
-        sleep 0.02
-    done
-    if [ -z "$url" ]; then
-        skip_row http "concbench serve did not start: $(head -c 200 "$tmp/serve.out")"
-    else
-        : >"$tmp/h_cb"; : >"$tmp/h_ref"
-        for ((i = 0; i < ROUNDS; i++)); do
-            "$CONCBENCH" -m eventloop -w http -t 64 -o "url=$url/" \
-                -o keepalive=on -o requests=500 --runs 1 --json - 2>/dev/null |
-                jq -e '.results[0].runs[0] | select(.failed | not) |
-                       .ops / (.wall_ns / 1e9)' >>"$tmp/h_cb"
-            wrk -t1 -c64 -d"${DURATION}s" "$url/" 2>/dev/null |
-                awk '/^Requests\/sec:/ { print $2 }' >>"$tmp/h_ref"
-        done
-        row http req/s 1 "$tmp/h_cb" "$tmp/h_ref" "<= 1.25x" \
-            "64 keep-alive tasks x 500 vs wrk -t1 -c64 ${DURATION}s (wrk/concbench)"
-    fi
-    kill "$serve_pid" 2>/dev/null
-    wait "$serve_pid" 2>/dev/null
-    serve_pid=
-fi
-
-# --------------------------------------------------- threads, fork: raw loops
-raw_row() { # NAME MODEL TASKS LOOP
-    local name=$1 model=$2 n=$3 loop=$4
-    if ! available "$model"; then
-        skip_row "$name" "model '$model' is unavailable in this build"
-        return
-    fi
-    if ! $CC -O2 -pthread -o "$tmp/$loop" "bench/raw/$loop.c" 2>"$tmp/cc.err"; then
-        skip_row "$name" "cannot compile bench/raw/$loop.c: $(head -n1 "$tmp/cc.err")"
-        return
-    fi
-    : >"$tmp/r_cb"; : >"$tmp/r_ref"
-    for ((i = 0; i < ROUNDS; i++)); do
-        own -m "$model" -w sleep -o ms=0 -t "$n" --warmup 1 |
-            awk -v n="$n" '{ printf "%.0f\n", $1 / n }' >>"$tmp/r_cb"
-        "$tmp/$loop" "$n" gate >>"$tmp/r_ref"
-    done
-    row "$name" us 1e3 "$tmp/r_cb" "$tmp/r_ref" "" \
-        "per task, $n tasks of sleep ms=0 vs $loop $n gate"
+# suite NAME: runs bench/NAME.sh (its output on stderr), which appends its
+# rows to PEERS_ROWS, or the reason it cannot run (exit 3); another
+# failure sets why_NAME, for the rows it did not write (one that missed
+# its target, exit 1, wrote them first).
+suite() {
+    local rc=0
+    echo "$me: no row of bench/$1.sh in $PEERS_ROWS: running it" >&2
+    bench/"$1".sh >&2 &
+    suite_pid=$!
+    wait "$suite_pid" || rc=$?
+    suite_pid=
+    case $rc in
+    0 | 3) ;;
+    *) printf -v "why_$1" 'bench/%s.sh exited %s (see above)' "$1" "$rc" ;;
+    esac
 }
-raw_row threads threads 10000 pthread_loop
-raw_row fork fork 1000 fork_loop
 
-# ------------------------------------------------------------------- green
-if ! available green; then
-    skip_row green "model 'green' is unavailable in this build"
-elif ! $CC -O2 -I. -o "$tmp/fcontext_pingpong" bench/raw/fcontext_pingpong.c \
-    -lboost_context 2>"$tmp/cc.err"; then
-    skip_row green "cannot compile bench/raw/fcontext_pingpong.c: $(head -n1 "$tmp/cc.err")"
-else
-    : >"$tmp/g_cb"; : >"$tmp/g_ref"
-    for ((i = 0; i < ROUNDS; i++)); do
-        # A yield is two switches: task to scheduler to the next task.
-        own -m green -w yield -t 100 -o count=100000 -o switch=fcontext \
-            --warmup 1 | awk '{ printf "%.3f\n", $1 / 1e7 / 2 }' >>"$tmp/g_cb"
-        "$tmp/fcontext_pingpong" 10000000 >>"$tmp/g_ref"
-    done
-    row green ns 1 "$tmp/g_cb" "$tmp/g_ref" "<= 3x" \
-        "per switch, 100 tasks x 100,000 yields vs jump_fcontext ping-pong"
-fi
+# peer NAME SUITE: NAME's row from PEERS_ROWS, measured by SUITE (run here,
+# once, if the row is missing).
+declare -A ran=()
+peer() {
+    local name=$1 s=$2 line why
+    line=$(awk -F'\t' -v n="$name" '$1 == n' "$PEERS_ROWS" | tail -n1)
+    if [ -z "$line" ] && [ -z "${ran[$s]:-}" ]; then
+        ran[$s]=1
+        suite "$s"
+        line=$(awk -F'\t' -v n="$name" '$1 == n' "$PEERS_ROWS" | tail -n1)
+    fi
+    if [ -z "$line" ]; then
+        why=why_$s
+        why=${!why:-$(awk -F'\t' -v s="bench/$s.sh" \
+            '$1 == "skipped" && $2 == s { w = $3 } END { print w }' "$PEERS_ROWS")}
+        skip_row "$name" "${why:-bench/$s.sh measured no row}"
+        return
+    fi
+    # Not IFS=tab: read would merge the empty fields (a row with no target).
+    IFS=$'\x1f' read -r _ unit scale target note cb ref _ <<<"${line//$'\t'/$'\x1f'}"
+    tr ' ' '\n' <<<"$cb" >"$tmp/cb"
+    tr ' ' '\n' <<<"$ref" >"$tmp/ref"
+    row "$name" "$unit" "$scale" "$target" "$note" "$tmp/cb" "$tmp/ref"
+}
 
-# --------------------------------------------------------------- eventloop
-if ! available eventloop; then
-    skip_row eventloop "model 'eventloop' is unavailable in this build"
-elif ! $CC -O2 -o "$tmp/uv_timer_loop" bench/raw/uv_timer_loop.c \
-    $(pkg-config --cflags --libs libuv) 2>"$tmp/cc.err"; then
-    skip_row eventloop "cannot compile bench/raw/uv_timer_loop.c: $(head -n1 "$tmp/cc.err")"
-else
-    : >"$tmp/e_cb"; : >"$tmp/e_ref"
-    for ((i = 0; i < ROUNDS; i++)); do
-        own -m eventloop -w sleep -o ms=100ms -t 10000 --warmup 1 >>"$tmp/e_cb"
-        "$tmp/uv_timer_loop" 10000 100 |
-            sed -n 's/.*wall_ns=\([0-9]*\).*/\1/p' >>"$tmp/e_ref"
-    done
-    row eventloop ms 1e6 "$tmp/e_cb" "$tmp/e_ref" "<= 1.10x" \
-        "wall of 10,000 sleeps of 100 ms vs uv_timer_loop 10000 100"
-fi
+echo "$me: the rows of bench/primes.sh, http.sh, overhead.sh, green.sh and" \
+    "eventloop.sh from $PEERS_ROWS, and hyperfine's, $ROUNDS runs" >&2
+peer primes primes
+peer http http
+peer threads overhead
+peer fork overhead
+peer green green
+peer eventloop eventloop
 
 # --------------------------------------------------------------- hyperfine
-if command -v hyperfine >/dev/null; then
+if have_tools hyperfine; then
     # The same command, timed from outside (hyperfine: fork, exec, setup,
     # teardown, the report, exit) and from inside (the run's own wall_ns);
     # each run appends its report, so the two line up run by run.
@@ -216,20 +139,21 @@ if command -v hyperfine >/dev/null; then
             tail -n "$ROUNDS" >"$tmp/hf_cb"
         inside=$(paste "$tmp/hf_cb" "$tmp/hf_ref" |
             awk '$1 > $2 { bad++ } END { print bad ? "NO: " bad " runs outside" : "inside, every run" }')
-        row hyperfine ms 1e6 "$tmp/hf_cb" "$tmp/hf_ref" "< 1x" \
-            "own wall_ns vs whole process, n=$N: $inside"
+        row hyperfine ms 1e6 "< 1x" \
+            "own wall_ns vs whole process, n=$N: $inside" \
+            "$tmp/hf_cb" "$tmp/hf_ref"
     else
         skip_row hyperfine "hyperfine failed: $(head -n1 "$tmp/hf.err")"
     fi
 else
-    skip_row hyperfine "hyperfine is not installed (scripts/deps.sh)"
+    skip_row hyperfine "$CB_WHY"
 fi
 
 printf '\n%-10s %18s %18s %8s  %-8s %s\n' peer concbench reference ratio \
     target "what [spread concbench / reference]"
 printf '%s\n' "${rows[@]}"
 echo
-echo "medians of $ROUNDS alternated rounds on $(nproc) CPUs" \
+echo "medians of each suite's alternated runs on $(nproc) CPUs" \
     "($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), load" \
     "$(cut -d' ' -f1-3 /proc/loadavg); ratio = concbench / reference" \
     "(http: wrk's requests/s over concbench's)"

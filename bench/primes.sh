@@ -14,13 +14,11 @@ ROUNDS=${ROUNDS:-3}
 RUNS=${RUNS:-5}
 TARGET=3
 me=bench/primes.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-for tool in "$CONCBENCH" primesieve jq; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "$me: '$tool' not found (scripts/deps.sh installs it)" >&2
-        exit 3
-    fi
-done
+need_concbench
+need_tools primesieve jq
 
 seg_opt=()
 if [ -n "${SEGMENT:-}" ]; then
@@ -38,8 +36,8 @@ else
     done
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_init
+tmp=$CB_TMP
 : >"$tmp/cb_wall"
 : >"$tmp/cb_cpu"
 : >"$tmp/ps_wall"
@@ -90,36 +88,27 @@ for round in $(seq "$ROUNDS"); do
     echo "  round $round/$ROUNDS done" >&2
 done
 
-# median FILE: the median of the numbers in FILE, one a line.
-median() {
-    sort -g "$1" | awk '{ v[NR] = $1 }
-        END { if (NR % 2) print v[(NR + 1) / 2];
-              else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-# spread FILE: min and max, in ms.
-spread() {
-    sort -g "$1" | awk '{ v[NR] = $1 }
-        END { printf "%.1f … %.1f ms, %d runs", v[1] / 1e6, v[NR] / 1e6, NR }'
-}
-
 # least FILE: the smallest number in FILE, the run least disturbed by load.
 least() {
     sort -g "$1" | head -n1
 }
 
-cb_wall=$(median "$tmp/cb_wall")
-ps_wall=$(median "$tmp/ps_wall")
-cb_cpu=$(median "$tmp/cb_cpu")
-ps_cpu=$(median "$tmp/ps_cpu")
 if [ "$(wc -l <"$tmp/cb_wall")" -eq 0 ]; then
     echo "$me: no concbench run passed" >&2
     exit 1
 fi
+cb_wall=$(median <"$tmp/cb_wall")
+ps_wall=$(median <"$tmp/ps_wall")
+cb_cpu=$(median <"$tmp/cb_cpu")
+ps_cpu=$(median <"$tmp/ps_cpu")
+peer_row primes ms 1e6 "<= ${TARGET}x" "n=$N, 1 task vs primesieve -t1" \
+    "$tmp/cb_wall" "$tmp/ps_wall"
 
 awk -v cw="$cb_wall" -v pw="$ps_wall" -v cc="$cb_cpu" -v pc="$ps_cpu" \
     -v n="$N" -v primes="$expected" -v seg="$seg_desc; $seg_used" \
     -v target="$TARGET" \
-    -v cbs="$(spread "$tmp/cb_wall")" -v pss="$(spread "$tmp/ps_wall")" \
+    -v cbs="$(spread 1e6 <"$tmp/cb_wall") ms, $(wc -l <"$tmp/cb_wall") runs" \
+    -v pss="$(spread 1e6 <"$tmp/ps_wall") ms, $(wc -l <"$tmp/ps_wall") runs" \
     -v cmin="$(least "$tmp/cb_wall")" -v pmin="$(least "$tmp/ps_wall")" '
 BEGIN {
     ratio = cw / pw

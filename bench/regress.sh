@@ -59,8 +59,10 @@ for bin in "$CONCBENCH" ${against:+"$against"}; do
     fi
 done
 
-tmp=$(mktemp -d) || exit 2
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_init
+tmp=$CB_TMP
 
 # quiet CMD...: runs CMD, showing its stderr only when it fails.
 quiet() {

@@ -26,11 +26,11 @@ RUNS=${RUNS:-3}
 MS=${MS:-100ms}
 OUT=${OUT:-results/raw/$(date -u +%Y%m%dT%H%M%SZ)-scaling}
 PYTHON=/usr/bin/python3
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-if ! [ -x "$CONCBENCH" ]; then
-    echo "$me: '$CONCBENCH' is not built (run make, or set CONCBENCH)" >&2
-    exit 2
-fi
+need_concbench
+need_tools jq
 mkdir -p "$OUT" || exit 2
 
 echo "$me: $MODELS x sleep ms=$MS x tasks $TASKS, $RUNS runs each" \
@@ -62,15 +62,15 @@ echo "$me: sweeps took $(( $(date +%s) - start )) s" >&2
 
 # Per task: the median wall time over the tasks, and what each task adds
 # to the peak RSS over the same model's 1-task run.
-jq -r '
+jq -r "$CB_JQ_MEDIAN"'
   ["model", "tasks", "wall", "per task", "peak RSS", "added per task"],
   ((.results | map(select(.skipped == null and (.failed | not)))) as $ok |
    $ok[] |
-   ([.runs[].wall_ns] | sort | .[length / 2 | floor]) as $w |
-   ([.runs[].max_rss_kib] | sort | .[length / 2 | floor]) as $r |
+   ([.runs[].wall_ns] | median) as $w |
+   ([.runs[].max_rss_kib] | median) as $r |
    .model as $m |
    ([$ok[] | select(.model == $m and .tasks == 1) | .runs[].max_rss_kib]
-    | sort | .[length / 2 | floor]) as $base |
+    | median) as $base |
    [.model, .tasks, "\($w / 1e6 | . * 10 | round / 10) ms",
     "\($w / .tasks / 1e3 | . * 100 | round / 100) us",
     "\($r / 1024 | . * 10 | round / 10) MiB",

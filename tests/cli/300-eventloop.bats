@@ -5,9 +5,12 @@
 
 bats_require_minimum_version 1.5.0
 
+# shellcheck source=bench/lib.sh
+source "$BATS_TEST_DIRNAME/../../bench/lib.sh"
+
 setup() {
     : "${CONCBENCH:?set CONCBENCH to the binary}"
-    if "$CONCBENCH" list | grep -q '^  eventloop .*unavailable'; then
+    if ! have_model eventloop; then
         skip "eventloop is not in this build"
     fi
 }
@@ -43,7 +46,7 @@ el_json() {
         # shellcheck disable=SC2086
         el_json -w yield -o count=2000 -t 6 $c
         [ "$(jq '.results[0].runs[0].result' <<<"$output")" -eq 12000 ]
-        if "$CONCBENCH" list | grep -q '^  http .*unavailable'; then
+        if ! have_workload http; then
             continue
         fi
         # shellcheck disable=SC2086
@@ -55,7 +58,7 @@ el_json() {
 }
 
 @test "http with keep-alive and with new connections reuses fds correctly" {
-    if "$CONCBENCH" list | grep -q '^  http .*unavailable'; then
+    if ! have_workload http; then
         skip "http is not in this build"
     fi
     for ka in on off; do

@@ -6,9 +6,12 @@
 
 bats_require_minimum_version 1.5.0
 
+# shellcheck source=bench/lib.sh
+source "$BATS_TEST_DIRNAME/../../bench/lib.sh"
+
 setup() {
     : "${CONCBENCH:?set CONCBENCH to the binary}"
-    if "$CONCBENCH" list | grep -q '^  eventloop .*unavailable'; then
+    if ! have_model eventloop; then
         skip "eventloop is not in this build"
     fi
     if [ "$(nproc)" -lt 2 ]; then

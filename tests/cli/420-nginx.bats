@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # The http workload against a real server: an nginx the test starts on
 # loopback in a temporary prefix (its own nginx.conf, pid, logs and temp
-# paths, a free port), stopped by its PID. Every model fetches static files
-# (fixed length and chunked), keep-alive off and on.
+# paths, a free port: bench/lib.sh's nginx_start), stopped by its PID.
+# Every model fetches static files (fixed length and chunked), keep-alive
+# off and on.
 
 bats_require_minimum_version 1.5.0
 
@@ -12,62 +13,21 @@ setup_file() {
     : "${CONCBENCH:?set CONCBENCH to the binary}"
     command -v nginx >/dev/null || return 0
     have_http || return 0
-    local d="$BATS_FILE_TMPDIR/nginx" port i
-    mkdir -p "$d/html" "$d/tmp"
+    local d="$BATS_FILE_TMPDIR/nginx"
+    nginx_start "$d" || return 1
+    export NGINX_URL
     head -c 1024 /dev/urandom >"$d/html/1k.bin"
     head -c 300000 /dev/urandom >"$d/html/300k.bin"
     # An SSI page has no length known up front: nginx sends it chunked.
     { head -c 1000 /dev/zero | tr '\0' 'x'; printf '<!--# set var="v" value="" -->'; } >"$d/html/chunked.shtml"
-    BATS_TEST_TMPDIR=$BATS_FILE_TMPDIR port=$(free_port)
-    # As root, nginx would run its workers as nobody, who cannot read a
-    # private temporary directory.
-    local user=""
-    [ "$(id -u)" -eq 0 ] && user="user root;"
-    cat >"$d/nginx.conf" <<EOF
-$user
-daemon off;
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
-    keepalive_requests 100000;
-    server {
-        listen 127.0.0.1:$port;
-        root $d/html;
-        location ~ \.shtml$ { default_type text/html; ssi on; }
-    }
-}
-EOF
-    nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf" 3>&- &
-    echo "$!" >"$d/pid.bg"
-    echo "$port" >"$d/port"
-    for i in $(seq 100); do
-        (exec 5<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    cat "$d/error.log" >&2
-    return 1
 }
 
-teardown_file() {
-    local d="$BATS_FILE_TMPDIR/nginx" pid
-    [ -f "$d/pid.bg" ] || return 0
-    pid=$(cat "$d/pid.bg")
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
+teardown_file() { nginx_stop; }
 
 setup() {
     require_http
     command -v nginx >/dev/null || skip "nginx is not installed"
-    NGINX="http://127.0.0.1:$(cat "$BATS_FILE_TMPDIR/nginx/port")"
+    NGINX=$NGINX_URL
 }
 
 @test "nginx answers on its own loopback port" {

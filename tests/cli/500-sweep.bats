@@ -5,6 +5,9 @@
 
 bats_require_minimum_version 1.5.0
 
+# shellcheck source=bench/lib.sh
+source "$BATS_TEST_DIRNAME/../../bench/lib.sh"
+
 setup() {
     : "${CONCBENCH:?set CONCBENCH to the binary}"
     T=$BATS_TEST_TMPDIR
@@ -12,15 +15,15 @@ setup() {
     FAST=(-o ms=2ms -o n=1e5)
 }
 
-# Models this build cannot run, from `list` (they must come back skipped).
-unavailable_models() {
-    "$CONCBENCH" list | sed -n '/^models:/,/^$/p' | grep -c 'unavailable:' || true
-}
+# Models this build cannot run, from `list` (they must come back skipped),
+# and every model it lists: how many.
+unavailable_models() { list_names model unavailable | wc -l; }
+all_models() { list_names model | wc -l; }
 
 @test "every cell of models x workloads x tasks is in the report, skips included" {
     run -0 "$CONCBENCH" sweep --models all --workloads primes,sleep \
         --tasks 1,2 --runs 2 "${FAST[@]}" --json "$T/r.json"
-    nmodels=$("$CONCBENCH" list | sed -n '/^models:/,/^$/p' | grep -c '^  [a-z]')
+    nmodels=$(all_models)
     jq -e '.schema == "concbench/1"' "$T/r.json"
     [ "$(jq '.results | length' "$T/r.json")" -eq $((nmodels * 2 * 2)) ]
     [ "$(jq '.matrix_cells' "$T/r.json")" -eq $((nmodels * 2 * 2)) ]
@@ -40,8 +43,7 @@ unavailable_models() {
 }
 
 @test "a cell over a model's limit is skipped with the check's reason" {
-    "$CONCBENCH" list | grep -q '^  threads .*unavailable' &&
-        skip "threads is unavailable in this build"
+    have_model threads || skip "threads is unavailable in this build"
     # Room for a few more threads than this user runs now, not for 5,000.
     running=$(ps -L -u "$(id -u)" --no-headers | wc -l)
     run -0 bash -c "ulimit -u $((running + 60)) && exec '$CONCBENCH' sweep \
@@ -133,7 +135,7 @@ unavailable_models() {
 
 @test "--shard K/N slices are disjoint and together are the whole matrix" {
     args=(-m all -w primes,sleep -t 1,2,3 --runs 1 -o ms=1ms,2ms -o n=1e4)
-    nmodels=$("$CONCBENCH" list | sed -n '/^models:/,/^$/p' | grep -c '^  [a-z]')
+    nmodels=$(all_models)
     # primes: 1 value of n x 3 task counts; sleep: 2 values of ms x 3.
     cells=$((nmodels * (3 + 6)))
     run -0 "$CONCBENCH" sweep "${args[@]}" --json "$T/full.json"

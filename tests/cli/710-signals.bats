@@ -7,6 +7,9 @@
 
 bats_require_minimum_version 1.5.0
 
+# shellcheck source=bench/lib.sh
+source "$BATS_TEST_DIRNAME/../../bench/lib.sh"
+
 setup() {
     : "${CONCBENCH:?set CONCBENCH to the binary}"
     mark="concbench-signal-test-$$-$BATS_TEST_NUMBER-$RANDOM"
@@ -23,14 +26,12 @@ survivors() {
         cut -d/ -f3 | grep -v "^$$\$" || true
 }
 
-available() { ! "$CONCBENCH" list | grep -q "^  $1 .*unavailable"; }
-
 # interrupt SIGNAL WANT MODEL WORKLOAD ARGS...: starts a long run, waits
 # until it is under way, signals it and checks everything above.
 interrupt() {
     local sig=$1 want=$2 m=$3 w=$4 pid status=0 i
     shift 4
-    available "$m" || skip "$m is not in this build"
+    have_model "$m" || skip "$m is not in this build"
     CONCBENCH_SIGNAL_MARK=$mark "$CONCBENCH" -m "$m" -w "$w" "$@" \
         --runs 3 --warmup 0 --json "$BATS_TEST_TMPDIR/r.json" \
         >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &

@@ -15,6 +15,9 @@
 
 bats_require_minimum_version 1.5.0
 
+# shellcheck source=bench/lib.sh
+source "$BATS_TEST_DIRNAME/../../bench/lib.sh"
+
 setup() {
     : "${CONCBENCH:?set CONCBENCH to the binary}"
     command -v valgrind >/dev/null || skip "valgrind is not installed"
@@ -23,6 +26,9 @@ setup() {
         skip "$CONCBENCH is a sanitizer build"
     fi
 }
+
+# A serve under memcheck that a failed test left is stopped by its PID.
+teardown() { serve_stop KILL; }
 
 # 99: valgrind found an error; concbench itself never exits 99. The http
 # workload's server child runs untraced (it execs this binary: its own
@@ -64,8 +70,6 @@ vg_model() {
     done
 }
 
-available() { ! "$CONCBENCH" list | grep -q "^  $1 .*unavailable"; }
-
 @test "valgrind: sequential" { vg_model -m sequential; }
 
 @test "valgrind: threads, per task and a pool of 2 with gil=on" {
@@ -74,7 +78,7 @@ available() { ! "$CONCBENCH" list | grep -q "^  $1 .*unavailable"; }
 }
 
 @test "valgrind: eventloop, 2 loops, offload=on" {
-    available eventloop || skip "eventloop is not in this build"
+    have_model eventloop || skip "eventloop is not in this build"
     vg_model -m eventloop
     vg_model -m eventloop -o workers=2
     vg_model -m eventloop -o offload=on -o pool=2
@@ -116,18 +120,12 @@ in_use_at_exit() {
 # by a normal concbench (good and 404 requests, with and without
 # keep-alive), then stopped by SIGTERM, which ends it with exit 0.
 @test "valgrind: serve answers, is stopped by SIGTERM and exits clean" {
-    local pid port i status=0
-    available serve || skip "serve is not in this build"
-    "${VG[@]}" "$CONCBENCH" serve --bind 127.0.0.1 --port 0 -o delay=1ms \
-        >"$BATS_TEST_TMPDIR/serve.out" 2>"$BATS_TEST_TMPDIR/serve.err" &
-    pid=$!
-    for i in $(seq 1 100); do
-        grep -q listening "$BATS_TEST_TMPDIR/serve.out" && break
-        sleep 0.1
-    done
-    port=$(sed -n 's|^listening on http://127.0.0.1:\([0-9]*\).*|\1|p' \
-        "$BATS_TEST_TMPDIR/serve.out")
-    [ -n "$port" ] || { kill -KILL "$pid"; cat "$BATS_TEST_TMPDIR/serve.err" >&3; return 1; }
+    local port status=0
+    have_serve || skip "serve is not in this build"
+    SERVE_WRAP=("${VG[@]}")
+    serve_start --bind 127.0.0.1 --port 0 -o delay=1ms ||
+        { serve_stop KILL; cat "$BATS_TEST_TMPDIR/serve.err" >&3; return 1; }
+    port=$PORT
     run "$CONCBENCH" -m eventloop -w http -o url="http://127.0.0.1:$port/" \
         -o requests=5 -t 8 --runs 1 --warmup 0
     [ "$status" -eq 0 ]
@@ -136,8 +134,8 @@ in_use_at_exit() {
     run "$CONCBENCH" -m sequential -w http -o keepalive=on \
         -o url="http://127.0.0.1:$port/" -o requests=5 -t 2 --runs 1 --warmup 0
     [ "$status" -eq 0 ]
-    kill -TERM "$pid"
-    wait "$pid" || status=$?
+    serve_stop TERM
+    status=$SERVE_STATUS
     if [ "$status" -ne 0 ]; then
         echo "valgrind concbench serve: exit $status" >&3
         head -n 60 "$BATS_TEST_TMPDIR/serve.err" >&3

@@ -1,57 +1,20 @@
-# Helpers shared by the 4xx HTTP tests (load http-helpers): the models this
-# build runs, a built-in server in the background, raw HTTP over bash's
-# /dev/tcp (no curl needed), and a free loopback port.
+# Helpers shared by the 4xx HTTP tests (load http-helpers): whether this
+# build has http, raw HTTP over bash's /dev/tcp (no curl needed), scripted
+# servers; the built-in server, nginx, a free port and the models this
+# build runs come from bench/lib.sh (serve_start, serve_stop, nginx_start,
+# free_port, available_models).
 
-# Skips the test when this build lacks the http workload or serve (built
-# without http-parser or libuv): serve then exits 3 before parsing --bind.
+# shellcheck source=bench/lib.sh
+source "$BATS_TEST_DIRNAME/../../bench/lib.sh"
+
+# Whether this build has the http workload and serve (both need
+# http-parser and libuv).
 have_http() {
-    local rc=0
-    "$CONCBENCH" list | grep -q '^  http .*\[unavailable' && return 1
-    "$CONCBENCH" serve --bind 0.0.0.0 2>/dev/null || rc=$?
-    [ "$rc" -ne 3 ]
+    have_workload http && have_serve
 }
 
 require_http() {
     have_http || skip "the http workload or serve is unavailable in this build"
-}
-
-# The models `list` shows without "[unavailable", one a line.
-available_models() {
-    "$CONCBENCH" list | awk '/^models:/ { m = 1; next } /^$/ { m = 0 }
-        m && /^  [a-z]/ && !/\[unavailable/ { print $1 }'
-}
-
-# serve_start [serve args...]: starts `concbench serve` in the background
-# and sets SERVE_PID and PORT once it prints its listening line.
-serve_start() {
-    local out="$BATS_TEST_TMPDIR/serve.out" i
-    : >"$out"
-    "$CONCBENCH" serve "$@" >"$out" 2>"$BATS_TEST_TMPDIR/serve.err" 3>&- &
-    SERVE_PID=$!
-    for i in $(seq 200); do
-        PORT=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$out")
-        [ -n "$PORT" ] && return 0
-        kill -0 "$SERVE_PID" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
-}
-
-# Stops the server with SIGTERM (or $1) and sets SERVE_STATUS.
-serve_stop() {
-    [ -n "${SERVE_PID:-}" ] || return 0
-    kill "-${1:-TERM}" "$SERVE_PID" 2>/dev/null || true
-    SERVE_STATUS=0
-    wait "$SERVE_PID" 2>/dev/null || SERVE_STATUS=$?
-    SERVE_PID=
-}
-
-# A loopback port nothing listens on: one the built-in server just left.
-free_port() {
-    serve_start -o delay=0 || return 1
-    local p=$PORT
-    serve_stop
-    echo "$p"
 }
 
 # http_raw PORT FORMAT [ARGS...]: sends printf FORMAT ARGS on a fresh
