@@ -12,6 +12,15 @@
 #                                     that instead: same machine, same hour
 #
 # Options after these go to compare (--threshold 10%, --format md, ...).
+#
+# Provenance: --update records in the baseline the commit it was built
+# from, whether the tree was clean, the host and the load before and after
+# the run, and refuses a dirty tree (a baseline must be reproducible from a
+# commit). Comparing, a baseline made from a dirty tree is refused, and a
+# baseline from another host or another build (cc, cflags) is warned about:
+# its numbers measure that difference too. compare's own gate fails when a
+# baseline cell is missing from the new run (green's defaults changed, a
+# model was renamed): rebuild the baseline rather than skip cells.
 # Environment: CONCBENCH (default ./concbench), BASELINE
 # (results/baselines/regress.json), RUNS (12 per cell), ROUNDS (4: the
 # runs are split into rounds, alternating with --against's binary), OUT
@@ -103,6 +112,25 @@ suite() {
 # base and new alternating (ABBA...), so load that drifts over minutes
 # falls on both sides alike; the rounds are then joined per cell. With a
 # committed baseline the rounds still spread the new runs over time.
+# provenance: the commit, whether the tree is clean, the host and load.
+commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | head -n 1)
+if [ "$update" = 1 ] && [ -n "$dirty" ] && [ -z "${ALLOW_DIRTY:-}" ]; then
+    echo "$me: the tree has uncommitted changes: a baseline must come from" \
+        "a commit (commit or stash them; ALLOW_DIRTY=1 overrides)" >&2
+    exit 2
+fi
+if [ "$update" = 0 ] && [ -z "$against" ] && [ -f "$BASELINE" ]; then
+    bver=$(jq -r '.concbench.version' "$BASELINE")
+    bclean=$(jq -r '.provenance.clean // empty' "$BASELINE")
+    if [[ "$bver" == *-dirty ]] || [ "$bclean" = false ]; then
+        echo "$me: the baseline '$BASELINE' was made from a dirty tree" \
+            "($bver): its numbers cannot be traced to a commit; make a new" \
+            "one from a clean tree (bench/regress.sh --update)" >&2
+        exit 2
+    fi
+fi
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 per=$(((RUNS + ROUNDS - 1) / ROUNDS))
 start=$(date +%s)
 echo "$me: $ROUNDS rounds of $per runs a cell with '$CONCBENCH'" \
@@ -134,7 +162,13 @@ fi
 
 if [ "$update" = 1 ]; then
     mkdir -p "$(dirname "$BASELINE")" || exit 2
-    cp "$tmp/new.json" "$BASELINE.tmp.$$" && mv "$BASELINE.tmp.$$" "$BASELINE" || exit 2
+    jq --arg commit "$commit" --argjson clean "$([ -z "$dirty" ] && echo true || echo false)" \
+        --arg load_start "$load_start" --arg load_end "$(cut -d' ' -f1-3 /proc/loadavg)" \
+        '.provenance = {commit: $commit, clean: $clean,
+                        loadavg_start: ($load_start | split(" ") | map(tonumber)),
+                        loadavg_end: ($load_end | split(" ") | map(tonumber)),
+                        note: "bench/regress.sh --update"}' \
+        "$tmp/new.json" >"$BASELINE.tmp.$$" && mv "$BASELINE.tmp.$$" "$BASELINE" || exit 2
     echo "$me: wrote the baseline '$BASELINE'" \
         "($(jq '.results | length' "$BASELINE") cells; commit it)" >&2
     exit 0
@@ -143,4 +177,10 @@ if ! [ -f "$base" ]; then
     echo "$me: no baseline '$base' (bench/regress.sh --update makes one)" >&2
     exit 2
 fi
+# Two sides that differ in what built or ran them: say so.
+for f in '.concbench.build.cc' '.concbench.build.cflags' '.host.cpu_model' \
+         '.host.cpus' '.host.kernel'; do
+    a=$(jq -c "$f" "$base") b=$(jq -c "$f" "$tmp/new.json")
+    [ "$a" = "$b" ] || echo "$me: warning: $f differs: base $a, new $b" >&2
+done
 "$CONCBENCH" compare "$base" "$tmp/new.json" "${compare_args[@]}"
