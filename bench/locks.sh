@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# What a lock costs under each model, beside the raw primitive it is made
+# of, alternated in one invocation (medians of RUNS, min..max):
+#   threads, uncontended:  counter lock=mutex, 1 task, per update, against a
+#                          raw pthread_mutex_lock/unlock loop (target 1.5x)
+#   threads, contended:    2 tasks on one counter, per update, against two
+#                          raw threads doing the same (target 1.3x)
+#   green handoff:         2 coroutines, yield_inside=on, so every update
+#                          hands the lock to the other task, against a raw
+#                          jump_fcontext switch pair (target 2x)
+#   eventloop handoff:     the same under eventloop: measured and explained
+# Not a test: it prints a table, and exits 1 when a target is missed.
+#
+# Environment: CONCBENCH (default ./concbench), RUNS (5), N (updates a
+# task, 2e6).
+set -euo pipefail
+
+CONCBENCH=${CONCBENCH:-./concbench}
+RUNS=${RUNS:-5}
+N=${N:-2000000}
+me=bench/locks.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+need_concbench
+need_tools jq
+need_workload counter
+bench_init
+tmp=$CB_TMP
+need_raw mutex_loop
+need_raw fcontext_pingpong
+
+# per_update MODEL TASKS OPTS...: ns per update of one counter run.
+per_update() {
+    local m=$1 t=$2
+    shift 2
+    "$CONCBENCH" -m "$m" -w counter -t "$t" -o increments="$N" "$@" \
+        --runs 1 --warmup 1 --json - 2>"$tmp/err" |
+        jq ".results[0].runs[0] | if .failed then error(.why) else
+            .wall_ns / ($t * $N) end" || {
+        echo "$me: counter under $m $* failed: $(cat "$tmp/err")" >&2
+        exit 1
+    }
+}
+
+rows=(uncontended contended green eventloop)
+for r in "${rows[@]}"; do : >"$tmp/$r.cb"; : >"$tmp/$r.raw"; done
+for ((i = 0; i < RUNS; i++)); do
+    "$tmp/mutex_loop" uncontended "$N" >>"$tmp/uncontended.raw"
+    per_update threads 1 >>"$tmp/uncontended.cb"
+    "$tmp/mutex_loop" contended "$N" >>"$tmp/contended.raw"
+    per_update threads 2 >>"$tmp/contended.cb"
+    # A handoff is two switches: the releaser to the scheduler, the
+    # scheduler to the waiter. The raw loop prints ns per switch.
+    "$tmp/fcontext_pingpong" 10000000 | awk '{ print 2 * $1 }' >>"$tmp/green.raw"
+    if have_model green; then
+        per_update green 2 -o yield_inside=on >>"$tmp/green.cb"
+    fi
+    cp "$tmp/green.raw" "$tmp/eventloop.raw"
+    if have_model eventloop; then
+        per_update eventloop 2 -o yield_inside=on >>"$tmp/eventloop.cb"
+    fi
+done
+
+printf '%-30s %14s %14s %8s %7s\n' "lock, per update" concbench raw ratio target
+status=0
+row() {
+    local name=$1 label=$2 target=$3 cb raw ratio
+    [ -s "$tmp/$name.cb" ] || { printf '%-30s %s\n' "$label" "skipped: model unavailable"; return; }
+    cb=$(median <"$tmp/$name.cb")
+    raw=$(median <"$tmp/$name.raw")
+    ratio=$(jq -n "$cb / $raw")
+    printf '%-30s %11.1f ns %11.1f ns %7.2fx %7s\n' "$label" "$cb" "$raw" \
+        "$ratio" "${target:--}"
+    if [ -n "$target" ] && jq -en "$ratio > ${target%x}" >/dev/null; then
+        status=1
+    fi
+    peer_row "$label" ns 1 "$target" "bench/locks.sh" "$tmp/$name.cb" "$tmp/$name.raw"
+}
+row uncontended "threads mutex, uncontended" 1.5x
+row contended "threads mutex, 2 contending" 1.3x
+row green "green lock handoff" 2x
+row eventloop "eventloop lock handoff" ""
+cat <<'EOF'
+
+raw: a pthread mutex loop (bench/raw/mutex_loop.c) for threads; a
+jump_fcontext switch pair (bench/raw/fcontext_pingpong.c) for the green and
+eventloop handoffs, where each update hands the lock to the other task
+(yield_inside=on: the holder yields between its read and its write, the
+other task finds the lock taken and parks, the release wakes it). An
+eventloop handoff is a trip round libuv: the waiter parks on the lock's
+queue, the release pushes it onto its loop's ready queue, and the idle
+handle runs it on the next iteration, so it costs a loop iteration (poll
+with a zero timeout included), not a stack switch.
+EOF
+exit "$status"
