@@ -25,16 +25,20 @@ static const char merge_epilogue[] =
     "machine is an error, as is a report of another schema (exit 2).\n"
     "\"merged_from\" lists the inputs.\n"
     "\n"
-    "Shards of `sweep --shard K/N` name their plan: shards of different plans\n"
-    "or one shard twice are an error (exit 2), and so is a missing shard\n"
-    "(exit 1) unless --partial, which records what is missing.\n";
+    "Shards of `sweep --shard K/N` name their plan and all its cells: shards\n"
+    "of different plans, one shard twice, a missing shard or a missing cell\n"
+    "are an error (exit 2), each named, unless --allow-partial, which merges\n"
+    "what there is and records which shards and cells are missing.\n";
 
 /* The plan the inputs' manifests share, and what of it they hold. */
 struct merge_plan {
     struct conc_rplan held;  /* borrowed strings: the inputs' */
     size_t *owner;           /* [n + 1]: the input holding shard k, + 1 */
-    unsigned *missing;       /* [nmissing] */
+    unsigned *missing;       /* [nmissing]: shards no input holds */
     size_t nmissing;
+    char **gone;             /* [ngone]: the plan's cells no input holds */
+    size_t ngone;
+    size_t *gone_at;         /* [ngone]: their index in the plan */
 };
 
 static void merge_plan_fini(struct merge_plan *mp)
@@ -43,12 +47,28 @@ static void merge_plan_fini(struct merge_plan *mp)
     free(mp->held.cells);
     free(mp->owner);
     free(mp->missing);
+    free(mp->gone);
+    free(mp->gone_at);
+}
+
+/* Whether two manifests list the same cells of the plan, in one order. */
+static bool merge_same_cells(const struct conc_rplan *a,
+                             const struct conc_rplan *b)
+{
+    if (a->nplan != b->nplan)
+        return false;
+    for (size_t i = 0; i < a->nplan; i++)
+        if (a->plan_shard[i] != b->plan_shard[i] ||
+            strcmp(a->plan_ids[i], b->plan_ids[i]) != 0)
+            return false;
+    return true;
 }
 
 /*
  * Checks the manifests of files against each other: one plan, one shard
- * count, no shard twice (but with join: rounds of the same shard). Fills
- * mp->owner. 0, or CONC_EXIT_USAGE with one line printed.
+ * count, the same cells, no shard twice (but with join: rounds of the
+ * same shard). Fills mp->owner. 0, or CONC_EXIT_USAGE with one line
+ * printed.
  */
 static int merge_plan_check(struct conc_rfile *const *files, size_t n,
                             bool join, struct merge_plan *mp)
@@ -64,10 +84,11 @@ static int merge_plan_check(struct conc_rfile *const *files, size_t n,
             first = files[f];
             mp->held.hash = p->hash;
             mp->held.n = p->n;
-            mp->held.plan_cells = p->plan_cells;
+            mp->held.plan_ids = p->plan_ids;
+            mp->held.plan_shard = p->plan_shard;
+            mp->held.nplan = p->nplan;
             mp->owner = conc_xcalloc((size_t)p->n + 1, sizeof(*mp->owner));
-        } else if (strcmp(p->hash, first->plan->hash) != 0 ||
-                   p->plan_cells != first->plan->plan_cells) {
+        } else if (strcmp(p->hash, first->plan->hash) != 0) {
             return conc_usage_error("'%s' is a shard of plan %s and '%s' of "
                                     "plan %s: merge joins the shards of one "
                                     "plan", first->path, first->plan->hash,
@@ -77,6 +98,10 @@ static int merge_plan_check(struct conc_rfile *const *files, size_t n,
                                     "'%s' into %u: merge joins the shards "
                                     "of one cut", first->path, p->hash,
                                     first->plan->n, files[f]->path, p->n);
+        } else if (!merge_same_cells(p, first->plan)) {
+            return conc_usage_error("'%s' and '%s' name plan %s but list "
+                                    "different cells in it", first->path,
+                                    files[f]->path, p->hash);
         }
         for (size_t i = 0; i < p->nshards; i++) {
             unsigned k = p->shards[i];
@@ -93,27 +118,22 @@ static int merge_plan_check(struct conc_rfile *const *files, size_t n,
     return 0;
 }
 
-static int merge_strp_cmp(const void *a, const void *b)
+static int merge_str_cmp(const void *a, const void *b)
 {
-    int c = strcmp(**(char **const *)a, **(char **const *)b);
-
-    /* Equal ids: the earlier stays, as pointers into one array. */
-    if (c)
-        return c;
-    return *(char **const *)a < *(char **const *)b ? -1 : 1;
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /*
- * The shards of the plan merged, their cells (each once: with join, the
- * rounds of a shard list the same cells) and the shards missing.
+ * The shards of the plan merged, the cells they hold (each once: with
+ * join, the rounds of a shard list the same cells, in the plan's order),
+ * the shards missing and the plan's cells no input holds.
  */
 static void merge_plan_collect(struct conc_rfile *const *files, size_t n,
                                struct merge_plan *mp)
 {
     struct conc_rplan *held = &mp->held;
-    char **all, ***order;
+    char **all;
     size_t nall = 0;
-    bool *dup;
 
     for (unsigned k = 1; k <= held->n; k++) {
         if (mp->owner[k]) {
@@ -129,25 +149,26 @@ static void merge_plan_collect(struct conc_rfile *const *files, size_t n,
     for (size_t f = 0; f < n; f++)
         nall += files[f]->plan ? files[f]->plan->ncells : 0;
     all = conc_xcalloc(nall + 1, sizeof(*all));
-    order = conc_xcalloc(nall + 1, sizeof(*order));
-    dup = conc_xcalloc(nall + 1, sizeof(*dup));
     nall = 0;
     for (size_t f = 0; f < n; f++)
         for (size_t i = 0; files[f]->plan && i < files[f]->plan->ncells; i++)
             all[nall++] = files[f]->plan->cells[i];
-    for (size_t i = 0; i < nall; i++)
-        order[i] = &all[i];
-    qsort(order, nall, sizeof(*order), merge_strp_cmp);
-    for (size_t i = 1; i < nall; i++)
-        if (strcmp(*order[i], *order[i - 1]) == 0)
-            dup[order[i] - all] = true;
-    held->cells = conc_xcalloc(nall + 1, sizeof(*held->cells));
-    for (size_t i = 0; i < nall; i++)
-        if (!dup[i])
-            held->cells[held->ncells++] = all[i];
+    qsort(all, nall, sizeof(*all), merge_str_cmp);
+    held->cells = conc_xcalloc(held->nplan + 1, sizeof(*held->cells));
+    mp->gone = conc_xcalloc(held->nplan + 1, sizeof(*mp->gone));
+    mp->gone_at = conc_xcalloc(held->nplan + 1, sizeof(*mp->gone_at));
+    /* Every held cell is a plan cell (the reader checked): walking the
+       plan lists each once, in its order. */
+    for (size_t i = 0; i < held->nplan; i++) {
+        if (bsearch(&held->plan_ids[i], all, nall, sizeof(*all),
+                    merge_str_cmp)) {
+            held->cells[held->ncells++] = held->plan_ids[i];
+        } else {
+            mp->gone_at[mp->ngone] = i;
+            mp->gone[mp->ngone++] = held->plan_ids[i];
+        }
+    }
     free(all);
-    free(order);
-    free(dup);
 }
 
 /* Whether the cells of files hold more than one machine. */
@@ -209,7 +230,7 @@ static void merge_say(bool partial, const char *fmt, ...)
 
 static void merge_say(bool partial, const char *fmt, ...)
 {
-    char line[512];
+    char line[1024];
     va_list ap;
 
     va_start(ap, fmt);
@@ -221,31 +242,52 @@ static void merge_say(bool partial, const char *fmt, ...)
         conc_error_msg(-ENOENT, "%s", line);
 }
 
+/* How many cells of the plan belong to shard k. */
+static size_t merge_shard_cells(const struct conc_rplan *p, unsigned k)
+{
+    size_t c = 0;
+
+    for (size_t i = 0; i < p->nplan; i++)
+        c += p->plan_shard[i] == k;
+    return c;
+}
+
 /*
- * Names each missing shard (ten at most, then how many more), as errors or,
- * with partial, as warnings. Returns how many cells they hold.
+ * Names what is missing, ten lines at most, then how many more: each
+ * missing shard with its number of cells, then each missing cell of a
+ * shard that is there, with the input that holds the shard. As errors or,
+ * with partial, as warnings.
  */
-static unsigned long long merge_plan_missing(const struct merge_plan *mp,
-                                             bool partial)
+static void merge_plan_missing(struct conc_rfile *const *files,
+                               const struct merge_plan *mp, bool partial)
 {
     const struct conc_rplan *held = &mp->held;
-    unsigned long long lost = 0;
+    size_t lone = 0, total, limit, said = 0;
 
-    for (size_t i = 0; i < mp->nmissing; i++) {
+    for (size_t i = 0; i < mp->ngone; i++)
+        lone += mp->owner[held->plan_shard[mp->gone_at[i]]] != 0;
+    total = mp->nmissing + lone;
+    limit = total > 11 ? 10 : total;
+    for (size_t i = 0; i < mp->nmissing && said < limit; i++, said++) {
         unsigned k = mp->missing[i];
-        unsigned long long c = conc_plan_shard_cells(held->plan_cells, k,
-                                                     held->n);
+        size_t c = merge_shard_cells(held, k);
 
-        lost += c;
-        if (i == 10 && mp->nmissing > 11)
-            merge_say(partial, "and %zu more shards of plan %s are missing",
-                      mp->nmissing - 10, held->hash);
-        if (i >= 10 && mp->nmissing > 11)
-            continue;
-        merge_say(partial, "shard %u/%u of plan %s is missing: %llu cell%s",
+        merge_say(partial, "shard %u/%u of plan %s is missing: %zu cell%s",
                   k, held->n, held->hash, c, c == 1 ? "" : "s");
     }
-    return lost;
+    for (size_t i = 0; i < mp->ngone && said < limit; i++) {
+        unsigned k = held->plan_shard[mp->gone_at[i]];
+
+        if (!mp->owner[k])
+            continue;
+        merge_say(partial, "cell '%s' of shard %u/%u of plan %s is missing "
+                  "from '%s'", mp->gone[i], k, held->n, held->hash,
+                  files[mp->owner[k] - 1]->path);
+        said++;
+    }
+    if (total > limit)
+        merge_say(partial, "and %zu more missing shards and cells of plan %s",
+                  total - limit, held->hash);
 }
 
 int cmd_merge(int argc, char **argv)
@@ -258,14 +300,15 @@ int cmd_merge(int argc, char **argv)
         { CONC_FLAG_SWITCH, 0, "join", &join, NULL,
           "the same cell from the same machine in several reports (rounds "
           "of one suite): one cell with all their runs", 0, 0 },
-        { CONC_FLAG_SWITCH, 0, "partial", &partial, NULL,
-          "merge the shards of a plan even when some are missing: the "
-          "report records which", 0, 0 },
+        { CONC_FLAG_SWITCH, 0, "allow-partial", &partial, NULL,
+          "merge the shards of a plan even when some shards or cells are "
+          "missing: the report says it is partial and which", 0, 0 },
         { CONC_FLAG_END },
     };
     const struct conc_command cmd = {
         .name = "merge",
-        .synopsis = "merge A.json B.json ... --json OUT [--join] [--partial]",
+        .synopsis = "merge A.json B.json ... --json OUT [--join] "
+                    "[--allow-partial]",
         .flags = flags, .operands = "at least one report",
         .min_operands = 1, .max_operands = UINT_MAX,
         .epilogue = merge_epilogue,
@@ -276,11 +319,12 @@ int cmd_merge(int argc, char **argv)
     struct conc_report *rep = NULL;
     size_t n, loaded = 0, cells = 0, nout = 0, joined = 0;
     const struct conc_rcell **outc = NULL;
-    struct merge_plan mp = { { 0 }, NULL, NULL, 0 };
-    unsigned long long lost = 0;
+    struct merge_plan mp;
     bool many;
-    int rc = conc_flags_parse(&cmd, argc, argv, &ops);
+    int rc;
 
+    memset(&mp, 0, sizeof(mp));
+    rc = conc_flags_parse(&cmd, argc, argv, &ops);
     if (rc != CONC_FLAGS_OK) {
         rc = rc == CONC_FLAGS_HELP ? CONC_EXIT_OK : rc;
         goto out;
@@ -304,13 +348,13 @@ int cmd_merge(int argc, char **argv)
         goto out;
     if (mp.owner) {
         merge_plan_collect(files, n, &mp);
-        lost = merge_plan_missing(&mp, partial);
-        if (mp.nmissing && !partial) {
+        merge_plan_missing(files, &mp, partial);
+        if ((mp.nmissing || mp.ngone) && !partial) {
             conc_error_msg(-ENOENT, "plan %s is incomplete: %zu of %u "
-                           "shards, %llu of %llu cells missing; --partial "
-                           "merges what there is", mp.held.hash, mp.nmissing,
-                           mp.held.n, lost, mp.held.plan_cells);
-            rc = CONC_EXIT_FAILED;
+                           "shards, %zu of %zu cells missing; "
+                           "--allow-partial merges what there is",
+                           mp.held.hash, mp.nmissing, mp.held.n, mp.ngone,
+                           mp.held.nplan);
             goto out;
         }
     }
@@ -354,17 +398,18 @@ int cmd_merge(int argc, char **argv)
         conc_report_merge_source(rep, files[f], files[f]->ncells);
     }
     if (mp.owner)
-        conc_report_merge_plan(rep, &mp.held, mp.missing, mp.nmissing);
+        conc_report_merge_plan(rep, &mp.held, mp.missing, mp.nmissing,
+                               mp.gone, mp.ngone);
     if (conc_interrupted)
         goto out;
     rc = conc_report_write(rep, out) ? CONC_EXIT_FAILED : CONC_EXIT_OK;
     if (rc == CONC_EXIT_OK && strcmp(out, "-") != 0) {
         char plan[160] = "";
 
-        if (mp.owner && mp.nmissing)
+        if (mp.owner && (mp.nmissing || mp.ngone))
             snprintf(plan, sizeof(plan), ", partial: %zu of %u shards of "
-                     "plan %s missing (%llu of %llu cells)", mp.nmissing,
-                     mp.held.n, mp.held.hash, lost, mp.held.plan_cells);
+                     "plan %s missing (%zu of %zu cells)", mp.nmissing,
+                     mp.held.n, mp.held.hash, mp.ngone, mp.held.nplan);
         else if (mp.owner)
             snprintf(plan, sizeof(plan), ", all %u shards of plan %s",
                      mp.held.n, mp.held.hash);

@@ -99,26 +99,31 @@ void conc_report_merge_source(struct conc_report *rep,
 
 void conc_report_merge_plan(struct conc_report *rep,
                             const struct conc_rplan *held,
-                            const unsigned *missing, size_t nmissing)
+                            const unsigned *missing, size_t nmissing,
+                            char *const *gone, size_t ngone)
 {
-    json_t *shards = json_array(), *gone = json_array(), *cells = json_array();
-    unsigned long long lost = 0;
+    json_t *shards = json_array(), *lost = json_array(), *cells = json_array(),
+           *all = json_array(), *gone_ids = json_array();
 
     for (size_t i = 0; i < held->nshards; i++)
         json_array_append_new(shards, json_integer(held->shards[i]));
-    for (size_t i = 0; i < nmissing; i++) {
-        json_array_append_new(gone, json_integer(missing[i]));
-        lost += conc_plan_shard_cells(held->plan_cells, missing[i], held->n);
-    }
+    for (size_t i = 0; i < nmissing; i++)
+        json_array_append_new(lost, json_integer(missing[i]));
+    for (size_t i = 0; i < ngone; i++)
+        json_array_append_new(gone_ids, json_string(gone[i]));
     for (size_t i = 0; i < held->ncells; i++)
         json_array_append_new(cells, json_string(held->cells[i]));
+    for (size_t i = 0; i < held->nplan; i++)
+        json_array_append_new(all, json_pack("{s:s,s:I}", "id",
+                                             held->plan_ids[i], "shard",
+                                             (json_int_t)held->plan_shard[i]));
     /* The first input's "K/N" no longer describes the merged report. */
     json_object_del(rep->root, "shard");
     json_object_set_new(
         rep->root, "shard_manifest",
-        json_pack("{s:s,s:I,s:I,s:o,s:b,s:o,s:I,s:o}", "plan", held->hash,
-                  "plan_cells", (json_int_t)held->plan_cells, "n",
-                  (json_int_t)held->n, "shards", shards, "partial",
-                  nmissing > 0, "missing_shards", gone, "missing_cells",
-                  (json_int_t)lost, "cells", cells));
+        json_pack("{s:s,s:I,s:o,s:b,s:o,s:o,s:o,s:o}", "plan", held->hash,
+                  "n", (json_int_t)held->n, "shards", shards, "partial",
+                  nmissing > 0 || ngone > 0, "missing_shards", lost,
+                  "missing_cells", gone_ids, "cells", cells, "plan_cells",
+                  all));
 }

@@ -401,12 +401,6 @@ char *report_result_id(const json_t *o)
     return id;
 }
 
-unsigned long long conc_plan_shard_cells(unsigned long long plan_cells,
-                                         unsigned k, unsigned n)
-{
-    return k > plan_cells ? 0 : (plan_cells - k) / n + 1;
-}
-
 static void report_plan_free(struct conc_rplan *p)
 {
     if (!p)
@@ -416,6 +410,10 @@ static void report_plan_free(struct conc_rplan *p)
     for (size_t i = 0; i < p->ncells; i++)
         free(p->cells[i]);
     free(p->cells);
+    for (size_t i = 0; i < p->nplan; i++)
+        free(p->plan_ids[i]);
+    free(p->plan_ids);
+    free(p->plan_shard);
     free(p);
 }
 
@@ -459,28 +457,76 @@ static int report_read_shards(const struct report_ctx *ctx, const json_t *o,
     return 0;
 }
 
+/* "plan_cells": every cell of the plan, {"id", "shard"}, each id once. */
+static int report_read_plan_cells(const struct report_ctx *ctx,
+                                  const json_t *all, struct conc_rplan *p)
+{
+    const json_t *v;
+    char **sorted;
+    size_t i;
+    int err = 0;
+
+    if (!json_is_array(all))
+        return report_bad(ctx, "shard_manifest", "'plan_cells' is missing or "
+                                                 "not an array");
+    p->plan_ids = conc_xcalloc(json_array_size(all) + 1,
+                               sizeof(*p->plan_ids));
+    p->plan_shard = conc_xcalloc(json_array_size(all) + 1,
+                                 sizeof(*p->plan_shard));
+    json_array_foreach(all, i, v) {
+        const json_t *id = json_object_get(v, "id"),
+                     *k = json_object_get(v, "shard");
+
+        if (!json_is_string(id) || !json_is_integer(k) ||
+            json_integer_value(k) < 1 || json_integer_value(k) > p->n)
+            return report_bad(ctx, "shard_manifest", "a cell of 'plan_cells' "
+                                                     "is not {\"id\": string, "
+                                                     "\"shard\": 1 to 'n'}");
+        p->plan_ids[p->nplan] = conc_xstrdup(json_string_value(id));
+        p->plan_shard[p->nplan++] = (unsigned)json_integer_value(k);
+    }
+    sorted = conc_xcalloc(p->nplan + 1, sizeof(*sorted));
+    memcpy(sorted, p->plan_ids, p->nplan * sizeof(*sorted));
+    qsort(sorted, p->nplan, sizeof(*sorted), report_strp_cmp);
+    for (i = 1; i < p->nplan && !err; i++)
+        if (strcmp(sorted[i], sorted[i - 1]) == 0)
+            err = conc_error_msg(-EINVAL, "bad report '%s': shard_manifest: "
+                                 "cell '%s' is in 'plan_cells' twice",
+                                 ctx->name, sorted[i]);
+    free(sorted);
+    return err;
+}
+
+/* A plan cell and its shard, to look an id up in. */
+struct report_pcell {
+    const char *id;
+    unsigned shard;
+};
+
+static int report_pcell_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct report_pcell *)a)->id,
+                  ((const struct report_pcell *)b)->id);
+}
+
 /*
- * Checks that the manifest's cells are as many as its shards hold, none
- * twice, each among the results: a manifest that does not describe its
- * report would make merge's count of the plan wrong.
+ * Checks that the manifest describes its report: each cell it holds is
+ * listed once, among the results, and a cell of the plan in one of the
+ * report's shards. A manifest that does not would make merge's account of
+ * the plan wrong.
  */
 static int report_check_plan_cells(const struct report_ctx *ctx,
                                    const struct conc_rfile *f)
 {
     const struct conc_rplan *p = f->plan;
-    unsigned long long want = 0;
+    struct report_pcell *plan;
     char **mine, **ids;
-    char what[160];
     int err = 0;
 
-    for (size_t i = 0; i < p->nshards; i++)
-        want += conc_plan_shard_cells(p->plan_cells, p->shards[i], p->n);
-    if (want != p->ncells) {
-        snprintf(what, sizeof(what), "'cells' lists %zu cells, but its "
-                 "shards of a %llu-cell plan hold %llu", p->ncells,
-                 p->plan_cells, want);
-        return report_bad(ctx, "shard_manifest", what);
-    }
+    plan = conc_xcalloc(p->nplan + 1, sizeof(*plan));
+    for (size_t i = 0; i < p->nplan; i++)
+        plan[i] = (struct report_pcell){ p->plan_ids[i], p->plan_shard[i] };
+    qsort(plan, p->nplan, sizeof(*plan), report_pcell_cmp);
     mine = conc_xcalloc(p->ncells + 1, sizeof(*mine));
     ids = conc_xcalloc(f->ncells + 1, sizeof(*ids));
     memcpy(mine, p->cells, p->ncells * sizeof(*mine));
@@ -489,6 +535,12 @@ static int report_check_plan_cells(const struct report_ctx *ctx,
     qsort(mine, p->ncells, sizeof(*mine), report_strp_cmp);
     qsort(ids, f->ncells, sizeof(*ids), report_strp_cmp);
     for (size_t i = 0; i < p->ncells && !err; i++) {
+        struct report_pcell key = { mine[i], 0 }, *in;
+        bool held = false;
+
+        in = bsearch(&key, plan, p->nplan, sizeof(*plan), report_pcell_cmp);
+        for (size_t s = 0; in && s < p->nshards; s++)
+            held |= p->shards[s] == in->shard;
         if (i && strcmp(mine[i], mine[i - 1]) == 0)
             err = conc_error_msg(-EINVAL, "bad report '%s': shard_manifest: "
                                  "cell '%s' is listed twice", ctx->name,
@@ -498,7 +550,17 @@ static int report_check_plan_cells(const struct report_ctx *ctx,
             err = conc_error_msg(-EINVAL, "bad report '%s': shard_manifest: "
                                  "cell '%s' is not among the results",
                                  ctx->name, mine[i]);
+        else if (!in)
+            err = conc_error_msg(-EINVAL, "bad report '%s': shard_manifest: "
+                                 "cell '%s' is not in 'plan_cells'",
+                                 ctx->name, mine[i]);
+        else if (!held)
+            err = conc_error_msg(-EINVAL, "bad report '%s': shard_manifest: "
+                                 "cell '%s' belongs to shard %u, which the "
+                                 "report does not hold", ctx->name, mine[i],
+                                 in->shard);
     }
+    free(plan);
     free(mine);
     free(ids);
     return err;
@@ -509,7 +571,6 @@ static int report_read_plan(const struct report_ctx *ctx, const json_t *o,
                             struct conc_rfile *f)
 {
     const json_t *hash = json_object_get(o, "plan"),
-                 *total = json_object_get(o, "plan_cells"),
                  *n = json_object_get(o, "n"),
                  *cells = json_object_get(o, "cells"), *v;
     struct conc_rplan *p;
@@ -525,9 +586,6 @@ static int report_read_plan(const struct report_ctx *ctx, const json_t *o,
             json_string_length(hash))
         return report_bad(ctx, "shard_manifest", "'plan' is not a hash (1 to "
                                                  "64 hex digits)");
-    if (!json_is_integer(total) || json_integer_value(total) < 0)
-        return report_bad(ctx, "shard_manifest", "'plan_cells' is missing or "
-                                                 "not a count");
     /* At most the cells a sweep may have, so merge's table of shards
        stays small whatever the file says. */
     if (!json_is_integer(n) || json_integer_value(n) < 1 ||
@@ -539,9 +597,10 @@ static int report_read_plan(const struct report_ctx *ctx, const json_t *o,
                                                  "an array");
     p = f->plan = conc_xcalloc(1, sizeof(*p));
     p->hash = conc_xstrdup(json_string_value(hash));
-    p->plan_cells = (unsigned long long)json_integer_value(total);
     p->n = (unsigned)json_integer_value(n);
-    if ((err = report_read_shards(ctx, o, p)))
+    if ((err = report_read_shards(ctx, o, p)) ||
+        (err = report_read_plan_cells(ctx, json_object_get(o, "plan_cells"),
+                                      p)))
         return err;
     p->cells = conc_xcalloc(json_array_size(cells) + 1, sizeof(*p->cells));
     json_array_foreach(cells, i, v) {

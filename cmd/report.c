@@ -282,9 +282,11 @@ char *conc_report_cell_id(const struct conc_cell *cell)
 }
 
 void conc_report_set_shard_manifest(struct conc_report *rep, const char *plan,
-                                    size_t plan_cells, unsigned k, unsigned n)
+                                    char *const *plan_ids,
+                                    const unsigned *plan_shard, size_t nplan,
+                                    unsigned k, unsigned n)
 {
-    json_t *cells = json_array(), *r;
+    json_t *cells = json_array(), *all = json_array(), *r;
     size_t i;
 
     json_array_foreach(rep->results, i, r) {
@@ -292,11 +294,15 @@ void conc_report_set_shard_manifest(struct conc_report *rep, const char *plan,
         json_array_append_new(cells, json_string(id ? id : ""));
         free(id);
     }
+    /* The whole plan in every shard: merge names a missing cell by it. */
+    for (i = 0; i < nplan; i++)
+        json_array_append_new(all, json_pack("{s:s,s:I}", "id", plan_ids[i],
+                                             "shard",
+                                             (json_int_t)plan_shard[i]));
     json_object_set_new(rep->root, "shard_manifest",
-                        json_pack("{s:s,s:I,s:I,s:I,s:o}", "plan", plan,
-                                  "plan_cells", (json_int_t)plan_cells, "k",
+                        json_pack("{s:s,s:I,s:I,s:o,s:o}", "plan", plan, "k",
                                   (json_int_t)k, "n", (json_int_t)n, "cells",
-                                  cells));
+                                  cells, "plan_cells", all));
 }
 
 void conc_report_add_speedup(struct conc_report *rep,

@@ -45,12 +45,15 @@ void conc_report_set_str(struct conc_report *rep, const char *key,
 char *conc_report_cell_id(const struct conc_cell *cell);
 
 /*
- * Adds "shard_manifest" (sweep --shard K/N): the plan's hash, how many
- * cells the whole plan has, k and n, and the ids of the results added so
- * far, which must be all of the shard's.
+ * Adds "shard_manifest" (sweep --shard K/N): the plan's hash, n, k, every
+ * cell of the plan in order with the shard it belongs to (plan_ids and
+ * plan_shard, [nplan]), and the ids of the results added so far, which
+ * must be all of the shard's.
  */
 void conc_report_set_shard_manifest(struct conc_report *rep, const char *plan,
-                                    size_t plan_cells, unsigned k, unsigned n);
+                                    char *const *plan_ids,
+                                    const unsigned *plan_shard, size_t nplan,
+                                    unsigned k, unsigned n);
 
 /*
  * Writes rep to path ("-" for stdout). A file is written to a temporary
@@ -114,26 +117,23 @@ struct conc_rcell {
 
 /*
  * The plan a report is part of ("shard_manifest"): a shard's, or a merge
- * of shards'. Checked on load: its cells are among the report's results,
- * as many as its shards hold.
+ * of shards'. Checked on load: the plan's cells are distinct, each in a
+ * shard 1 to n; the report's cells are among its results and are cells
+ * of the plan in the report's shards. Whether they are all of those
+ * shards' cells is merge's question (a missing cell).
  */
 struct conc_rplan {
     char *hash;             /* equal strings: the same plan */
-    unsigned long long plan_cells; /* cells in the whole plan */
     unsigned n;             /* the plan's shards */
+    char **plan_ids;        /* [nplan]: every cell of the plan, in order */
+    unsigned *plan_shard;   /* [nplan]: the shard each belongs to */
+    size_t nplan;
     unsigned *shards;       /* [nshards]: the ones this report holds, each
                                1 to n, ascending, none twice */
     size_t nshards;
-    char **cells;           /* [ncells]: their cells' ids */
+    char **cells;           /* [ncells]: the cells it holds, by id */
     size_t ncells;
 };
-
-/*
- * How many cells shard k of n holds in a plan of plan_cells cells (cell i,
- * from 0, goes to shard i mod n + 1).
- */
-unsigned long long conc_plan_shard_cells(unsigned long long plan_cells,
-                                         unsigned k, unsigned n);
 
 struct conc_rfile {
     char *path, *version, *started_at;
@@ -194,12 +194,15 @@ void conc_report_merge_source(struct conc_report *rep,
                               const struct conc_rfile *src, size_t ncells);
 
 /*
- * Sets the merged report's "shard_manifest" to held (the shards merged and
- * their cells) with "partial" and the shards still missing, each
- * missing[i] of n; drops the "shard" copied from the first input.
+ * Sets the merged report's "shard_manifest" to held (the plan, the shards
+ * merged and the cells they hold) with "partial" and what is still
+ * missing: the shards missing[nmissing] and the plan's cells that no
+ * input holds, by id (gone[ngone]). Drops the "shard" copied from the
+ * first input.
  */
 void conc_report_merge_plan(struct conc_report *rep,
                             const struct conc_rplan *held,
-                            const unsigned *missing, size_t nmissing);
+                            const unsigned *missing, size_t nmissing,
+                            char *const *gone, size_t ngone);
 
 #endif

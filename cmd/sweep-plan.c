@@ -3,6 +3,8 @@
  * -o key=v1,v2), the matrix of cells it spans, the shard and the order.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -290,29 +292,181 @@ int sweep_add_opt(struct sweep *sw, const char *kv)
     return sweep_check_key(sw, o->key);
 }
 
-int sweep_parse_shard(const char *s, unsigned *k, unsigned *n)
+/* A whole number, at most max, from text; false when it is not one. */
+static bool sweep_uint(const char *text, unsigned long long max,
+                       unsigned long long *out)
 {
-    unsigned long long a, b;
     char *end;
 
+    if (!text || !(*text >= '0' && *text <= '9'))
+        return false;
     errno = 0;
-    if (!(*s >= '0' && *s <= '9'))
-        goto bad;
-    a = strtoull(s, &end, 10);
-    if (*end != '/' || errno || !(end[1] >= '0' && end[1] <= '9'))
-        goto bad;
-    b = strtoull(end + 1, &end, 10);
-    if (*end || errno)
-        goto bad;
+    *out = strtoull(text, &end, 10);
+    return !*end && !errno && *out <= max;
+}
+
+/*
+ * An environment variable that must be a whole number: false when unset;
+ * a set one that is not a number is a usage error (*rc).
+ */
+static bool sweep_env(const char *name, unsigned long long *out, int *rc)
+{
+    const char *v = getenv(name);
+
+    if (!v)
+        return false;
+    if (!sweep_uint(v, UINT32_MAX, out)) {
+        *rc = conc_usage_error("--shard auto: bad %s '%s': expected a whole "
+                               "number", name, v);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * --shard auto in a Slurm job array; want_n: N given (auto/N), 0: the
+ * array's. Sets *k and *n. 0, or CONC_EXIT_USAGE with the message printed.
+ */
+static int sweep_shard_slurm(unsigned long long want_n, unsigned long long *k,
+                             unsigned long long *n, char *src, size_t len)
+{
+    unsigned long long id, lo, hi, step = 1, count = 0, span;
+    bool have_lo, have_hi, have_count;
+    int rc = 0;
+
+    if (!sweep_env("SLURM_ARRAY_TASK_ID", &id, &rc))
+        return rc;
+    have_lo = sweep_env("SLURM_ARRAY_TASK_MIN", &lo, &rc);
+    have_hi = !rc && sweep_env("SLURM_ARRAY_TASK_MAX", &hi, &rc);
+    have_count = !rc && sweep_env("SLURM_ARRAY_TASK_COUNT", &count, &rc);
+    if (!rc && getenv("SLURM_ARRAY_TASK_STEP"))
+        sweep_env("SLURM_ARRAY_TASK_STEP", &step, &rc);
+    if (rc)
+        return rc;
+    if (want_n) {
+        /* Some shards of a larger plan: the indices are shard numbers. */
+        if (id < 1 || id > want_n)
+            return conc_usage_error("--shard auto/%llu: SLURM_ARRAY_TASK_ID "
+                                    "is %llu, but with auto/N the array's "
+                                    "indices are the shard numbers, 1 to "
+                                    "%llu (--array=1-%llu)", want_n, id,
+                                    want_n, want_n);
+        *k = id;
+        *n = want_n;
+        snprintf(src, len, "SLURM_ARRAY_TASK_ID=%llu, N given", id);
+        return 0;
+    }
+    if (!have_lo)
+        return conc_usage_error("--shard auto: SLURM_ARRAY_TASK_ID is set but "
+                                "SLURM_ARRAY_TASK_MIN is not, so its place "
+                                "in the array is unknown; give K/N");
+    if (step < 1 || id < lo || (have_hi && (hi < lo || id > hi)) ||
+        (id - lo) % step) {
+        char hi_text[24] = "?";
+
+        if (have_hi)
+            snprintf(hi_text, sizeof(hi_text), "%llu", hi);
+        return conc_usage_error("--shard auto: SLURM_ARRAY_TASK_ID %llu is "
+                                "not a task of the array %llu-%s:%llu", id, lo,
+                                hi_text, step);
+    }
+    span = have_hi ? (hi - lo) / step + 1 : 0;
+    if (!have_count && !have_hi)
+        return conc_usage_error("--shard auto: neither SLURM_ARRAY_TASK_COUNT "
+                                "nor SLURM_ARRAY_TASK_MAX is set, so the "
+                                "array's size is unknown; give K/N");
+    /* A list such as --array=3,5 spans more than it holds: its indices
+       are not the places of the tasks. */
+    if (have_count && have_hi && count != span)
+        return conc_usage_error("--shard auto: the job array %llu-%llu holds "
+                                "%llu tasks (SLURM_ARRAY_TASK_COUNT), not a "
+                                "range of %llu; for some shards of a larger "
+                                "plan give its N: --shard auto/N", lo, hi,
+                                count, span);
+    *n = have_count ? count : span;
+    *k = (id - lo) / step + 1;
+    if (*k > *n)
+        return conc_usage_error("--shard auto: SLURM_ARRAY_TASK_ID %llu is "
+                                "past the array's %llu tasks", id, *n);
+    snprintf(src, len, "SLURM_ARRAY_TASK_ID=%llu in the array %llu-%llu",
+             id, lo, lo + (*n - 1) * step);
+    if (step > 1)
+        snprintf(src + strlen(src), len - strlen(src), ":%llu", step);
+    return 0;
+}
+
+/* --shard auto: K/N from a job engine's environment. */
+static int sweep_shard_auto(unsigned long long want_n, unsigned long long *k,
+                            unsigned long long *n, char *src, size_t len)
+{
+    const char *slurm = getenv("SLURM_ARRAY_TASK_ID"),
+               *kube = getenv("JOB_COMPLETION_INDEX");
+    unsigned long long idx;
+    int rc = 0;
+
+    if (slurm && kube)
+        return conc_usage_error("--shard auto: both SLURM_ARRAY_TASK_ID and "
+                                "JOB_COMPLETION_INDEX are set, so the engine "
+                                "is unclear; give K/N");
+    if (slurm)
+        return sweep_shard_slurm(want_n, k, n, src, len);
+    if (!kube)
+        return conc_usage_error("--shard auto found no job index: it looks "
+                                "for SLURM_ARRAY_TASK_ID (a Slurm job array) "
+                                "and JOB_COMPLETION_INDEX (a Kubernetes "
+                                "Indexed Job); elsewhere give K/N");
+    if (!sweep_env("JOB_COMPLETION_INDEX", &idx, &rc))
+        return rc;
+    if (!want_n)
+        return conc_usage_error("--shard auto: JOB_COMPLETION_INDEX is set (a "
+                                "Kubernetes Indexed Job), which does not say "
+                                "how many completions the Job has; give them: "
+                                "--shard auto/N");
+    if (idx >= want_n)
+        return conc_usage_error("--shard auto/%llu: JOB_COMPLETION_INDEX is "
+                                "%llu, past the %llu completions (0 to %llu)",
+                                want_n, idx, want_n, want_n - 1);
+    *k = idx + 1;
+    *n = want_n;
+    snprintf(src, len, "JOB_COMPLETION_INDEX=%llu, N given", idx);
+    return 0;
+}
+
+int sweep_parse_shard(const char *s, struct sweep_slice *sl)
+{
+    unsigned long long a = 0, b = 0;
+    const char *slash = strchr(s, '/');
+    char num[24];
+    int rc;
+
+    sl->source[0] = '\0';
+    if (strncmp(s, "auto", 4) == 0 && (!s[4] || s[4] == '/')) {
+        if (s[4] == '/' && (!sweep_uint(s + 5, SWEEP_CELLS_MAX, &b) || !b))
+            return conc_usage_error("bad value '%s' for '--shard': expected "
+                                    "auto/N with N 1 to %u", s,
+                                    SWEEP_CELLS_MAX);
+        if ((rc = sweep_shard_auto(b, &a, &b, sl->source,
+                                   sizeof(sl->source))))
+            return rc;
+    } else {
+        if (!slash || (size_t)(slash - s) >= sizeof(num))
+            goto bad;
+        memcpy(num, s, (size_t)(slash - s));
+        num[slash - s] = '\0';
+        if (!sweep_uint(num, ULLONG_MAX, &a) ||
+            !sweep_uint(slash + 1, ULLONG_MAX, &b))
+            goto bad;
+    }
     if (b < 1 || b > SWEEP_CELLS_MAX || a < 1 || a > b)
         return conc_usage_error("bad shard '%llu/%llu': K must be 1 to N, "
                                 "and N 1 to %u", a, b, SWEEP_CELLS_MAX);
-    *k = (unsigned)a;
-    *n = (unsigned)b;
+    sl->k = (unsigned)a;
+    sl->n = (unsigned)b;
+    snprintf(sl->text, sizeof(sl->text), "%u/%u", sl->k, sl->n);
     return 0;
 bad:
     return conc_usage_error("bad value '%s' for '--shard': expected K/N such "
-                            "as 2/4", s);
+                            "as 2/4, auto or auto/N", s);
 }
 
 /* The swept options this cell uses, as "key=value key=value". */
@@ -444,12 +598,17 @@ int sweep_build(struct sweep *sw)
     return rc;
 }
 
+unsigned sweep_shard_of(size_t i, unsigned n)
+{
+    return (unsigned)(i % n) + 1;
+}
+
 size_t sweep_shard(struct sweep *sw, unsigned k, unsigned n)
 {
     size_t in_shard = 0;
 
     for (size_t i = 0; i < sw->ncells; i++) {
-        sw->cells[i].in_shard = i % n == k - 1;
+        sw->cells[i].in_shard = sweep_shard_of(i, n) == k;
         in_shard += sw->cells[i].in_shard;
     }
     return in_shard;
@@ -464,8 +623,27 @@ static void sweep_fnv(uint64_t *h, const char *text)
     }
 }
 
-void sweep_plan_hash(const struct sweep *sw, bool interleave,
-                     const char *seed, char out[17])
+char **sweep_plan_ids(const struct sweep *sw)
+{
+    char **ids = conc_xcalloc(sw->ncells + 1, sizeof(*ids));
+
+    for (size_t i = 0; i < sw->ncells; i++) {
+        ids[i] = conc_report_cell_id(&sw->cells[i].cell);
+        if (!ids[i])
+            ids[i] = conc_xstrdup("");
+    }
+    return ids;
+}
+
+void sweep_plan_ids_free(char **ids, size_t n)
+{
+    for (size_t i = 0; ids && i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+void sweep_plan_hash(const struct sweep *sw, char *const *ids,
+                     bool interleave, const char *seed, char out[17])
 {
     uint64_t h = 0xcbf29ce484222325ull;
     char line[96];
@@ -478,11 +656,9 @@ void sweep_plan_hash(const struct sweep *sw, bool interleave,
     sweep_fnv(&h, seed ? seed : "random");
     sweep_fnv(&h, "\n");
     for (size_t i = 0; i < sw->ncells; i++) {
-        char *id = conc_report_cell_id(&sw->cells[i].cell);
         sweep_fnv(&h, "cell ");
-        sweep_fnv(&h, id ? id : "");
+        sweep_fnv(&h, ids[i]);
         sweep_fnv(&h, "\n");
-        free(id);
     }
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }

@@ -23,7 +23,8 @@ static const char sweep_synopsis[] =
     "sweep [--models all|M1,M2] [--workloads all|W1,W2]\n"
     "                       [--tasks T1,T2,...] [--runs R] [--warmup N]\n"
     "                       [-o key=v1,v2]... [--seed S]\n"
-    "                       [--interleave|--no-interleave] [--shard K/N]\n"
+    "                       [--interleave|--no-interleave]\n"
+    "                       [--shard K/N|auto|auto/N] [--dry-run]\n"
     "                       [--json FILE|-]";
 
 static const char sweep_epilogue[] =
@@ -36,7 +37,13 @@ static const char sweep_epilogue[] =
     "nearest in time, the median of the ratios and its bootstrap 95% CI\n"
     "(\"speedup\" in the report). A CPU-bound (primes) speedup whose CI lies\n"
     "wholly above min(tasks, usable CPUs) is marked impossible: the\n"
-    "baseline was disturbed.\n";
+    "baseline was disturbed.\n"
+    "\n"
+    "--shard auto takes K/N from a Slurm job array (SLURM_ARRAY_TASK_ID\n"
+    "and the array's bounds; auto/N: the indices are the shard numbers) or\n"
+    "a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, from 0; auto/N only).\n"
+    "--dry-run prints the plan, this shard's cells and a time estimate, and\n"
+    "runs and writes nothing.\n";
 
 /*
  * Checks every cell of the shard up front, so a refusal shows before the
@@ -143,13 +150,6 @@ static int sweep_execute(struct sweep *sw, bool interleave, uint64_t seed)
     return rc;
 }
 
-/* How a sharded sweep was sliced, for its report. */
-struct sweep_slice {
-    unsigned k, n;
-    char text[48];  /* "K/N" */
-    char plan[17];  /* sweep_plan_hash */
-};
-
 /*
  * The report of the shard's cells, with how they were ordered and sliced
  * (slice NULL: not sharded). Its argv is "concbench sweep ...", as typed.
@@ -157,7 +157,8 @@ struct sweep_slice {
  */
 static int sweep_write_report(const struct sweep *sw, int argc, char **argv,
                               const char *json, bool interleave,
-                              uint64_t seed, const struct sweep_slice *slice)
+                              uint64_t seed, const struct sweep_slice *slice,
+                              char *const *ids)
 {
     char **args = conc_xcalloc((size_t)argc + 2, sizeof(*args));
     struct conc_report *rep;
@@ -183,9 +184,15 @@ static int sweep_write_report(const struct sweep *sw, int argc, char **argv,
             conc_report_add_speedup(rep, &sw->cells[i].speedup);
     }
     /* Every cell of the shard is in: merge checks the plan against it. */
-    if (slice)
-        conc_report_set_shard_manifest(rep, slice->plan, sw->ncells, slice->k,
-                                       slice->n);
+    if (slice) {
+        unsigned *shard_of = conc_xcalloc(sw->ncells + 1, sizeof(*shard_of));
+
+        for (size_t i = 0; i < sw->ncells; i++)
+            shard_of[i] = sweep_shard_of(i, slice->n);
+        conc_report_set_shard_manifest(rep, slice->plan, ids, shard_of,
+                                       sw->ncells, slice->k, slice->n);
+        free(shard_of);
+    }
     if (conc_report_write(rep, json))
         rc = -1;
     conc_report_free(rep);
@@ -196,7 +203,7 @@ int cmd_sweep(int argc, char **argv)
 {
     const char *models = NULL, *workloads = NULL, *tasks = NULL,
                *seed_s = NULL, *shard_s = NULL, *json = NULL;
-    bool inter_on = false, inter_off = false, interleave;
+    bool inter_on = false, inter_off = false, dry_run = false, interleave;
     unsigned long long runs = 5, warmup = 1;
     struct conc_flag_list opts;
     const struct conc_flag flags[] = {
@@ -224,7 +231,11 @@ int cmd_sweep(int argc, char **argv)
           "run each cell's repetitions back to back", 0, 0 },
         { CONC_FLAG_STRING, 0, "shard", &shard_s, "K/N",
           "run only the K-th of N disjoint slices: cell i (in matrix order) "
-          "belongs to shard i mod N + 1", 0, 0 },
+          "belongs to shard i mod N + 1; auto or auto/N: K (and N) from the "
+          "job engine", 0, 0 },
+        { CONC_FLAG_SWITCH, 0, "dry-run", &dry_run, NULL,
+          "print the plan, this shard's cells and a time estimate; run "
+          "nothing and write no report", 0, 0 },
         { CONC_FLAG_STRING, 0, "json", &json, "FILE",
           "write the report ('-': stdout)", 0, 0 },
         { CONC_FLAG_END },
@@ -235,7 +246,8 @@ int cmd_sweep(int argc, char **argv)
     };
     struct conc_operands ops;
     struct conc_host host;
-    struct sweep_slice slice = { 1, 1, "", "" };
+    struct sweep_slice slice = { 1, 1, "1/1", "", "" };
+    char **ids = NULL;
     uint64_t seed = 0;
     struct sweep sw;
     char seed_text[24];
@@ -261,14 +273,16 @@ int cmd_sweep(int argc, char **argv)
                          "number below 2^53", seed_s);
         goto out;
     }
-    if (shard_s && sweep_parse_shard(shard_s, &slice.k, &slice.n))
+    if (shard_s && sweep_parse_shard(shard_s, &slice))
         goto out;
     /* -o is checked against the selected models and workloads, which may
        come later on the command line: all flags first, then -o. */
     for (size_t i = 0; i < opts.n; i++)
         if (sweep_add_opt(&sw, opts.v[i]))
             goto out;
-    if (json && conc_report_check_path(json))
+    /* A dry run writes nothing, so its --json need not be writable yet
+       (a job's output directory is often made by the job). */
+    if (json && !dry_run && conc_report_check_path(json))
         goto out;
     sw.runs = (unsigned)runs;
     sw.warmup = (unsigned)warmup;
@@ -278,14 +292,21 @@ int cmd_sweep(int argc, char **argv)
 
     if ((rc = sweep_build(&sw)))
         goto out;
-    if (!sweep_shard(&sw, slice.k, slice.n))
+    if (!sweep_shard(&sw, slice.k, slice.n) && !dry_run)
         conc_warn("shard %u/%u of %zu cells is empty", slice.k, slice.n,
                   sw.ncells);
-    snprintf(slice.text, sizeof(slice.text), "%u/%u", slice.k, slice.n);
     snprintf(seed_text, sizeof(seed_text), "%llu", (unsigned long long)seed);
-    if (shard_s && json)
-        sweep_plan_hash(&sw, interleave, seed_s ? seed_text : NULL,
+    if ((shard_s && json) || dry_run) {
+        ids = sweep_plan_ids(&sw);
+        sweep_plan_hash(&sw, ids, interleave, seed_s ? seed_text : NULL,
                         slice.plan);
+    }
+    if (dry_run) {
+        sweep_print_plan(stdout, &sw, &slice, interleave,
+                         seed_s ? seed_text : NULL, json);
+        rc = CONC_EXIT_OK;
+        goto out;
+    }
 
     rc = sweep_execute(&sw, interleave, seed);
     if (rc >= 128)
@@ -298,9 +319,10 @@ int cmd_sweep(int argc, char **argv)
 
     sweep_print_table(json && strcmp(json, "-") == 0 ? stderr : stdout, &sw);
     if (json && sweep_write_report(&sw, argc, argv, json, interleave, seed,
-                                   shard_s ? &slice : NULL))
+                                   shard_s ? &slice : NULL, ids))
         rc = CONC_EXIT_FAILED;
 out:
+    sweep_plan_ids_free(ids, sw.ncells);
     conc_flags_fini(&ops);
     sweep_fini(&sw);
     return rc;

@@ -74,11 +74,28 @@ int sweep_select(struct sweep *sw, const char *models, const char *workloads,
  */
 int sweep_add_opt(struct sweep *sw, const char *kv);
 
+/* How a sweep is sliced: shard k of n (1/1: the whole matrix). */
+struct sweep_slice {
+    unsigned k, n;
+    char text[48];    /* "K/N" */
+    char source[160]; /* where auto found K and N, for --dry-run; "" */
+    char plan[17];    /* sweep_plan_hash */
+};
+
 /*
- * Parses "--shard K/N" (1 <= K <= N). Returns 0, or CONC_EXIT_USAGE with
- * the message printed.
+ * Parses "--shard K/N" (1 <= K <= N), or "auto" / "auto/N", which take K
+ * and N from the job engine's environment:
+ *   - a Slurm job array (SLURM_ARRAY_TASK_ID): with "auto", the array is
+ *     the plan, its tasks the shards in order (N from
+ *     SLURM_ARRAY_TASK_COUNT, or from SLURM_ARRAY_TASK_MIN, _MAX and _STEP,
+ *     which must agree; K the task's place in it); with "auto/N", the
+ *     array's indices are the shard numbers, 1 to N (a rerun of some);
+ *   - a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, from 0): "auto/N"
+ *     only, K = the index + 1, as the Job does not tell its completions.
+ * Sets sl's k, n, text and source. Returns 0, or CONC_EXIT_USAGE with one
+ * line printed (for auto with no engine: what it looked for).
  */
-int sweep_parse_shard(const char *s, unsigned *k, unsigned *n);
+int sweep_parse_shard(const char *s, struct sweep_slice *sl);
 
 /*
  * Builds every cell of the matrix in its canonical order: workloads, then
@@ -90,23 +107,34 @@ int sweep_parse_shard(const char *s, unsigned *k, unsigned *n);
  */
 int sweep_build(struct sweep *sw);
 
+/* The shard of n that cell i (in matrix order) belongs to: i mod n + 1. */
+unsigned sweep_shard_of(size_t i, unsigned n);
+
 /*
- * Marks the cells of shard k of n: cell i (in matrix order) belongs to
- * shard i mod n + 1. Returns how many cells are in it.
+ * Marks the cells of shard k of n (sweep_shard_of). Returns how many cells
+ * are in it.
  */
 size_t sweep_shard(struct sweep *sw, unsigned k, unsigned n);
+
+/*
+ * The id of every cell of the matrix, in order: the id compare and merge
+ * match cells by (conc_report_cell_id). [sw->ncells]; free with
+ * sweep_plan_ids_free.
+ */
+char **sweep_plan_ids(const struct sweep *sw);
+void sweep_plan_ids_free(char **ids, size_t n);
 
 /*
  * The plan's hash, which every shard's manifest records so that merge can
  * tell the shards of one plan: FNV-1a (64 bits) of a canonical text of it,
  * a line each for the runs, the warmup, the order and the seed (a --seed
  * given, seed NULL: drawn by each shard, so not part of the plan), then a
- * line for each cell of the matrix in order, by the id compare and merge
- * match cells by. The same matrix hashes alike however it was typed
+ * line for each cell of the matrix in order, by its id (ids, from
+ * sweep_plan_ids). The same matrix hashes alike however it was typed
  * ("all" or the names, 1e5 or 100000). 16 hex digits into out.
  */
-void sweep_plan_hash(const struct sweep *sw, bool interleave,
-                     const char *seed, char out[17]);
+void sweep_plan_hash(const struct sweep *sw, char *const *ids,
+                     bool interleave, const char *seed, char out[17]);
 
 /* A seed nobody chose (the time and the pid, mixed), below 2^53. */
 uint64_t sweep_random_seed(void);
@@ -118,6 +146,27 @@ uint64_t sweep_random_seed(void);
  */
 struct sweep_step *sweep_steps(const struct sweep *sw, bool interleave,
                                uint64_t seed, size_t *n);
+
+/*
+ * A rough time of one timed run of a cell, in ns, or a negative number
+ * when there is no basis for one: primes from its n (the sieve's CPU time
+ * a number, measured), spread over min(tasks, usable_cpus) when the model
+ * is preemptive; sleep from ms, count and jitter, its tasks' waits
+ * overlapping except under sequential; any other workload unknown. Model
+ * overhead, setup and a busy machine are not counted.
+ */
+double sweep_estimate_run(const struct sweep_cell *sc, double usable_cpus);
+
+/*
+ * --dry-run: prints the plan on f without running anything: its hash, the
+ * cells in matrix order with the shard of each, this shard's marked, each
+ * with a time estimate (sweep_estimate_run) over its runs and warmups,
+ * the totals for this shard and the whole plan, how the estimate is made,
+ * and where the report would go (json; NULL: nowhere). Nothing is written.
+ */
+void sweep_print_plan(FILE *f, const struct sweep *sw,
+                      const struct sweep_slice *sl, bool interleave,
+                      const char *seed, const char *json);
 
 /* Frees everything sw holds; sw may be half built. */
 void sweep_fini(struct sweep *sw);

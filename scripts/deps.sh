@@ -9,9 +9,10 @@ pkgs="build-essential pkg-config libjansson-dev libuv1-dev
 libboost-context-dev libhttp-parser-dev libck-dev"
 # Tests: Criterion (unit), bats and jq (CLI), nginx (a real HTTP peer),
 # valgrind and clang with its sanitizer/fuzzer runtimes (reliability),
-# Slurm and munge (a one-node cluster for the examples' job array).
+# Slurm and munge (a one-node cluster for the examples' job array), PyYAML
+# (the examples' workflows and manifests).
 pkgs="$pkgs libcriterion-dev bats jq nginx valgrind clang libclang-rt-14-dev"
-pkgs="$pkgs slurm-wlm munge"
+pkgs="$pkgs slurm-wlm munge python3-yaml"
 # Benchmarks and charts: the reference tools and Debian's matplotlib.
 pkgs="$pkgs hyperfine primesieve wrk python3-matplotlib"
 

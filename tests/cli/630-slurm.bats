@@ -93,8 +93,9 @@ cells() {
 
     out=results/raw/sweep-$job
     ls "$out"
+    # Each task found its shard in Slurm's variables (--shard auto).
     for k in 1 2 3; do
-        jq -e --argjson k "$k" '.shard_manifest.k == $k and .shard_manifest.n == 3' "$out/shard-$k.json"
+        jq -e --argjson k "$k" '.shard_manifest.k == $k and .shard_manifest.n == 3 and .shard == "\($k)/3" and (.argv | index("auto")) != null' "$out/shard-$k.json"
     done
     plan=$(jq -r .shard_manifest.plan "$out/shard-1.json")
     grep -q "into '$out/sweep.json': $total cells, all 3 shards of plan $plan" concbench-merge-"$merge".out
@@ -104,7 +105,7 @@ cells() {
     [ "$(jq '.results | length' "$m")" -eq "$total" ]
     [ "$(cells "$m")" = "$(cells whole.json)" ]
     [ "$(jq -c '[.results[] | {model, model_options, workload, workload_options, tasks}] | unique | length' "$m")" -eq "$total" ]
-    jq -e --arg p "$plan" '.shard_manifest | .plan == $p and .shards == [1, 2, 3] and .partial == false and (.cells | length) == 12' "$m"
+    jq -e --arg p "$plan" '.shard_manifest | .plan == $p and .shards == [1, 2, 3] and .partial == false and .missing_cells == [] and (.cells | length) == 12 and (.plan_cells | length) == 12' "$m"
     jq -e '(.merged_from | length) == 3 and (.argv[0:2] == ["concbench", "merge"])' "$m"
     # Each cell with its host: its own, or the report's when there is one
     # machine; here, the node the whole sweep ran on.
@@ -123,6 +124,13 @@ cells() {
     cat concbench-merge-"$merge".out
     [ "$(cat concbench-merge-"$merge".out)" = "concbench: shard 1/3 of plan $plan is missing: 4 cells
 concbench: shard 3/3 of plan $plan is missing: 4 cells
-concbench: plan $plan is incomplete: 2 of 3 shards, 8 of 12 cells missing; --partial merges what there is" ]
+concbench: plan $plan is incomplete: 2 of 3 shards, 8 of 12 cells missing; --allow-partial merges what there is" ]
     [ ! -e lone/sweep.json ]
+    jq -e '.shard == "2/3" and (.argv | index("auto/3")) != null' lone/shard-2.json
+    # CONCBENCH_MERGE=--allow-partial merges it, saying which cells are
+    # missing: shards 1 and 3's.
+    merge=$(CONCBENCH_OUT=lone CONCBENCH_MERGE=--allow-partial sbatch --parsable "$root/examples/slurm/merge.sbatch" "$job")
+    wait_job "$merge" 120 || { diagnose; false; }
+    [ "$(job_states "$merge")" = COMPLETED ] || { diagnose; false; }
+    jq -e '.shard_manifest | .partial == true and .shards == [2] and .missing_shards == [1, 3] and (.missing_cells | length) == 8 and (.cells | length) == 4' lone/sweep.json
 }

@@ -218,10 +218,12 @@ static void fuzz_merge(const struct conc_rfile *f)
 
     fuzz_stdout_reset();
     rc = cmd_merge(6, argv);
-    /* A shard of a plan cut in several: the others are missing. */
-    if (f->plan && f->plan->nshards < f->plan->n) {
-        fuzz_check(rc == CONC_EXIT_FAILED, "merge refuses a plan with "
-                                           "shards missing");
+    /* A shard of a plan cut in several (the others are missing), or a
+       plan some of whose cells the report lacks. */
+    if (f->plan && (f->plan->nshards < f->plan->n ||
+                    f->plan->ncells < f->plan->nplan)) {
+        fuzz_check(rc == CONC_EXIT_USAGE, "merge refuses a plan with "
+                                          "shards or cells missing");
         return;
     }
     if (fuzz_has_dups(f)) {
