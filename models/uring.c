@@ -28,7 +28,7 @@
 #define URING_WORKERS_MAX 1024
 #define URING_ENTRIES_MAX 32768 /* the kernel's IORING_MAX_ENTRIES */
 
-/* Declared even without liburing, so `list` and option parsing stay the same. */
+/* Declared even without liburing, so `list` and option parsing stay put. */
 static const struct conc_opt uring_opts[] = {
     { "workers", CONC_OPT_COUNT, "1", "rings, each on its own OS thread; "
       "tasks are split between them (at most one ring per task)", NULL, 1,
