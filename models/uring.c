@@ -123,7 +123,6 @@ struct uring_task {
 /* One ring and the tasks [first, first + n) of the run that it drives. */
 struct uring_ring {
     struct io_uring ring;
-    bool open;
     unsigned char skip;  /* IOSQE_CQE_SKIP_SUCCESS, when the kernel has it */
     const struct conc_run *r;
     char *tasks;         /* n tasks of stride bytes */
@@ -766,7 +765,7 @@ static void uring_ring_run(struct uring_ring *rg)
         uring_sync_check(rg);
         if (!rg->live)
             break;
-        if (!rg->ready_head && !rg->inflight && !rg->parked && rg->live &&
+        if (!rg->ready_head && !rg->inflight && !rg->parked &&
             !io_uring_sq_ready(&rg->ring) &&
             !atomic_load(&rg->remote)) {
             /* Only a model bug gets here: tasks with nothing armed. */
@@ -852,7 +851,6 @@ static int uring_ring_open(struct uring_ring *rg, unsigned entries,
         return conc_error(err, "cannot set up io_uring ring %u of %u "
                           "(entries=%u%s)", rg->id, workers, entries,
                           sqpoll ? ", sqpoll=on" : "");
-    rg->open = true;
     rg->skip = (p.features & IORING_FEAT_CQE_SKIP) ? IOSQE_CQE_SKIP_SUCCESS
                                                    : 0;
     return 0;
