@@ -193,20 +193,22 @@ static int uring_disabled_sysctl(void)
  * it (kernel.io_uring_disabled, a filter, a security module) EPERM. About
  * a microsecond, once per process.
  */
+extern struct conc_model conc_model_uring;
+
 __attribute__((constructor)) static void uring_probe(void)
 {
-    extern struct conc_model conc_model_uring;
     struct io_uring_params p;
-    int saved = errno;
+    int saved = errno, err;
     long fd;
 
     memset(&p, 0, sizeof(p));
     fd = syscall(__NR_io_uring_setup, 0u, &p);
+    err = fd < 0 ? errno : 0;
     if (fd >= 0)
         close((int)fd); /* no kernel accepts 0 entries; had one, it works */
-    else if (errno != EINVAL)
+    else if (err != EINVAL)
         conc_model_uring.unavailable =
-            uring_refusal(errno, errno == EPERM ? uring_disabled_sysctl() : -1,
+            uring_refusal(err, err == EPERM ? uring_disabled_sysctl() : -1,
                           uring_why, sizeof(uring_why));
     errno = saved;
 }
