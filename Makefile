@@ -54,6 +54,11 @@ ALL_CFLAGS += -DCONC_HAVE_UV $(shell $(PKG_CONFIG) --cflags libuv)
 LIBS += $(shell $(PKG_CONFIG) --libs libuv)
 UV_VERSION := $(shell $(PKG_CONFIG) --modversion libuv)
 endif
+# liburing: the uring model (NO_URING=1 builds as if it were missing).
+ifeq ($(if $(NO_URING),,$(shell $(PKG_CONFIG) --exists liburing && echo 1)),1)
+ALL_CFLAGS += -DCONC_HAVE_URING $(shell $(PKG_CONFIG) --cflags liburing)
+LIBS += $(shell $(PKG_CONFIG) --libs liburing)
+endif
 ifeq ($(if $(NO_BOOST_CONTEXT),,$(call have_lib,stdio.h,-lboost_context)),1)
 ALL_CFLAGS += -DCONC_HAVE_BOOST_CONTEXT
 LIBS += -lboost_context

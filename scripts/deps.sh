@@ -6,7 +6,7 @@ set -eu
 
 # Build: compiler, pkg-config and the libraries the code links.
 pkgs="build-essential pkg-config libjansson-dev libuv1-dev
-libboost-context-dev libhttp-parser-dev libck-dev"
+libboost-context-dev libhttp-parser-dev libck-dev liburing-dev"
 # Tests: Criterion (unit), bats and jq (CLI), nginx (a real HTTP peer),
 # valgrind and clang with its sanitizer/fuzzer runtimes (reliability),
 # Slurm and munge (a one-node cluster for the examples' job array), PyYAML

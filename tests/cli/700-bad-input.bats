@@ -74,6 +74,15 @@ list extra | unexpected argument 'extra'
 -m sequential -w sleep --export-csv /nonexistent/x.csv | cannot write '/nonexistent/x.csv'
 -m sequential -w sleep --export-markdown /proc/x.md | cannot write '/proc/x.md'
 -m sequential -w sleep --json '' | empty value for '--json'
+-m uring -w sleep -o workers=0 | value '0' for option 'workers' is out of range
+-m uring -w sleep -o workers=1025 | value '1025' for option 'workers' is out of range
+-m uring -w sleep -o entries=1 | value '1' for option 'entries' is out of range (2 to 32768)
+-m uring -w sleep -o entries=65536 | value '65536' for option 'entries' is out of range
+-m uring -w sleep -o entries=1e9x | bad value '1e9x' for option 'entries'
+-m uring -w sleep -o entries= | empty value for option 'entries'
+-m uring -w sleep -o sqpoll=maybe | bad value 'maybe' for option 'sqpoll'
+-m uring -w sleep -o offload=on | unknown option 'offload'
+-m uring -w sleep -o entries=4 -o entries=8 | option 'entries' given twice
 TABLE
 )
 

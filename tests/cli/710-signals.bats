@@ -147,9 +147,27 @@ long_http=(-o delay=30s -o requests=1 -t 8)
     interrupt INT 130 eventloop http "${long_http[@]}"
 }
 
+@test "SIGTERM stops uring/primes cleanly" {
+    interrupt TERM 143 uring primes "${long_primes[@]}"
+}
+
+@test "SIGINT stops uring/sleep cleanly" {
+    interrupt INT 130 uring sleep "${long_sleep[@]}"
+}
+
+@test "SIGTERM stops uring/yield cleanly" {
+    interrupt TERM 143 uring yield "${long_yield[@]}"
+}
+
+@test "SIGINT stops uring/http cleanly" {
+    interrupt INT 130 uring http "${long_http[@]}"
+}
+
 @test "SIGINT with worker pools and options" {
     interrupt INT 130 threads sleep -o ms=30s -t 50 -o workers=4 -o gil=on
     interrupt INT 130 fork primes -o n=1e12 -t 4 -o workers=2
     interrupt INT 130 green sleep -o ms=30s -t 1000 -o workers=2
     interrupt INT 130 eventloop primes -o n=1e12 -t 2 -o offload=on
+    interrupt INT 130 uring sleep -o ms=30s -t 1000 -o workers=2 -o sqpoll=on
+    interrupt TERM 143 uring counter -o increments=1e9 -o hold=1us -o yield_inside=on -t 4 -o workers=2
 }

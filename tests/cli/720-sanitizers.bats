@@ -135,6 +135,15 @@ EOF
     san_model "$ASAN" -m eventloop -o workers=2 -o offload=on -o pool=2
 }
 
+@test "asan+ubsan: uring, 1 and 2 rings, sqpoll=on" {
+    san_available uring || skip "uring is not in this build"
+    san_model "$ASAN" -m uring
+    san_model "$ASAN" -m uring -o workers=2
+    san_model "$ASAN" -m uring -o workers=2 -o sqpoll=on -o entries=2
+    san_cell "$ASAN" -m uring -o workers=2 -w counter -o lock=mutex \
+        -o yield_inside=on -o increments=3000 -t 6
+}
+
 @test "tsan: sequential" { san_model "$TSAN" -m sequential; }
 @test "tsan: fork, one process per task and a pool of 2" {
     san_model "$TSAN" -m fork
@@ -156,6 +165,19 @@ EOF
     san_model "$TSAN" -m eventloop -o workers=2
     san_model "$TSAN" -m eventloop -o workers=2 -o offload=on -o pool=2
 }
+
+@test "tsan: uring, 1 and 2 rings, sqpoll=on" {
+    san_available uring || skip "uring is not in this build"
+    san_model "$TSAN" -m uring
+    san_model "$TSAN" -m uring -o workers=2
+    san_model "$TSAN" -m uring -o workers=2 -o sqpoll=on -o entries=2
+    san_cell "$TSAN" -m uring -o workers=2 -w counter -o lock=mutex \
+        -o yield_inside=on -o increments=3000 -t 6
+}
+
+# san_available MODEL: whether the sanitizer builds have it (and the
+# kernel allows it).
+san_available() { ! "$ASAN" list | grep -q "^  $1 .*unavailable"; }
 
 # san_interrupt BIN DELAY ARGS...: starts a long cell, sends SIGINT after
 # DELAY seconds; it must exit 130 within 5 s with no sanitizer report.
@@ -193,5 +215,11 @@ san_interrupt() {
         done
         san_interrupt "$bin" 0.7 -m eventloop -w http -o delay=2s -t 4
         san_interrupt "$bin" 0.7 -m green -w http -o delay=2s -t 4
+        if san_available uring; then
+            san_interrupt "$bin" 0.5 -m uring -o workers=2 -w sleep -o ms=5s -t 4
+            san_interrupt "$bin" 0.7 -m uring -o workers=2 -w http -o delay=2s -t 4
+            san_interrupt "$bin" 0.5 -m uring -o workers=2 -w counter \
+                -o increments=1e9 -o hold=1us -o yield_inside=on -t 4
+        fi
     done
 }

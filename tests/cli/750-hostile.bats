@@ -386,7 +386,7 @@ EOF
         -o count=1,2,3,4,5,6,7,8,9,10 -o jitter=0,1,2,3,4,5,6,7,8,9 \
         -o seed=1,2,3,4,5,6,7,8,9,10,11,12
     [ "$status" -eq 2 ]
-    [[ "$stderr" == "concbench: the matrix has 1200000 cells, over the 1000000 a sweep may run"* ]]
+    [[ "$stderr" == "concbench: the matrix has 1440000 cells, over the 1000000 a sweep may run"* ]]
     echo "took ${SECONDS}s"
     [ "$SECONDS" -lt 20 ]
 }
