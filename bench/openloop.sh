@@ -52,9 +52,12 @@ fi
 # DELAY and GOAL in ns, as concbench reads durations (a bare number is ms).
 to_ns() {
     awk -v d="$1" 'BEGIN {
-        n = d + 0; u = d; sub(/^[0-9.eE+]+/, "", u)
-        k = u == "ns" ? 1 : u == "us" ? 1e3 : u == "ms" || u == "" ? 1e6 :
-            u == "s" ? 1e9 : u == "min" ? 60e9 : -1
+        n = d + 0; u = d; sub(/^[0-9.eE+]+/, "", u); k = -1
+        if (u == "ns") k = 1
+        else if (u == "us") k = 1e3
+        else if (u == "ms" || u == "") k = 1e6
+        else if (u == "s") k = 1e9
+        else if (u == "min") k = 60e9
         if (k < 0 || n <= 0) exit 1
         printf "%.0f\n", n * k }'
 }

@@ -241,7 +241,8 @@ def fmt_val(v):
 
 def fmt_opt(key, v):
     # Durations are ns in the report; show ms where that is what was typed.
-    if key in ("ms", "delay", "interval", "timeout") and isinstance(v, int):
+    if key in ("ms", "delay", "interval", "timeout", "duration", "late") \
+            and isinstance(v, int):
         return "%s=%gms" % (key, v / 1e6)
     return "%s=%s" % (key, fmt_val(v))
 

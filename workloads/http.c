@@ -44,9 +44,9 @@ static const struct conc_opt http_opts[] = {
     { "timeout", CONC_OPT_DURATION, "5s", "per request, from connect to the "
       "last byte", NULL, CONC_NS_PER_MS, HTTP_TIMEOUT_MAX },
     { "rate", CONC_OPT_COUNT, NULL, "open loop: requests per second, all "
-      "tasks together (each task R/tasks), sent on schedule whether or not "
-      "earlier ones answered; latency counts from when each was meant to "
-      "leave (unset: closed loop)", NULL, 1, HTTP_RATE_MAX },
+      "tasks together, sent on schedule, answered or not; latency from each "
+      "one's intended send time (unset: closed loop)", NULL, 1,
+      HTTP_RATE_MAX },
     { "duration", CONC_OPT_DURATION, NULL, "open loop: how long the "
       "schedule runs (instead of `requests` a task)", NULL, CONC_NS_PER_MS,
       HTTP_TIMEOUT_MAX },
