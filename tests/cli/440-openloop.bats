@@ -117,6 +117,19 @@ f() {
     [ "${lines[0]}" != "${lines[2]}" ]
 }
 
+@test "an interrupted open loop stops at once under every model" {
+    for m in $(available_models); do
+        timeout 60 "$CONCBENCH" -m "$m" -w http -t 2 -o rate=10 -o duration=1h -o connections=2 --runs 1 --warmup 0 >/dev/null 2>int.err 3>&- &
+        pid=$!
+        sleep 0.5
+        kill -INT "$pid"
+        status=0
+        wait "$pid" || status=$?
+        echo "$m: $status $(cat int.err)"
+        [ "$status" -eq 130 ]
+    done
+}
+
 @test "bad open-loop input is one line, exit 2" {
     while IFS='|' read -r args want; do
         run --separate-stderr cb -m sequential -w http $args
