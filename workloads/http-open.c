@@ -1,8 +1,7 @@
 /*
  * The http workload's open loop: each task begins its requests when its
  * schedule says, answered or not, over a pool of connections it watches
- * with its own epoll, and a timerfd that wakes it for the next send; when
- * one of them is all it waits for, it waits on that one directly.
+ * with its own epoll, and a timerfd that wakes it for the next send.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -211,7 +210,6 @@ static int http_open_send(struct http_task *t, int *budget)
             t->late++;
         t->waited = false;
         http_begin(t, c, t->next_ns);
-        t->last = c;
         if (c->deadline_ns < t->check_ns)
             t->check_ns = c->deadline_ns;
         if (++t->issued < t->planned)
@@ -223,47 +221,12 @@ static int http_open_send(struct http_task *t, int *budget)
     return 0;
 }
 
-/* The send timer fired: read it, so that it stops being ready. */
-static int http_open_fired(struct http_task *t)
-{
-    uint64_t n;
-
-    if (read(t->tfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-        return conc_error(-errno, "http: cannot read the send timer");
-    t->armed_ns = 0;
-    return 0;
-}
-
-/* Drives what the task's epoll says is ready. 0 or -errno. */
-static int http_open_events(struct http_task *t, int *budget)
-{
-    struct epoll_event ev[HTTP_OPEN_EVENTS];
-    int n = epoll_wait(t->epfd, ev, HTTP_OPEN_EVENTS, 0), err = 0;
-
-    if (n < 0 && errno != EINTR)
-        return conc_error(-errno, "http: cannot wait for connections");
-    for (int i = 0; i < n && *budget > 0 && !err; i++) {
-        struct http_conn *c = ev[i].data.ptr;
-        if (!c) {
-            err = http_open_fired(t);
-        } else if (c->queued) {
-            continue;
-        } else if (c->state == HTTP_S_IDLE) {
-            if (c->fd >= 0)
-                http_open_idle_event(c);
-        } else {
-            err = http_open_run(t, c, budget);
-        }
-    }
-    return err;
-}
-
 int http_open_step(struct http_task *t, struct conc_wait *w)
 {
-    unsigned conns = t->sh->connections, busy;
-    int budget = HTTP_STEP_OPS, err = 0;
-    struct http_conn *waits = t->waits;
-    bool sendable;
+    struct epoll_event ev[HTTP_OPEN_EVENTS];
+    unsigned conns = t->sh->connections;
+    int budget = HTTP_STEP_OPS, err = 0, n;
+    uint64_t fired;
 
     if (!t->zero_ns) {
         t->zero_ns = http_open_zero(t->sh);
@@ -276,19 +239,25 @@ int http_open_step(struct http_task *t, struct conc_wait *w)
         c->queued = false;
         err = http_open_run(t, c, &budget);
     }
-    /*
-     * Woken by the one fd it waited on, the task looks at that alone: a
-     * kept connection the server closed meanwhile shows at the next
-     * epoll, or as a resend.
-     */
-    if (!err && waits && waits->state != HTTP_S_IDLE && !waits->queued)
-        err = http_open_run(t, waits, &budget);
-    else if (!err && t->waits_timer)
-        err = http_open_fired(t);
-    else if (!err && !waits)
-        err = http_open_events(t, &budget);
-    t->waits = NULL;
-    t->waits_timer = false;
+    n = epoll_wait(t->epfd, ev, HTTP_OPEN_EVENTS, 0);
+    if (n < 0 && errno != EINTR)
+        return conc_error(-errno, "http: cannot wait for connections");
+    for (int i = 0; i < n && budget > 0 && !err; i++) {
+        struct http_conn *c = ev[i].data.ptr;
+        if (!c) {
+            /* The send timer: read, so that it stops being ready. */
+            if (read(t->tfd, &fired, sizeof(fired)) < 0 && errno != EAGAIN)
+                return conc_error(-errno, "http: cannot read the send timer");
+            t->armed_ns = 0;
+        } else if (c->queued) {
+            continue;
+        } else if (c->state == HTTP_S_IDLE) {
+            if (c->fd >= 0)
+                http_open_idle_event(c);
+        } else {
+            err = http_open_run(t, c, &budget);
+        }
+    }
     if (!err && conc_now_ns() >= t->check_ns)
         err = http_open_timeouts(t, conc_now_ns(), &budget);
     if (!err)
@@ -312,33 +281,14 @@ int http_open_step(struct http_task *t, struct conc_wait *w)
      * under every model (libuv's timers, for one, count milliseconds).
      * One already armed earlier wakes the task once for nothing.
      */
-    sendable = t->issued < t->planned && t->nspare;
-    if (sendable && (!t->armed_ns || t->next_ns < t->armed_ns) &&
+    if (t->issued < t->planned && t->nspare &&
+        (!t->armed_ns || t->next_ns < t->armed_ns) &&
         (err = http_open_arm(t, t->next_ns)) != 0)
         return err;
-    busy = conns - t->nspare;
-    /*
-     * One fd is all it waits for (the default of one connection always
-     * comes here): that fd itself, which spares an epoll round trip a
-     * request. Its deadline is the request's, on the model's timer.
-     */
-    if (busy == 1 && !sendable && t->last && t->last->state != HTTP_S_IDLE &&
-        !t->last->queued) {
-        t->waits = t->last;
-        w->want = t->last->want;
-        w->fd = t->last->fd;
-        w->deadline_ns = t->last->deadline_ns;
-        return 0;
-    }
     w->want = CONC_WAIT_READ;
-    if (busy == 0 && sendable) {
-        t->waits_timer = true;
-        w->fd = t->tfd;
-        return 0;
-    }
     w->fd = t->epfd;
     /* Request deadlines need no such precision: the model's timer. */
-    w->deadline_ns = busy ? t->check_ns : 0;
+    w->deadline_ns = t->nspare < conns ? t->check_ns : 0;
     return 0;
 }
 #endif

@@ -175,9 +175,6 @@ struct http_task {
     struct http_conn **spare; /* stack of conns without a request */
     struct http_conn **ready; /* conns a step stopped before they waited */
     unsigned nspare, nready;
-    struct http_conn *last;   /* the conn of the request begun last */
-    struct http_conn *waits;  /* the one conn the task waits on directly */
-    bool waits_timer;         /* ... or its timerfd alone */
 };
 
 /*
@@ -193,9 +190,8 @@ int http_step(void *task, struct conc_wait *w);
  * The open loop's step: begins each request of t's schedule when it is
  * due, on any of up to sh->connections connections (waiting for one when
  * all are busy), drives every connection that is ready, and waits in w
- * for its epoll fd (connections and a timerfd set to the next send), or
- * for the one of them that is all it waits for. 0, or -errno when epoll
- * or the timerfd fails.
+ * for its epoll fd (connections and a timerfd set to the next send). 0, or
+ * -errno when epoll itself fails.
  */
 int http_open_step(struct http_task *t, struct conc_wait *w);
 
