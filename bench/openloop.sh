@@ -2,9 +2,11 @@
 # Open-loop HTTP: a sweep over request rates (concbench sweep -o rate=...)
 # under eventloop and threads against the built-in server, one table of
 # latency from the intended send time (p50, p99, p99.9), achieved rate and
-# the client's own send lag per rate and model; then each model's highest
-# rate within the latency goal (p99 <= GOAL, default 10x the server's
-# delay), and the highest it sends on time (send lag p99 <= 1 ms). With wrk
+# the client's own send lag per rate and model (marked when other work on
+# the machine took its CPUs: the lag is then theirs); then each model's
+# highest rate within the latency goal (p99 <= GOAL, default 10x the
+# server's delay), and the highest it sends on time (send lag p99 <= 1 ms,
+# achieving 90% of the offered rate). With wrk
 # installed, wrk's closed-loop maximum against the same server and as many
 # connections is the reference for the last column.
 #
@@ -107,7 +109,7 @@ jq -r '
      ($ok | map(.request_ns.p50) | med), ($ok | map(.request_ns.p99) | med),
      ($ok | map(.request_ns.p999) | med), ($ok | map(.achieved_rps) | med),
      ($ok | map(.send_lag_p99_ns) | med), ($ok | map(.conn_exhausted) | med),
-     ($ok | length)]
+     ($ok | length), ($ok | map(.disturbed // [] | length) | add // 0)]
   | map(if . == null then "-" else tostring end) | @tsv' \
     "$tmp/report.json" >"$tmp/rows.tsv"
 
@@ -122,9 +124,9 @@ if command -v wrk >/dev/null; then
     done
     if [ -n "${port:-}" ]; then
         conns=$((TASKS * CONNECTIONS))
-        wrk_rps=$(wrk -t1 -c"$conns" -d"$(to_ns "$DURATION" | awk '{ printf "%d", ($1 + 999999999) / 1e9 }')s" \
-            "http://127.0.0.1:$port/" 2>/dev/null |
-            awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
+        secs=$(to_ns "$DURATION" | awk '{ printf "%d", ($1 + 999999999) / 1e9 }')
+        wrk_rps=$(wrk -t1 -c"$conns" -d"${secs}s" "http://127.0.0.1:$port/" \
+            2>/dev/null | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
     fi
     kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
     serve_pid=
@@ -136,9 +138,10 @@ function ms(v) { return v == "-" ? "-" : sprintf("%.1f", v / 1e6) }
 {
     m = $1; r = $2 + 0
     if (!(m in seen)) { seen[m] = 1; order[++nm] = m; held[m] = 0; ontime[m] = 0; lost[m] = 0; late[m] = 0 }
-    printf "%-10s %8d/s  p50 %8s ms  p99 %8s ms  p99.9 %8s ms  achieved %8s/s  lag p99 %8s ms  no conn %6s%s\n",
+    printf "%-10s %8d/s  p50 %8s ms  p99 %8s ms  p99.9 %8s ms  achieved %8s/s  lag p99 %8s ms  no conn %6s%s%s\n",
         m, r, ms($3), ms($4), ms($5), $6 == "-" ? "-" : sprintf("%.0f", $6),
-        ms($7), $8, $9 == 0 ? "  (failed)" : ""
+        ms($7), $8, $9 == 0 ? "  (failed)" : "",
+        ($10 > 0) ? "  (disturbed: other work took its CPUs)" : ""
     # Rates come in sweep order (ascending): a model holds a rate when it
     # and every lower one keep p99 within the goal.
     if (!lost[m] && $4 != "-" && $4 + 0 <= goal) held[m] = r; else lost[m] = 1
