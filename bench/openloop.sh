@@ -128,7 +128,8 @@ if command -v wrk >/dev/null; then
         wrk_rps=$(wrk -t1 -c"$conns" -d"${secs}s" "http://127.0.0.1:$port/" \
             2>/dev/null | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
     fi
-    kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
+    kill "$serve_pid" 2>/dev/null || true
+    wait "$serve_pid" 2>/dev/null || true
     serve_pid=
 fi
 

@@ -39,6 +39,7 @@ f() {
         # connection each; sequential runs tasks one after another, so it
         # gets the single task only (below: what it does with more).
         for shape in "1 4" "4 1"; do
+            # shellcheck disable=SC2086
             set -- $shape
             [ "$m" = sequential ] && [ "$1" -gt 1 ] && continue
             open "$m" -t "$1" -o connections="$2" -o rate=100 -o duration=2s -o delay=20ms -o keepalive=on
@@ -83,10 +84,11 @@ f() {
     [ "$(f achieved_rps)" -lt 60 ]
     [ "$(f overloaded)" -eq 1 ]
     grep -q '^  Overload: ' <(cb -m "$m" -w http -t 2 -o rate=200 -o requests=10 -o delay=50ms --runs 1 --warmup 0 2>/dev/null)
-    # The same work closed-loop: each request waits only for the server.
+    # The same work closed-loop: each request waits only for the server
+    # (its p99 of 80 is the slowest one: room for one hiccup of the host).
     open "$m" -t 2 -o requests=40 -o delay=50ms -o keepalive=on
     echo "$m closed: p99 $(f request_ns.p99)"
-    [ "$(f request_ns.p99)" -lt $((2 * 50000000)) ]
+    [ "$(f request_ns.p99)" -lt $((3 * 50000000)) ]
     [ "$(jq '.results[0].runs[0] | has("offered_rps")' r.json)" = false ]
 }
 
@@ -132,6 +134,7 @@ f() {
 
 @test "bad open-loop input is one line, exit 2" {
     while IFS='|' read -r args want; do
+        # shellcheck disable=SC2086
         run --separate-stderr cb -m sequential -w http $args
         echo "$args: $status '$stderr'"
         [ "$status" -eq 2 ]
