@@ -149,9 +149,10 @@ static json_t *report_options(const struct conc_params *p)
 
 static json_t *report_pcts(const struct conc_pcts *p)
 {
-    return json_pack("{s:o,s:o,s:o,s:o,s:o}", "p50", report_u64(p->p50), "p75",
-                     report_u64(p->p75), "p90", report_u64(p->p90), "p99",
-                     report_u64(p->p99), "max", report_u64(p->max));
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "p50", report_u64(p->p50),
+                     "p75", report_u64(p->p75), "p90", report_u64(p->p90),
+                     "p99", report_u64(p->p99), "p999", report_u64(p->p999),
+                     "max", report_u64(p->max));
 }
 
 static json_t *report_run(const struct conc_workload *w,

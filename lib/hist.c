@@ -130,5 +130,6 @@ void conc_hist_pcts(const struct conc_hist *h, struct conc_pcts *out)
     out->p75 = conc_hist_percentile(h, 75);
     out->p90 = conc_hist_percentile(h, 90);
     out->p99 = conc_hist_percentile(h, 99);
+    out->p999 = conc_hist_percentile(h, 99.9);
     out->max = h->count ? h->max : 0;
 }

@@ -1,7 +1,7 @@
 /*
  * Log-bucket histogram of nanosecond values (HdrHistogram's layout, 7
  * sub-bucket bits: every value within 0.8% of its bucket's top). Percentiles
- * are wrk's set: p50, p75, p90, p99, max.
+ * are wrk's set, p50, p75, p90, p99 and max, with wrk2's p99.9.
  */
 #ifndef CONC_HIST_H
 #define CONC_HIST_H
@@ -17,9 +17,9 @@ struct conc_hist {
     uint64_t b[CONC_HIST_BUCKETS];
 };
 
-/* wrk's percentile set, as reported in the JSON. */
+/* wrk's percentile set and p99.9, as reported in the JSON. */
 struct conc_pcts {
-    uint64_t p50, p75, p90, p99, max;
+    uint64_t p50, p75, p90, p99, p999, max;
 };
 
 /* Empties h. A zeroed struct is also an empty histogram. */
@@ -51,7 +51,7 @@ void conc_hist_merge(struct conc_hist *dst, const struct conc_hist *src);
  */
 uint64_t conc_hist_percentile(const struct conc_hist *h, double p);
 
-/* Fills wrk's set of percentiles (all zero on an empty histogram). */
+/* Fills the percentile set (all zero on an empty histogram). */
 void conc_hist_pcts(const struct conc_hist *h, struct conc_pcts *out);
 
 #endif

@@ -11,6 +11,11 @@ chart shows:
   walltime     wall time per series at the largest task count, CI whiskers
   scaling-W    time and peak memory per task against tasks (log-log)
   latency-W    per-task (and per-operation) latency percentiles
+  openloop-W   open-loop cells (a "rate" option): request latency p50, p99
+               and p99.9 against the offered rate, one line per model (the
+               hockey stick), beside the achieved rate; each model's
+               highest rate within a latency goal (--goal, default p99 <=
+               10x the server's delay) is named on the chart and on stderr
   hyperfine    whole-process times from hyperfine files
 
 Speedups are the report's own "speedup" objects (concbench sweep): the
@@ -236,7 +241,8 @@ def fmt_val(v):
 
 def fmt_opt(key, v):
     # Durations are ns in the report; show ms where that is what was typed.
-    if key in ("ms", "delay", "interval", "timeout") and isinstance(v, int):
+    if key in ("ms", "delay", "interval", "timeout", "duration", "late") \
+            and isinstance(v, int):
         return "%s=%gms" % (key, v / 1e6)
     return "%s=%s" % (key, fmt_val(v))
 
@@ -796,6 +802,121 @@ class Charts:
             self.footnote(fig)
             self.save(fig, "latency-%s" % w, labels)
 
+    # ----------------------------------------------------------- open loop
+    # The hockey stick of open-loop cells (a "rate" workload option), drawn
+    # only when a report holds them. Apart from the charts above on purpose:
+    # its x axis is the offered load, not tasks.
+    def openloop(self, goal_ns=None):
+        d = self.data
+        for w in sorted({c.workload for c in d.cells if is_num(
+                c.wopts.get("rate"))}):
+            cells = [c for c in d.cells if c.workload == w and not c.skipped
+                     and is_num(c.wopts.get("rate"))]
+            several_t = len({c.tasks for c in cells}) > 1
+            series = OrderedDict()
+            cells.sort(key=lambda c: (d.models.index(c.model), d.variant(c),
+                                      c.tasks, c.wopts["rate"]))
+            for c in cells:
+                lab = openloop_label(d, c, several_t)
+                series.setdefault(lab, (c, OrderedDict()))[1].setdefault(
+                    c.wopts["rate"], c)
+            fig, (a1, a2) = self.plt.subplots(1, 2, figsize=(16, 9),
+                                              gridspec_kw={
+                                                  "width_ratios": [3, 2]})
+            labels, handles, rates = [], [], set()
+            goals, notes = OrderedDict(), []
+            pcts = [("p50", ":"), ("p99", "-"), ("p999", "--")]
+            for lab, (c0, by_r) in series.items():
+                st = d.style(c0)
+                goal, why = openloop_goal(c0, goal_ns)
+                rs = sorted(by_r)
+                rates.update(rs)
+                held, first_miss = openloop_held(by_r, goal)
+                for p, ls in pcts:
+                    pts = [(r, by_r[r].metric("request_ns." + p)) for r in rs
+                           if by_r[r].plottable]
+                    pts = [(r, v) for r, v in pts if v]
+                    if pts:
+                        a1.plot([r for r, _ in pts],
+                                [v / 1e6 for _, v in pts], linestyle=ls,
+                                linewidth=2.6 if p == "p99" else 1.8,
+                                markersize=8 if p == "p99" else 5,
+                                color=st["color"], marker=st["marker"])
+                failed = [r for r in rs if not by_r[r].plottable]
+                if failed:
+                    notes.append("%s failed at %s/s" % (lab, ", ".join(
+                        "%g" % r for r in failed)))
+                ach = [(r, by_r[r].metric("achieved_rps")) for r in rs
+                       if by_r[r].plottable]
+                ach = [(r, v) for r, v in ach if v is not None]
+                if ach:
+                    a2.plot([r for r, _ in ach], [v for _, v in ach],
+                            linewidth=2.6, markersize=8, **st)
+                if goal:
+                    goals.setdefault(goal, why)
+                    verdict = ("holds %g requests/s" % held) if held else \
+                        "holds none of the rates swept"
+                    miss = ""
+                    if first_miss is not None:
+                        v = by_r[first_miss].metric("request_ns.p99")
+                        miss = "; at %g requests/s %s" % (
+                            first_miss, "p99 %s" % fmt_time(v) if v
+                            else "the cell failed")
+                    sys.stderr.write("plot.py: %s, %s: %s with p99 <= %s "
+                                     "(%s)%s\n" % (w, lab, verdict,
+                                                   fmt_time(goal), why, miss))
+                    name = "%s: %s" % (lab, ("holds %g/s" % held) if held
+                                       else "holds none")
+                else:
+                    sys.stderr.write("plot.py: %s, %s: no latency goal (%s; "
+                                     "give --goal)\n" % (w, lab, why))
+                    name = lab
+                handles.append(self.plt.Line2D([], [], linewidth=2.6,
+                                               markersize=8, label=name,
+                                               **st))
+                labels.append(lab)
+            for goal, why in goals.items():
+                handles.append(a1.axhline(
+                    goal / 1e6, color="#777777", linestyle="-.",
+                    linewidth=1.8, label="goal: p99 \u2264 %s (%s)" % (
+                        fmt_time(goal), why)))
+            rs = sorted(rates)
+            if rs:
+                a2.plot(rs, rs, linestyle="--", color="#777777",
+                        linewidth=1.8, label="offered")
+            for ax in (a1, a2):
+                if rs and rs[-1] >= 8 * rs[0]:
+                    ax.set_xscale("log", base=2)
+                    ax.minorticks_off()
+                # The swept rates are the ticks.
+                if rs and len(rs) <= 12:
+                    ax.set_xticks(rs)
+                    ax.set_xticklabels(["%g" % r if r < 10000 else
+                                        "%gk" % (r / 1e3) for r in rs])
+                ax.set_xlabel("offered load (requests/s)")
+            a1.set_yscale("log")
+            plain_log(a1)
+            a1.set_ylabel("latency from the intended send time (ms, log)")
+            a1.set_title("request latency: p50, p99, p99.9")
+            a2.set_ylabel("achieved (requests/s)")
+            a2.set_title("throughput: achieved against offered")
+            handles += [self.plt.Line2D([], [], color="#444444",
+                                        linestyle=ls, linewidth=2,
+                                        label=p.replace("p999", "p99.9"))
+                        for p, ls in pcts]
+            # Framed: the goal's line runs under it.
+            a1.legend(handles=handles, loc="upper left", fontsize=13,
+                      frameon=True, framealpha=0.9, edgecolor="none")
+            a2.legend(loc="upper left", frameon=False, fontsize=13)
+            setting = self.setting(d, [w])
+            fig.suptitle("Open loop: %s latency against offered load, "
+                         "per model%s" % (w, "\n" + setting if setting
+                                          else ""), fontsize=21)
+            self.footnote(fig, "  \u00b7  ".join(
+                ["latency counts from when each request was meant to leave "
+                 "(median over runs)"] + notes))
+            self.save(fig, "openloop-%s" % w, labels)
+
     # ----------------------------------------------------------- hyperfine
     def hyperfine(self):
         if not self.hyper:
@@ -826,6 +947,70 @@ class Charts:
         ax.grid(axis="y", alpha=0)
         self.footnote(fig)
         self.save(fig, "hyperfine", short)
+
+
+# The open loop's helpers (Charts.openloop).
+OPENLOOP_GOAL_X = 10
+
+
+def openloop_label(d, c, with_tasks):
+    """A series of the open-loop chart: model, its variant, the varying
+    workload options but the rate, and the tasks when they vary."""
+    parts = [c.model]
+    v = d.variant(c)
+    if v:
+        parts.append(v)
+    parts += [fmt_opt(k, c.wopts[k]) for k in sorted(c.wopts)
+              if (c.workload, k) in d.wvary and k != "rate"]
+    if with_tasks:
+        parts.append("%d task%s" % (c.tasks, "" if c.tasks == 1 else "s"))
+    return " ".join(parts)
+
+
+def openloop_goal(c, goal_ns):
+    """(p99 goal in ns or None, what it is)."""
+    if goal_ns:
+        return goal_ns, "--goal"
+    delay = c.wopts.get("delay")
+    if "url" in c.wopts or not is_num(delay) or delay <= 0:
+        return None, "the server's delay is unknown or 0"
+    return OPENLOOP_GOAL_X * delay, "%dx the server's delay" % \
+        OPENLOOP_GOAL_X
+
+
+def openloop_held(by_rate, goal):
+    """(highest rate whose p99, and every lower rate's, is within goal, or
+    None; the first rate that is not, or None)."""
+    held = None
+    for r in sorted(by_rate):
+        c = by_rate[r]
+        v = c.metric("request_ns.p99") if c.plottable else None
+        if not goal or v is None or v > goal:
+            return held, r
+        held = r
+    return held, None
+
+
+def parse_goal(text):
+    """A duration as concbench takes it ("100ms", "1s", "250us"; a bare
+    number is ms) in ns."""
+    units = (("ns", 1), ("us", 1e3), ("\u00b5s", 1e3), ("ms", 1e6),
+             ("s", 1e9))
+    t = text.strip()
+    scale = 1e6
+    # "ms" before "s": the first unit the text ends with.
+    for u, k in units:
+        if t.endswith(u):
+            t, scale = t[:-len(u)], k
+            break
+    try:
+        v = float(t) * scale
+    except ValueError:
+        raise InputError("bad --goal '%s': expected a duration such as "
+                         "100ms or 1s" % text)
+    if not v > 0 or v != v or v == float("inf"):
+        raise InputError("bad --goal '%s': must be above 0" % text)
+    return v
 
 
 def shorten(text, n):
@@ -880,9 +1065,13 @@ def main(argv):
     ap.add_argument("-o", "--out", metavar="DIR",
                     help="folder for the charts (made if missing; default: "
                     "beside the first file)")
+    ap.add_argument("--goal", metavar="DURATION",
+                    help="the open-loop chart's latency goal for p99 "
+                    "(100ms, 1s; default: 10x the server's delay)")
     args = ap.parse_args(argv)
     try:
         reports, hyper = load(args.files)
+        goal = parse_goal(args.goal) if args.goal else None
     except InputError as e:
         die(str(e))
     out = args.out or os.path.dirname(os.path.abspath(args.files[0]))
@@ -900,6 +1089,8 @@ def main(argv):
         ch.walltime()
         ch.scaling()
         ch.latency()
+        if any(is_num(c.wopts.get("rate")) for c in data.cells):
+            ch.openloop(goal)
     ch.hyperfine()
     with open(os.path.join(out, "legend.json"), "w") as f:
         json.dump(ch.legends, f, indent=2)

@@ -22,8 +22,6 @@
 #ifdef CONC_HAVE_HTTP_PARSER
 /* Per-thread receive buffer: body bytes are counted, then dropped. */
 #define HTTP_RBUF (16u << 10)
-/* Syscalls one step may make before it lets other tasks run. */
-#define HTTP_STEP_OPS 64
 
 /*
  * The receive buffer belongs to the OS thread, not the task: tasks never
@@ -51,28 +49,28 @@ static char *http_rbuf_get(void)
 
 static int http_on_headers_complete(http_parser *p)
 {
-    struct http_task *t = p->data;
+    struct http_conn *c = p->data;
 
-    t->status = p->status_code;
+    c->status = p->status_code;
     /* content_length counts down as the body arrives: keep it now. */
-    t->has_length = !(p->flags & F_CHUNKED) &&
+    c->has_length = !(p->flags & F_CHUNKED) &&
                     p->content_length != ULLONG_MAX;
-    t->content_length = p->content_length;
+    c->content_length = p->content_length;
     return 0;
 }
 
 static int http_on_body(http_parser *p, const char *at, size_t len)
 {
-    struct http_task *t = p->data;
+    struct http_conn *c = p->data;
 
     (void)at;
-    t->body += len;
+    c->body += len;
     return 0;
 }
 
 static int http_on_message_complete(http_parser *p)
 {
-    struct http_task *t = p->data;
+    struct http_conn *c = p->data;
 
     /*
      * An interim 1xx answer (100 Continue, 103 Early Hints) precedes the
@@ -80,8 +78,8 @@ static int http_on_message_complete(http_parser *p)
      */
     if (p->status_code / 100 == 1 && p->status_code != 101)
         return 0;
-    t->complete = true;
-    t->keep = http_should_keep_alive(p);
+    c->complete = true;
+    c->keep = http_should_keep_alive(p);
     /* Stop at the end of this response: more bytes are not ours. */
     http_parser_pause(p, 1);
     return 0;
@@ -114,30 +112,36 @@ static void http_explain(struct http_task *t, enum conc_err_kind kind,
                    "counted)", msg, conc_err_kind_names[kind]);
 }
 
-void http_close(struct http_task *t)
+void http_close(struct http_conn *c)
 {
-    if (t->fd >= 0)
-        close(t->fd);
-    t->fd = -1;
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->watched = 0; /* closing the fd took it out of any epoll */
 }
 
-/* Ends the current request: counts err_kind (or a success when < 0). */
-static void http_finish(struct http_task *t, int kind, bool keep_conn)
+/* Ends c's request: counts err_kind (or a success when < 0). */
+static void http_finish(struct http_task *t, struct http_conn *c, int kind,
+                        bool keep_conn)
 {
     if (kind < 0) {
-        t->lat_ns[t->ok++] = t->last_byte_ns - t->start_ns;
-        t->bytes += t->body;
+        t->lat_ns[t->ok++] = c->last_byte_ns - c->origin_ns;
+        t->bytes += c->body;
+        if (!t->first_ns)
+            t->first_ns = c->last_byte_ns;
+        t->last_ns = c->last_byte_ns;
     } else {
         t->errors[kind]++;
     }
     if (!keep_conn || kind >= 0)
-        http_close(t);
+        http_close(c);
     t->done++;
-    t->state = HTTP_S_IDLE;
+    c->state = HTTP_S_IDLE;
 }
 
 /* A failed request; errno-style err says which kind. */
-static void http_fail(struct http_task *t, int err, const char *doing)
+static void http_fail(struct http_task *t, struct http_conn *c, int err,
+                      const char *doing)
 {
     enum conc_err_kind kind;
 
@@ -146,13 +150,13 @@ static void http_fail(struct http_task *t, int err, const char *doing)
      * byte of the answer: every HTTP client resends such a request once
      * on a fresh connection, and so do we, without counting an error.
      */
-    if (t->reused && !t->got_bytes && !t->retried &&
+    if (c->reused && !c->got_bytes && !c->retried &&
         (err == -ECONNRESET || err == -EPIPE || err == 0)) {
-        http_close(t);
-        t->retried = true;
-        t->reused = false;
-        t->sent = 0;
-        t->state = HTTP_S_CONNECT;
+        http_close(c);
+        c->retried = true;
+        c->reused = false;
+        c->sent = 0;
+        c->state = HTTP_S_CONNECT;
         return;
     }
     switch (err) {
@@ -174,209 +178,226 @@ static void http_fail(struct http_task *t, int err, const char *doing)
     else
         http_explain(t, kind, "cannot %s '%s': %s", doing, t->sh->where,
                      strerror(-err));
-    http_finish(t, kind, false);
+    http_finish(t, c, kind, false);
 }
 
-/* A wait on fd, bounded by the request's deadline. */
-static int http_wait(struct http_task *t, struct conc_wait *w,
+/* A wait on c's fd, bounded by the request's deadline. */
+static int http_wait(struct http_task *t, struct http_conn *c,
                      enum conc_want want)
 {
-    if (conc_now_ns() >= t->deadline_ns) {
-        http_fail(t, -ETIMEDOUT, t->state == HTTP_S_CONNECTING ? "connecting"
-                                 : t->state == HTTP_S_SENDING ? "sending"
-                                                            : "receiving");
+    if (conc_now_ns() >= c->deadline_ns) {
+        http_fail(t, c, -ETIMEDOUT, c->state == HTTP_S_CONNECTING
+                                        ? "connecting"
+                                    : c->state == HTTP_S_SENDING ? "sending"
+                                                                 : "receiving");
         return 0;
     }
-    w->want = want;
-    w->fd = t->fd;
-    w->deadline_ns = t->deadline_ns;
+    c->want = want;
     return 1;
 }
 
-static void http_connect(struct http_task *t)
+static void http_connect(struct http_task *t, struct http_conn *c)
 {
     const struct http_shared *sh = t->sh;
     int one = 1;
 
-    t->fd = socket(sh->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+    c->fd = socket(sh->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
                    SOCK_CLOEXEC, 0);
-    if (t->fd < 0) {
-        http_fail(t, -errno, "open a socket to");
+    if (c->fd < 0) {
+        http_fail(t, c, -errno, "open a socket to");
         return;
     }
     /* One write a request, as wrk and curl do: no Nagle delay. */
-    setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    t->reused = false;
-    if (connect(t->fd, (const struct sockaddr *)&sh->addr, sh->addr_len) == 0)
-        t->state = HTTP_S_SENDING;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->reused = false;
+    if (connect(c->fd, (const struct sockaddr *)&sh->addr, sh->addr_len) == 0)
+        c->state = HTTP_S_SENDING;
     else if (errno == EINPROGRESS)
-        t->state = HTTP_S_CONNECTING;
+        c->state = HTTP_S_CONNECTING;
     else
-        http_fail(t, -errno, "connect to");
+        http_fail(t, c, -errno, "connect to");
 }
 
 /* The parser saw the whole response; extra bytes followed it. */
-static void http_complete(struct http_task *t, bool eof, bool extra)
+static void http_complete(struct http_task *t, struct http_conn *c, bool eof,
+                          bool extra)
 {
-    t->last_byte_ns = conc_now_ns();
+    c->last_byte_ns = conc_now_ns();
     if (extra) {
         http_explain(t, CONC_ERR_PARSE, "'%s' sent bytes after a whole "
                      "response", t->sh->where);
-        http_finish(t, CONC_ERR_PARSE, false);
-    } else if (t->status != 200) {
+        http_finish(t, c, CONC_ERR_PARSE, false);
+    } else if (c->status != 200) {
         http_explain(t, CONC_ERR_STATUS, "'%s' answered with status %u, not "
-                     "200", t->sh->where, t->status);
-        http_finish(t, CONC_ERR_STATUS, false);
-    } else if (t->has_length && t->body != t->content_length) {
+                     "200", t->sh->where, c->status);
+        http_finish(t, c, CONC_ERR_STATUS, false);
+    } else if (c->has_length && c->body != c->content_length) {
         http_explain(t, CONC_ERR_PARSE, "'%s' sent %llu body bytes for a "
                      "Content-Length of %llu", t->sh->where,
-                     (unsigned long long)t->body,
-                     (unsigned long long)t->content_length);
-        http_finish(t, CONC_ERR_PARSE, false);
-    } else if (t->sh->keepalive && t->keep && !eof) {
-        http_finish(t, -1, true);
+                     (unsigned long long)c->body,
+                     (unsigned long long)c->content_length);
+        http_finish(t, c, CONC_ERR_PARSE, false);
+    } else if (t->sh->keepalive && c->keep && !eof) {
+        http_finish(t, c, -1, true);
     } else if (eof) {
-        http_finish(t, -1, false);
+        http_finish(t, c, -1, false);
     } else {
         /* Let the server close first, so TIME_WAIT stays on its side. */
-        t->state = HTTP_S_DRAINING;
+        c->state = HTTP_S_DRAINING;
     }
 }
 
 /* Feeds n received bytes (0: the peer closed) to the parser. */
-static void http_parse(struct http_task *t, const char *buf, size_t n)
+static void http_parse(struct http_task *t, struct http_conn *c,
+                       const char *buf, size_t n)
 {
-    size_t used = http_parser_execute(&t->parser, &http_settings, buf, n);
-    enum http_errno e = HTTP_PARSER_ERRNO(&t->parser);
+    size_t used = http_parser_execute(&c->parser, &http_settings, buf, n);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
 
-    if (t->complete) {
-        http_complete(t, n == 0, used < n);
+    if (c->complete) {
+        http_complete(t, c, n == 0, used < n);
     } else if (e != HPE_OK) {
         http_explain(t, CONC_ERR_PARSE, "bad response from '%s': %s",
                      t->sh->where, http_errno_description(e));
-        http_finish(t, CONC_ERR_PARSE, false);
+        http_finish(t, c, CONC_ERR_PARSE, false);
     } else if (n == 0) {
-        if (t->got_bytes) {
+        if (c->got_bytes) {
             http_explain(t, CONC_ERR_PARSE, "'%s' closed the connection in "
                          "the middle of a response", t->sh->where);
-            http_finish(t, CONC_ERR_PARSE, false);
+            http_finish(t, c, CONC_ERR_PARSE, false);
         } else {
-            http_fail(t, 0, "receive from");
+            http_fail(t, c, 0, "receive from");
         }
     }
 }
 
-/* Starts request number t->done. */
-static void http_begin(struct http_task *t)
+void http_begin(struct http_task *t, struct http_conn *c, uint64_t origin_ns)
 {
-    t->start_ns = conc_now_ns();
-    t->deadline_ns = t->start_ns + t->sh->timeout_ns;
-    t->retried = t->got_bytes = t->complete = t->keep = false;
-    t->has_length = false;
-    t->status = 0;
-    t->body = t->content_length = 0;
-    t->sent = 0;
-    if (t->fd >= 0) {
-        t->reused = true;
-        t->state = HTTP_S_SENDING;
+    c->start_ns = conc_now_ns();
+    c->origin_ns = origin_ns ? origin_ns : c->start_ns;
+    c->deadline_ns = c->start_ns + t->sh->timeout_ns;
+    c->retried = c->got_bytes = c->complete = c->keep = false;
+    c->has_length = false;
+    c->status = 0;
+    c->body = c->content_length = 0;
+    c->sent = 0;
+    if (c->fd >= 0) {
+        c->reused = true;
+        c->state = HTTP_S_SENDING;
     } else {
-        t->state = HTTP_S_CONNECT;
+        c->state = HTTP_S_CONNECT;
     }
 }
 
-int http_step(void *task, struct conc_wait *w)
+int http_op(struct http_task *t, struct http_conn *c)
 {
-    struct http_task *t = task;
     const struct http_shared *sh = t->sh;
     int soerr;
     socklen_t len;
     ssize_t n;
 
+    switch (c->state) {
+    case HTTP_S_IDLE:
+        break;
+    case HTTP_S_CONNECT:
+        http_connect(t, c);
+        if (c->state == HTTP_S_CONNECTING &&
+            http_wait(t, c, CONC_WAIT_WRITE))
+            return 1;
+        break;
+    case HTTP_S_CONNECTING:
+        soerr = 0;
+        len = sizeof(soerr);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+            soerr = errno;
+        if (soerr) {
+            http_fail(t, c, -soerr, "connect to");
+            break;
+        }
+        /* Still connecting (woken at the deadline): send says EAGAIN. */
+        c->state = HTTP_S_SENDING;
+        break;
+    case HTTP_S_SENDING:
+        n = send(c->fd, sh->request + c->sent, sh->request_len - c->sent,
+                 MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (http_wait(t, c, CONC_WAIT_WRITE))
+                    return 1;
+            } else {
+                http_fail(t, c, -errno, "send to");
+            }
+            break;
+        }
+        c->sent += (size_t)n;
+        if (c->sent < sh->request_len)
+            break;
+        http_parser_init(&c->parser, HTTP_RESPONSE);
+        c->parser.data = c;
+        c->state = HTTP_S_RECEIVING;
+        /* The answer takes a round trip: wait rather than try. */
+        if (http_wait(t, c, CONC_WAIT_READ))
+            return 1;
+        break;
+    case HTTP_S_RECEIVING:
+    case HTTP_S_DRAINING: {
+        char *buf = http_rbuf_get();
+        n = recv(c->fd, buf, HTTP_RBUF, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (c->state == HTTP_S_DRAINING &&
+                conc_now_ns() >= c->deadline_ns) {
+                /* The answer was whole; the server just kept it open. */
+                http_finish(t, c, -1, false);
+                break;
+            }
+            if (http_wait(t, c, CONC_WAIT_READ))
+                return 1;
+            break;
+        }
+        if (c->state == HTTP_S_DRAINING) {
+            if (n > 0) {
+                http_explain(t, CONC_ERR_PARSE, "'%s' sent bytes after a "
+                             "whole response", sh->where);
+                http_finish(t, c, CONC_ERR_PARSE, false);
+            } else {
+                /* Closed (or reset) after the whole answer: done. */
+                http_finish(t, c, -1, false);
+            }
+            break;
+        }
+        if (n < 0) {
+            http_fail(t, c, -errno, "receive from");
+            break;
+        }
+        if (n > 0)
+            c->got_bytes = true;
+        http_parse(t, c, buf, (size_t)n);
+        break;
+    }
+    }
+    return 0;
+}
+
+int http_step(void *task, struct conc_wait *w)
+{
+    struct http_task *t = task;
+    struct http_conn *c = &t->one;
+
+    if (t->sh->rate)
+        return http_open_step(t, w);
     for (int ops = 0; ops < HTTP_STEP_OPS; ops++) {
-        switch (t->state) {
-        case HTTP_S_IDLE:
-            if (t->done == sh->requests) {
-                http_close(t);
+        if (c->state == HTTP_S_IDLE) {
+            if (t->done == t->sh->requests) {
+                http_close(c);
                 w->want = CONC_DONE;
                 return 0;
             }
-            http_begin(t);
-            break;
-        case HTTP_S_CONNECT:
-            http_connect(t);
-            if (t->state == HTTP_S_CONNECTING &&
-                http_wait(t, w, CONC_WAIT_WRITE))
-                return 0;
-            break;
-        case HTTP_S_CONNECTING:
-            soerr = 0;
-            len = sizeof(soerr);
-            if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-                soerr = errno;
-            if (soerr) {
-                http_fail(t, -soerr, "connect to");
-                break;
-            }
-            /* Still connecting (woken at the deadline): send says EAGAIN. */
-            t->state = HTTP_S_SENDING;
-            break;
-        case HTTP_S_SENDING:
-            n = send(t->fd, sh->request + t->sent, sh->request_len - t->sent,
-                     MSG_NOSIGNAL);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    if (http_wait(t, w, CONC_WAIT_WRITE))
-                        return 0;
-                } else {
-                    http_fail(t, -errno, "send to");
-                }
-                break;
-            }
-            t->sent += (size_t)n;
-            if (t->sent < sh->request_len)
-                break;
-            http_parser_init(&t->parser, HTTP_RESPONSE);
-            t->parser.data = t;
-            t->state = HTTP_S_RECEIVING;
-            /* The answer takes a round trip: wait rather than try. */
-            if (http_wait(t, w, CONC_WAIT_READ))
-                return 0;
-            break;
-        case HTTP_S_RECEIVING:
-        case HTTP_S_DRAINING: {
-            char *buf = http_rbuf_get();
-            n = recv(t->fd, buf, HTTP_RBUF, 0);
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                if (t->state == HTTP_S_DRAINING &&
-                    conc_now_ns() >= t->deadline_ns) {
-                    /* The answer was whole; the server just kept it open. */
-                    http_finish(t, -1, false);
-                    break;
-                }
-                if (http_wait(t, w, CONC_WAIT_READ))
-                    return 0;
-                break;
-            }
-            if (t->state == HTTP_S_DRAINING) {
-                if (n > 0) {
-                    http_explain(t, CONC_ERR_PARSE, "'%s' sent bytes after "
-                                 "a whole response", sh->where);
-                    http_finish(t, CONC_ERR_PARSE, false);
-                } else {
-                    /* Closed (or reset) after the whole answer: done. */
-                    http_finish(t, -1, false);
-                }
-                break;
-            }
-            if (n < 0) {
-                http_fail(t, -errno, "receive from");
-                break;
-            }
-            if (n > 0)
-                t->got_bytes = true;
-            http_parse(t, buf, (size_t)n);
-            break;
-        }
+            http_begin(t, c, 0);
+        } else if (http_op(t, c)) {
+            w->want = c->want;
+            w->fd = c->fd;
+            w->deadline_ns = c->deadline_ns;
+            return 0;
         }
     }
     /* Bounded work per step: let the other tasks run. */
