@@ -58,6 +58,7 @@ endif
 ifeq ($(if $(NO_URING),,$(shell $(PKG_CONFIG) --exists liburing && echo 1)),1)
 ALL_CFLAGS += -DCONC_HAVE_URING $(shell $(PKG_CONFIG) --cflags liburing)
 LIBS += $(shell $(PKG_CONFIG) --libs liburing)
+URING_VERSION := $(shell $(PKG_CONFIG) --modversion liburing)
 endif
 ifeq ($(if $(NO_BOOST_CONTEXT),,$(call have_lib,stdio.h,-lboost_context)),1)
 ALL_CFLAGS += -DCONC_HAVE_BOOST_CONTEXT
@@ -99,7 +100,8 @@ $(O)/version.h: FORCE
 		'#define CONC_CFLAGS "$(CFLAGS) $(if $(SANITIZE),-fsanitize=$(SANITIZE))"' \
 		'#define CONC_LIBUV_VERSION "$(UV_VERSION)"' \
 		'#define CONC_BOOST_VERSION "$(BOOST_VERSION)"' \
-		'#define CONC_HTTP_PARSER_VERSION "$(HTTP_PARSER_VERSION)"' > $@.new
+		'#define CONC_HTTP_PARSER_VERSION "$(HTTP_PARSER_VERSION)"' \
+		'#define CONC_URING_VERSION "$(URING_VERSION)"' > $@.new
 	@cmp -s $@.new $@ && rm -f $@.new || mv $@.new $@
 
 $(O)/cmd/main.o $(O)/cmd/report.o: $(O)/version.h

@@ -346,11 +346,14 @@ int conc_cell_begin(const struct conc_cell *cell, struct conc_cell_result *res)
     int err;
 
     memset(res, 0, sizeof(*res));
-    if (m->unavailable || w->unavailable) {
-        res->skipped = m->unavailable ? m->unavailable : w->unavailable;
-        conc_error_msg(0, "%s '%s' is unavailable in this build: %s",
-                       m->unavailable ? "model" : "workload",
-                       m->unavailable ? m->name : w->name, res->skipped);
+    if (conc_model_refusal(m) || w->unavailable) {
+        const char *mwhy = conc_model_refusal(m);
+        res->skipped = mwhy ? mwhy : w->unavailable;
+        conc_error_msg(0, "%s '%s' is unavailable %s: %s",
+                       mwhy ? "model" : "workload", mwhy ? m->name : w->name,
+                       mwhy && !m->unavailable ? "on this machine"
+                                               : "in this build",
+                       res->skipped);
         res->failed = true;
         return CONC_EXIT_UNAVAILABLE;
     }

@@ -35,8 +35,8 @@ void conc_list_print(FILE *f)
         fprintf(f, "  %-12s %s", m->name, m->summary);
         if (m->like)
             fprintf(f, " (like %s)", m->like);
-        if (m->unavailable)
-            fprintf(f, " [unavailable: %s]", m->unavailable);
+        if (conc_model_refusal(m))
+            fprintf(f, " [unavailable: %s]", conc_model_refusal(m));
         fputc('\n', f);
         list_opts(f, m->opts);
     }
@@ -75,7 +75,7 @@ static void list_print_tsv(FILE *f)
 {
     for (size_t i = 0; conc_models[i]; i++)
         list_tsv_row(f, "model", conc_models[i]->name,
-                     conc_models[i]->unavailable);
+                     conc_model_refusal(conc_models[i]));
     for (size_t i = 0; conc_workloads[i]; i++)
         list_tsv_row(f, "workload", conc_workloads[i]->name,
                      conc_workloads[i]->unavailable);

@@ -38,6 +38,7 @@ static json_t *report_build(void)
     json_object_set_new(b, "libuv", json_string(CONC_LIBUV_VERSION));
     json_object_set_new(b, "jansson", json_string(JANSSON_VERSION));
     json_object_set_new(b, "boost_context", json_string(CONC_BOOST_VERSION));
+    json_object_set_new(b, "liburing", json_string(CONC_URING_VERSION));
     json_object_set_new(b, "http_parser",
                         json_string(CONC_HTTP_PARSER_VERSION));
     return b;

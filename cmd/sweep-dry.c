@@ -98,8 +98,9 @@ static double sweep_cell_runs(const struct sweep *sw, bool interleave)
 /* What a cell is not run for, or NULL: a model or workload not built. */
 static const char *sweep_unavailable(const struct sweep_cell *sc)
 {
-    if (sc->cell.model->unavailable)
-        return "model unavailable in this build";
+    if (conc_model_refusal(sc->cell.model))
+        return sc->cell.model->unavailable ? "model unavailable in this build"
+                                           : "model refused on this machine";
     if (sc->cell.workload->unavailable)
         return "workload unavailable in this build";
     return NULL;

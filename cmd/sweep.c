@@ -65,11 +65,13 @@ static size_t sweep_begin(struct sweep *sw, size_t *unavailable)
 
         if (!sc->in_shard)
             continue;
-        if (m->unavailable || w->unavailable) {
-            snprintf(why, sizeof(why), "%s '%s' is unavailable in this build: "
-                     "%s", m->unavailable ? "model" : "workload",
-                     m->unavailable ? m->name : w->name,
-                     m->unavailable ? m->unavailable : w->unavailable);
+        if (conc_model_refusal(m) || w->unavailable) {
+            const char *mwhy = conc_model_refusal(m);
+            snprintf(why, sizeof(why), "%s '%s' is unavailable %s: %s",
+                     mwhy ? "model" : "workload", mwhy ? m->name : w->name,
+                     mwhy && !m->unavailable ? "on this machine"
+                                             : "in this build",
+                     mwhy ? mwhy : w->unavailable);
             sc->skip_why = conc_xstrdup(why);
             sc->res.skipped = sc->skip_why;
             (*unavailable)++;

@@ -81,6 +81,13 @@ struct conc_model {
     const char *unavailable;      /* non-NULL: compiled out, and why */
 
     /*
+     * Optional: why this machine refuses the model at run time though it
+     * is built in (a kernel or sandbox that forbids io_uring), or NULL.
+     * Asked once, its answer kept. Read it through conc_model_refusal().
+     */
+    const char *(*refusal)(void);
+
+    /*
      * Optional, before anything runs: refuses a request that cannot fit the
      * machine's limits (pid_max, RLIMIT_NPROC, fds) with a message naming
      * the limit. 0 or -errno.
@@ -139,6 +146,12 @@ void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
  * 0 or -errno.
  */
 int conc_crash_install(void);
+
+/*
+ * Why model m cannot run here: compiled out (its `unavailable`), or
+ * refused by this machine (its `refusal`); NULL when it can run.
+ */
+const char *conc_model_refusal(const struct conc_model *m);
 
 /*
  * Called by a model's worker thread or child process as its last act:

@@ -205,3 +205,10 @@ uint64_t conc_thread_stack(void)
     }
     return size;
 }
+
+const char *conc_model_refusal(const struct conc_model *m)
+{
+    if (m->unavailable)
+        return m->unavailable;
+    return m->refusal ? m->refusal() : NULL;
+}

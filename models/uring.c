@@ -193,9 +193,9 @@ static int uring_disabled_sysctl(void)
  * it (kernel.io_uring_disabled, a filter, a security module) EPERM. About
  * a microsecond, once per process.
  */
-extern struct conc_model conc_model_uring;
+static const char *uring_refused; /* NULL: io_uring is allowed */
 
-__attribute__((constructor)) static void uring_probe(void)
+static void uring_probe_once(void)
 {
     struct io_uring_params p;
     int saved = errno, err;
@@ -207,10 +207,19 @@ __attribute__((constructor)) static void uring_probe(void)
     if (fd >= 0)
         close((int)fd); /* no kernel accepts 0 entries; had one, it works */
     else if (err != EINVAL)
-        conc_model_uring.unavailable =
-            uring_refusal(err, err == EPERM ? uring_disabled_sysctl() : -1,
-                          uring_why, sizeof(uring_why));
+        uring_refused = uring_refusal(err, err == EPERM
+                                               ? uring_disabled_sysctl() : -1,
+                                      uring_why, sizeof(uring_why));
     errno = saved;
+}
+
+/* The model's refusal hook: asked the first time, kept after. */
+static const char *uring_probe(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    pthread_once(&once, uring_probe_once);
+    return uring_refused;
 }
 
 /* ---- the ready queue, parking and waking */
@@ -987,11 +996,12 @@ static uint64_t uring_stack_size(const struct conc_params *mp)
 }
 
 /* Writable: uring_probe marks it unavailable when the kernel refuses. */
-struct conc_model conc_model_uring = {
+const struct conc_model conc_model_uring = {
     .name = "uring",
     .summary = "tasks on one io_uring per worker thread: poll and timeout "
                "requests, submitted in batches",
     .opts = uring_opts,
+    .refusal = uring_probe,
     .check = uring_check,
     .run = uring_run,
     .stack_size = uring_stack_size,
@@ -999,8 +1009,7 @@ struct conc_model conc_model_uring = {
 
 #else /* !CONC_HAVE_URING */
 
-/* Writable, as it is with liburing, where the kernel may refuse io_uring. */
-struct conc_model conc_model_uring = {
+const struct conc_model conc_model_uring = {
     .name = "uring",
     .summary = "tasks on one io_uring per worker thread",
     .opts = uring_opts,

@@ -8,7 +8,7 @@ setup_file() {
     repo=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
     export LEAN="$BATS_FILE_TMPDIR/lean"
     make -s -C "$repo" O="$LEAN" NO_DEPS=1 NO_UV=1 NO_BOOST_CONTEXT=1 \
-        NO_HTTP_PARSER=1 "$LEAN/concbench" >/dev/null
+        NO_HTTP_PARSER=1 NO_URING=1 "$LEAN/concbench" >/dev/null
 }
 
 @test "the lean build lists what it lacks" {

@@ -209,17 +209,17 @@ EOF
     [[ "$output" == *"model	uring	unavailable	$enosys"* ]]
     run --separate-stderr env LD_PRELOAD="$shim" URING_DENY=38 "$CONCBENCH" -m uring -w sleep -o ms=1ms
     [ "$status" -eq 3 ]
-    [ "$stderr" = "concbench: model 'uring' is unavailable in this build: $enosys" ]
+    [ "$stderr" = "concbench: model 'uring' is unavailable on this machine: $enosys" ]
     [ -z "$output" ]
     if [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 0 ]; then
         run --separate-stderr env LD_PRELOAD="$shim" URING_DENY=1 "$CONCBENCH" -m uring -w yield
         [ "$status" -eq 3 ]
-        [ "$stderr" = "concbench: model 'uring' is unavailable in this build: $eperm" ]
+        [ "$stderr" = "concbench: model 'uring' is unavailable on this machine: $eperm" ]
     fi
     # A sweep skips its cells with the reason and runs the rest.
     run --separate-stderr env LD_PRELOAD="$shim" URING_DENY=38 "$CONCBENCH" sweep \
         -m uring,sequential -w sleep -o ms=1ms -t 1 --runs 1 --warmup 0 --json -
     [ "$status" -eq 0 ]
-    [ "$(jq -r '.results[] | select(.model == "uring") | .skipped' <<<"$output")" = "model 'uring' is unavailable in this build: $enosys" ]
+    [ "$(jq -r '.results[] | select(.model == "uring") | .skipped' <<<"$output")" = "model 'uring' is unavailable on this machine: $enosys" ]
     [ "$(jq '[.results[] | select(.model == "sequential") | .runs[0].result] | add' <<<"$output")" -eq 1 ]
 }
