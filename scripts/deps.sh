@@ -12,6 +12,8 @@ libboost-context-dev libhttp-parser-dev libck-dev"
 pkgs="$pkgs libcriterion-dev bats jq nginx valgrind clang libclang-rt-14-dev"
 # Benchmarks and charts: the reference tools and Debian's matplotlib.
 pkgs="$pkgs hyperfine primesieve wrk python3-matplotlib"
+# The python model: CPython's own gevent (its other apis are in python3).
+pkgs="$pkgs python3-gevent"
 
 missing=""
 for p in $pkgs; do
