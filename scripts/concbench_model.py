@@ -61,7 +61,8 @@ import traceback  # noqa: E402
 
 mono = time.monotonic_ns  # CLOCK_MONOTONIC, concbench's clock
 M64 = (1 << 64) - 1
-ERR_REFUSED, ERR_RESET, ERR_TIMEOUT, ERR_STATUS, ERR_PARSE, ERR_OTHER = range(6)
+(ERR_REFUSED, ERR_RESET, ERR_TIMEOUT, ERR_STATUS, ERR_PARSE,
+ ERR_OTHER) = range(6)
 ERR_NAMES = ("refused", "reset", "timeout", "bad_status", "parse", "other")
 
 
@@ -91,19 +92,10 @@ def probe(api):
     if api not in API_CHOICES:
         raise Missing("api '%s'" % api)
     try:
-        if api == "gevent":
-            import gevent  # noqa: F401
-            import gevent.lock  # noqa: F401
-            import gevent.monkey  # noqa: F401
-        elif api == "asyncio":
-            import asyncio  # noqa: F401
-        elif api in ("multiprocessing", "process-pool"):
+        preload(api)
+        if api in ("multiprocessing", "process-pool"):
             import multiprocessing
             multiprocessing.get_context("fork")
-            if api == "process-pool":
-                import concurrent.futures  # noqa: F401
-        elif api == "thread-pool":
-            import concurrent.futures  # noqa: F401
     except ImportError as e:
         name = getattr(e, "name", None) or str(e)
         hint = " (Debian: apt-get install python3-gevent)" \
@@ -476,10 +468,12 @@ class Http:
             return ERR_RESET
         if isinstance(exc, (socket.timeout, TimeoutError)) or \
                 type(exc).__name__ == "TimeoutError":
+            while_ = {"connect to": "connecting", "send to": "sending",
+                      "receive from": "receiving"}.get(doing, doing)
             self.explain(ERR_TIMEOUT, "no answer from '%s' within the timeout "
                          "of %d ms while %s" % (self.where,
                                                 self.timeout // 1000000,
-                                                doing))
+                                                while_))
             return ERR_TIMEOUT
         if isinstance(exc, ConnectionRefusedError):
             kind = ERR_REFUSED
