@@ -2,7 +2,7 @@
  * eventloop: asyncio's (and Node's) model on libuv. Every task is a chain of
  * callbacks on one uv_loop_t, or on one loop per worker thread: a uv_poll_t
  * for fd waits, a uv_timer_t for deadlines, a ready queue run by one
- * uv_idle_t for yields and sync wakes (a uv_async_t brings those from other
+ * uv_idle_t for yields and sync wakes (an eventfd brings those from other
  * threads), and with offload=on libuv's thread pool for CPU-bound steps. It
  * measures what one thread multiplexing many tasks costs.
  */
@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -106,7 +108,18 @@ struct eventloop_loop {
     uv_loop_t loop;
     uv_idle_t idle;   /* runs the ready queue; active while it is not empty */
     uv_timer_t watch; /* looks at conc_interrupted and the sync abort */
-    uv_async_t async; /* other threads' wakes; referenced while nsync > 0 */
+    /*
+     * Other threads' wakes: an eventfd of our own, not a uv_async_t, whose
+     * receiver in libuv 1.44 spins (then sched_yield()s) until the sender
+     * is back from its write: tens of microseconds a wake on two CPUs.
+     * Referenced while nsync > 0. prep and check, active only then, tell
+     * wakers whether the loop may block in epoll, the only time a wake
+     * must write wakefd.
+     */
+    uv_poll_t wake;
+    int wakefd;
+    uv_prepare_t prep;
+    uv_check_t check;
     const struct conc_run *r;
     struct eventloop_loop *all; /* every loop of the run, [nloops] */
     unsigned nloops;
@@ -125,10 +138,12 @@ struct eventloop_loop {
     int err;          /* the loop's own failure, 0 or -errno */
     pthread_t thread;
 
-    /* Tasks woken by other threads (last in first), pushed lock-free; on
-       cache lines of their own, away from the loop thread's fields. */
+    /* Tasks woken by other threads (last in first), pushed lock-free, and
+       whether the loop may be asleep; on cache lines of their own, away
+       from the loop thread's fields. */
     char pad0[64];
     _Atomic(struct eventloop_task *) remote;
+    atomic_bool sleeping;
     char pad1[64];
 };
 
@@ -176,8 +191,9 @@ static unsigned eventloop_pool_from_env(void)
     return n > EVENTLOOP_POOL_MAX ? EVENTLOOP_POOL_MAX : n;
 }
 
-/* The descriptors one loop opens: its epoll and the eventfd of async. */
-#define EVENTLOOP_LOOP_FDS 2
+/* The descriptors one loop opens: its epoll, the eventfd of libuv's own
+   async handles and our wakefd. */
+#define EVENTLOOP_LOOP_FDS 3
 
 static void eventloop_on_noop(uv_work_t *req)
 {
@@ -256,9 +272,10 @@ static int eventloop_check(const struct conc_params *mp, unsigned tasks)
 }
 
 /*
- * Both the idle and watch handles go: uv_run returns once they are closed.
- * The async handle stays until eventloop_loop_close, after every thread of
- * the run has ended: a waker on another thread may still be sending to it.
+ * The idle, watch, prepare and check handles go: uv_run returns once they
+ * are closed. The wakefd and its handle stay until eventloop_loop_close,
+ * after every thread of the run has ended: a waker on another thread may
+ * still write to it.
  */
 static void eventloop_quiesce(struct eventloop_loop *lp)
 {
@@ -266,6 +283,18 @@ static void eventloop_quiesce(struct eventloop_loop *lp)
         return;
     uv_close((uv_handle_t *)&lp->idle, NULL);
     uv_close((uv_handle_t *)&lp->watch, NULL);
+    uv_close((uv_handle_t *)&lp->prep, NULL);
+    uv_close((uv_handle_t *)&lp->check, NULL);
+}
+
+/* Wakes lp's thread out of epoll. */
+static void eventloop_kick(struct eventloop_loop *lp)
+{
+    uint64_t one = 1;
+
+    if (write(lp->wakefd, &one, sizeof(one)) < 0) {
+        /* The counter is only full after 2^64-2 wakes. */
+    }
 }
 
 static void eventloop_live_put(struct eventloop_loop *lp)
@@ -322,7 +351,7 @@ static void eventloop_sync_alert(struct eventloop_loop *lp)
         return;
     for (unsigned k = 0; k < lp->nloops; k++)
         if (&lp->all[k] != lp)
-            uv_async_send(&lp->all[k].async);
+            eventloop_kick(&lp->all[k]);
 }
 
 static void eventloop_sync_check(struct eventloop_loop *lp, bool deadlock);
@@ -463,17 +492,41 @@ static struct eventloop_task *eventloop_of_waiter(struct conc_waiter *w)
                                      offsetof(struct eventloop_task, waiter));
 }
 
+static void eventloop_on_prepare(uv_prepare_t *h);
+static void eventloop_on_check(uv_check_t *h);
+
+/*
+ * A task of lp parks on a sync queue: the first makes wakefd keep the
+ * loop alive and starts the handles that tell wakers when to write it.
+ */
+static void eventloop_nsync_up(struct eventloop_loop *lp)
+{
+    if (lp->nsync++)
+        return;
+    uv_ref((uv_handle_t *)&lp->wake);
+    uv_prepare_start(&lp->prep, eventloop_on_prepare);
+    uv_check_start(&lp->check, eventloop_on_check);
+}
+
+/* A park is over; after the last one no wake can come for the loop. */
+static void eventloop_nsync_down(struct eventloop_loop *lp)
+{
+    if (--lp->nsync)
+        return;
+    uv_unref((uv_handle_t *)&lp->wake);
+    uv_prepare_stop(&lp->prep);
+    uv_check_stop(&lp->check);
+    atomic_store_explicit(&lp->sleeping, false, memory_order_relaxed);
+}
+
 /*
  * On t's loop thread: its sync park is over. It goes onto the ready queue,
  * to step again, or with err to end there.
  */
 static void eventloop_sync_ready(struct eventloop_task *t, int err)
 {
-    struct eventloop_loop *lp = t->lp;
-
     t->sync_err = err;
-    if (--lp->nsync == 0)
-        uv_unref((uv_handle_t *)&lp->async);
+    eventloop_nsync_down(t->lp);
     eventloop_ready_push(t);
 }
 
@@ -481,8 +534,9 @@ static void eventloop_sync_ready(struct eventloop_task *t, int err)
  * A waiter's wake(), on the waker's thread: another loop's, a pool
  * thread's, or this task's own loop's. Only the loop's own thread may
  * touch its ready queue; any other pushes the task onto the loop's remote
- * list and sends its async. The push is the last touch of t (its loop may
- * run it at once); the loop and its async outlive every waker.
+ * list and, if the loop may be blocked in epoll, writes its wakefd. The
+ * push is the last touch of t (its loop may run it at once); the loop and
+ * its wakefd outlive every waker.
  */
 static void eventloop_on_sync_wake(struct conc_waiter *w)
 {
@@ -501,9 +555,12 @@ static void eventloop_on_sync_wake(struct conc_waiter *w)
     do
         t->rnext = head;
     while (!atomic_compare_exchange_weak_explicit(&lp->remote, &head, t,
-                                                  memory_order_release,
+                                                  memory_order_seq_cst,
                                                   memory_order_relaxed));
-    uv_async_send(&lp->async);
+    /* Against eventloop_on_prepare's store of sleeping, then load of
+       remote: one of the two sees the other's write (both seq_cst). */
+    if (atomic_load_explicit(&lp->sleeping, memory_order_seq_cst))
+        eventloop_kick(lp);
 }
 
 /*
@@ -535,13 +592,13 @@ static void eventloop_sync_check(struct eventloop_loop *lp, bool deadlock)
     }
 }
 
-/* The loop's async: moves the tasks other threads woke to the ready queue,
-   in wake order, and looks at the run's abort (an alert sends it too). */
-static void eventloop_on_async(uv_async_t *h)
+/* Moves the tasks other threads woke to the ready queue, in wake order. */
+static void eventloop_drain(struct eventloop_loop *lp)
 {
-    struct eventloop_loop *lp = h->data;
     struct eventloop_task *t, *next, *fifo = NULL;
 
+    if (!atomic_load_explicit(&lp->remote, memory_order_relaxed))
+        return;
     t = atomic_exchange_explicit(&lp->remote, NULL, memory_order_acquire);
     for (; t; t = next) {
         next = t->rnext;
@@ -555,8 +612,49 @@ static void eventloop_on_async(uv_async_t *h)
         if (t->state == EVENTLOOP_SYNC)
             eventloop_sync_ready(t, 0);
     }
+}
+
+/* wakefd was written: a wake from another thread, or an alert. */
+static void eventloop_on_wakefd(uv_poll_t *h, int status, int events)
+{
+    struct eventloop_loop *lp = h->data;
+    uint64_t v;
+
+    (void)status;
+    (void)events;
+    if (read(lp->wakefd, &v, sizeof(v)) < 0) {
+        /* Already read: nothing to do. */
+    }
+    eventloop_drain(lp);
     if (lp->nsync && !lp->stopping)
         eventloop_sync_check(lp, false);
+}
+
+/*
+ * Right before libuv polls (blocking unless the ready queue or a due
+ * timer says otherwise), while tasks are parked: from here on a waker
+ * writes wakefd, and a wake that came before is drained now, which starts
+ * the idle handle and so keeps the poll from blocking. (A task parks in a
+ * callback of an earlier phase, so this runs before the loop can block
+ * with it parked.)
+ */
+static void eventloop_on_prepare(uv_prepare_t *h)
+{
+    struct eventloop_loop *lp = h->data;
+
+    atomic_store_explicit(&lp->sleeping, true, memory_order_seq_cst);
+    if (atomic_load_explicit(&lp->remote, memory_order_seq_cst))
+        eventloop_drain(lp);
+}
+
+/* Right after the poll: the loop runs callbacks, and drains before the
+   next poll. */
+static void eventloop_on_check(uv_check_t *h)
+{
+    struct eventloop_loop *lp = h->data;
+
+    if (atomic_load_explicit(&lp->sleeping, memory_order_relaxed))
+        atomic_store_explicit(&lp->sleeping, false, memory_order_relaxed);
 }
 
 /*
@@ -584,8 +682,7 @@ static int eventloop_sync_park(struct eventloop_task *t,
     }
     t->sync_q = w->q;
     t->state = EVENTLOOP_SYNC;
-    if (lp->nsync++ == 0)
-        uv_ref((uv_handle_t *)&lp->async);
+    eventloop_nsync_up(lp);
     if (lp->nsync == lp->live)
         eventloop_sync_check(lp, true);
     return 0;
@@ -775,11 +872,10 @@ static void eventloop_loop_stop(struct eventloop_loop *lp, int err)
             break;
         case EVENTLOOP_SYNC:
             /* The queue outlives the run. A wake already under way lands
-               on the remote list, and eventloop_on_async skips it. */
+               on the remote list, and eventloop_drain skips it. */
             if (conc_waitq_unlink(t->sync_q, &t->waiter))
                 atomic_fetch_sub(&lp->r->sync->parked, 1);
-            if (--lp->nsync == 0)
-                uv_unref((uv_handle_t *)&lp->async);
+            eventloop_nsync_down(lp);
             eventloop_task_end(t, err);
             break;
         default:
@@ -812,14 +908,14 @@ static void eventloop_on_walk_close(uv_handle_t *h, void *arg)
 
 /*
  * Closes a loop eventloop_run opened, once every thread of the run has
- * ended (none can send to its async any more). Reports a handle left open,
+ * ended (none can write its wakefd any more). Reports a handle left open,
  * but still releases the loop's fds and memory.
  */
 static void eventloop_loop_close(struct eventloop_loop *lp)
 {
     int err;
 
-    uv_close((uv_handle_t *)&lp->async, NULL);
+    uv_close((uv_handle_t *)&lp->wake, NULL);
     uv_run(&lp->loop, UV_RUN_NOWAIT);
     err = uv_loop_close(&lp->loop);
 
@@ -831,6 +927,8 @@ static void eventloop_loop_close(struct eventloop_loop *lp)
         uv_run(&lp->loop, UV_RUN_DEFAULT);
         uv_loop_close(&lp->loop);
     }
+    close(lp->wakefd);
+    lp->wakefd = -1;
     /* Only now: a wake under way when a stop ended its task wrote it. */
     free(lp->tasks);
     lp->tasks = NULL;
@@ -853,6 +951,12 @@ static void eventloop_loop_run(struct eventloop_loop *lp)
     /* Only tasks keep the loop alive: if none is armed while some are
        unfinished, uv_run returns and the check below reports it. */
     uv_unref((uv_handle_t *)&lp->watch);
+    uv_prepare_init(&lp->loop, &lp->prep);
+    lp->prep.data = lp;
+    uv_unref((uv_handle_t *)&lp->prep);
+    uv_check_init(&lp->loop, &lp->check);
+    lp->check.data = lp;
+    uv_unref((uv_handle_t *)&lp->check);
 
     lp->tasks = conc_xcalloc(lp->n ? lp->n : 1, lp->stride);
     lp->live = 1; /* the starter's hold: no quiesce before all started */
@@ -934,18 +1038,27 @@ static int eventloop_run(struct conc_run *r)
                                "the event loops");
     while (!err && opened < workers) {
         struct eventloop_loop *lp = &lps[opened];
+        lp->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (lp->wakefd < 0) {
+            err = conc_error(-errno, "cannot create an eventfd");
+            started = 0;
+            break;
+        }
         err = uv_loop_init(&lp->loop);
-        if (!err && (err = uv_async_init(&lp->loop, &lp->async,
-                                         eventloop_on_async)) != 0)
-            uv_loop_close(&lp->loop); /* a failed init registers nothing */
+        /* A failed poll init registers nothing; the loop has no handle. */
+        if (!err && (err = uv_poll_init(&lp->loop, &lp->wake,
+                                        lp->wakefd)) != 0)
+            uv_loop_close(&lp->loop);
         if (err) {
             conc_error(err, "cannot start event loop %u", opened);
+            close(lp->wakefd);
             started = 0; /* no thread to join */
             break;
         }
-        lp->async.data = lp;
+        lp->wake.data = lp;
+        uv_poll_start(&lp->wake, UV_READABLE, eventloop_on_wakefd);
         /* Only parked tasks keep a loop alive through it (nsync > 0). */
-        uv_unref((uv_handle_t *)&lp->async);
+        uv_unref((uv_handle_t *)&lp->wake);
         opened++;
     }
     /* Loop 0 runs on this thread, as asyncio's does; the others on theirs. */

@@ -273,7 +273,6 @@ static void green_sync_check(struct green_sched *s)
 static int green_park(struct green_sched *s, struct green_co *co,
                       const struct conc_wait *w)
 {
-    struct conc_runsync *sync = s->g->r->sync;
     int err;
 
     co->deadline_ns = 0;
@@ -302,7 +301,8 @@ static int green_park(struct green_sched *s, struct green_co *co,
     case CONC_WAIT_SYNC:
         /* After an abort, a park fails at once (unless the number moved:
            then the step tries again, as for any wait). */
-        err = atomic_load_explicit(&sync->abort, memory_order_relaxed);
+        err = atomic_load_explicit(&s->g->r->sync->abort,
+                                   memory_order_relaxed);
         if (err)
             return conc_waitq_seq(w->q) != w->seq ? 0 : err;
         if (!conc_waitq_link(w->q, w->seq, &co->waiter))
@@ -310,14 +310,15 @@ static int green_park(struct green_sched *s, struct green_co *co,
         co->sync_q = w->q;
         co->state = GREEN_WAIT_SYNC;
         s->nsync++;
-        break;
+        green_suspend(s, co, false);
+        err = co->sync_err;
+        co->sync_err = 0;
+        return err;
     default:
         return -EINVAL;
     }
     green_suspend(s, co, false);
-    err = co->sync_err;
-    co->sync_err = 0;
-    return err;
+    return 0;
 }
 
 void green_co_main(struct green_co *co)
