@@ -51,6 +51,40 @@ static const struct conc_opt python_opts[] = {
 static const char *const python_workloads[] = { "primes", "sleep", "http",
                                                 "counter" };
 
+/*
+ * The options scripts/concbench_model.py implements, per workload: any
+ * other option given is refused by name, so an option added to a C
+ * workload is never silently ignored here (http's open loop, primes'
+ * burst).
+ */
+static const char *const python_options[][8] = {
+    { "primes", "n", "segment" },
+    { "sleep", "ms", "count", "jitter", "seed" },
+    { "http", "url", "requests", "delay", "size", "keepalive", "timeout" },
+    { "counter", "increments", "lock", "hold", "outside", "yield_inside",
+      "fail_at" },
+};
+
+/* The first option given to w that the script does not implement, or NULL. */
+static const char *python_unknown_option(const struct conc_workload *w,
+                                         const struct conc_params *wp)
+{
+    for (size_t i = 0; i < sizeof(python_options) / sizeof(*python_options);
+         i++) {
+        if (strcmp(python_options[i][0], w->name) != 0)
+            continue;
+        for (const struct conc_opt *o = w->opts; o && o->key; o++) {
+            bool known = false;
+
+            for (size_t k = 1; k < 8 && python_options[i][k]; k++)
+                known |= strcmp(python_options[i][k], o->key) == 0;
+            if (!known && conc_param_present(wp, o->key))
+                return o->key;
+        }
+    }
+    return NULL;
+}
+
 /* One interpreter and api, asked once per process. */
 struct python_probe {
     struct python_probe *next;
@@ -164,6 +198,7 @@ static int python_supports(const struct conc_params *mp,
     enum python_api api = python_api(mp);
     const struct python_probe *p;
     char script[4096];
+    const char *opt;
     bool known = false;
 
     for (size_t i = 0; i < sizeof(python_workloads) / sizeof(char *); i++)
@@ -172,6 +207,9 @@ static int python_supports(const struct conc_params *mp,
         return conc_error_msg(-ENOTSUP, "the python model runs primes, "
                               "sleep, http and counter; its script does not "
                               "implement workload '%s'", w->name);
+    if ((opt = python_unknown_option(w, wp)) != NULL)
+        return conc_error_msg(-ENOTSUP, "the python model does not "
+                              "implement %s's option '%s'", w->name, opt);
     if (strcmp(w->name, "counter") == 0 &&
         strcmp(conc_param_str(wp, "lock"), "mutex") != 0 &&
         strcmp(conc_param_str(wp, "lock"), "none") != 0)
