@@ -1087,20 +1087,6 @@ static int eventloop_run(struct conc_run *r)
     return err;
 }
 
-/*
- * Loop 0 runs on the main thread, the others on new threads: a task may
- * get either stack, so the smaller counts (0, unlimited, is no bound).
- */
-static uint64_t eventloop_stack_size(const struct conc_params *mp)
-{
-    uint64_t main = conc_main_stack(), thread = conc_thread_stack();
-
-    if (conc_param_present(mp, "workers") && conc_param_u64(mp, "workers") > 1
-        && thread && (!main || thread < main))
-        return thread;
-    return main;
-}
-
 const struct conc_model conc_model_eventloop = {
     .name = "eventloop",
     .summary = "callbacks on one libuv loop per worker thread (uv_poll_t, "
@@ -1109,7 +1095,7 @@ const struct conc_model conc_model_eventloop = {
     .opts = eventloop_opts,
     .check = eventloop_check,
     .run = eventloop_run,
-    .stack_size = eventloop_stack_size,
+    .stack_size = conc_workers_stack,
 };
 
 #else /* !CONC_HAVE_UV */

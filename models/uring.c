@@ -954,20 +954,6 @@ static int uring_run(struct conc_run *r)
     return err;
 }
 
-/*
- * Ring 0 runs on the main thread, the others on new threads: a task may
- * get either stack, so the smaller counts (0, unlimited, is no bound).
- */
-static uint64_t uring_stack_size(const struct conc_params *mp)
-{
-    uint64_t main = conc_main_stack(), thread = conc_thread_stack();
-
-    if (conc_param_present(mp, "workers") && conc_param_u64(mp, "workers") > 1
-        && thread && (!main || thread < main))
-        return thread;
-    return main;
-}
-
 /* Writable: uring_probe marks it unavailable when the kernel refuses. */
 const struct conc_model conc_model_uring = {
     .name = "uring",
@@ -977,7 +963,7 @@ const struct conc_model conc_model_uring = {
     .refusal = uring_probe,
     .check = uring_check,
     .run = uring_run,
-    .stack_size = uring_stack_size,
+    .stack_size = conc_workers_stack,
 };
 
 #else /* !CONC_HAVE_URING */
