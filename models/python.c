@@ -78,7 +78,9 @@ static const char *python_unknown_option(const struct conc_workload *w,
 
             for (size_t k = 1; k < 8 && python_options[i][k]; k++)
                 known |= strcmp(python_options[i][k], o->key) == 0;
-            if (!known && conc_param_present(wp, o->key))
+            /* Given, and not as its default ("rate=", not "burst=0"). */
+            if (!known && conc_param_isset(wp, o->key) &&
+                !(o->def && strcmp(conc_param_str(wp, o->key), o->def) == 0))
                 return o->key;
         }
     }
