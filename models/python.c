@@ -22,21 +22,22 @@
 #define PYTHON_PROBE_NS (60 * CONC_NS_PER_S)
 
 enum python_api {
-    PYTHON_THREADING, PYTHON_THREAD_POOL, PYTHON_MULTIPROCESSING,
+    PYTHON_SEQUENTIAL, PYTHON_THREADING, PYTHON_THREAD_POOL, PYTHON_MULTIPROCESSING,
     PYTHON_PROCESS_POOL, PYTHON_ASYNCIO, PYTHON_GEVENT,
 };
 
 static const char *const python_apis[] = {
-    "threading", "thread-pool", "multiprocessing", "process-pool", "asyncio",
+    "sequential", "threading", "thread-pool", "multiprocessing", "process-pool", "asyncio",
     "gevent",
 };
 
 static const struct conc_opt python_opts[] = {
-    { "api", CONC_OPT_CHOICE, "threading", "a threading.Thread a task, a "
-      "ThreadPoolExecutor, a multiprocessing.Process a task, a "
-      "ProcessPoolExecutor (both forked), asyncio tasks, or gevent "
-      "greenlets", "threading|thread-pool|multiprocessing|process-pool|"
-      "asyncio|gevent", 0, 0 },
+    { "api", CONC_OPT_CHOICE, "threading", "a plain loop over the tasks on "
+      "the main thread (the baseline of python's speedups), a "
+      "threading.Thread a task, a ThreadPoolExecutor, a "
+      "multiprocessing.Process a task, a ProcessPoolExecutor (both forked), "
+      "asyncio tasks, or gevent greenlets", "sequential|threading|"
+      "thread-pool|multiprocessing|process-pool|asyncio|gevent", 0, 0 },
     { "python", CONC_OPT_STRING, "/usr/bin/python3", "the interpreter: a "
       "path, or a name looked up in PATH", NULL, 0, 0 },
     { "workers", CONC_OPT_COUNT, NULL, "the pool's max_workers, at most one "
