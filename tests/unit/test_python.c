@@ -181,13 +181,15 @@ Test(python_args, workload_options_as_concbench_parsed_them)
 
     argc = args_for(&conc_workload_primes, primes, 2, 0, argv, buf,
                     sizeof(buf), &wp);
-    /* segment has no default and was not given: not passed. */
-    cr_assert_eq(argc, 4);
+    /* segment has no default and was not given: not passed; burst's
+       default is (the script reads what it implements). */
+    cr_assert_eq(argc, 5);
     cr_assert_str_eq(argv[0], "primes");
     cr_assert_str_eq(argv[1], "2");
     cr_assert_str_eq(argv[2], "0");
     cr_assert_str_eq(argv[3], "n=10000000");
-    cr_assert_null(argv[4]);
+    cr_assert_str_eq(argv[4], "burst=0");
+    cr_assert_null(argv[5]);
     conc_params_fini(&wp);
 
     argc = args_for(&conc_workload_counter, counter, 4, 3, argv, buf,
