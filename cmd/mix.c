@@ -253,9 +253,9 @@ static int mix_counts(const struct mix *m, unsigned tasks, unsigned *count)
                               "one part's count out to give it the rest",
                               m->name, fixed, tasks, fixed);
     if (free_part >= 0 && fixed >= tasks)
-        return conc_error_msg(-EINVAL, "mix '%s' with %u tasks leaves no "
+        return conc_error_msg(-EINVAL, "mix '%s' with %u task%s leaves no "
                               "task to '%s' (the others take %llu): raise "
-                              "--tasks", m->name, tasks,
+                              "--tasks", m->name, tasks, tasks == 1 ? "" : "s",
                               m->part[free_part].w->name, fixed);
     if (free_part >= 0)
         count[free_part] = tasks - (unsigned)fixed;
@@ -506,8 +506,8 @@ static void mix_metric(struct conc_metric *mt, size_t *n, size_t max,
 /*
  * Per part: its task count, task times (p50, p99), the span from its first
  * task's start to its last one's end, its operations a second over that
- * span (the CPU side's throughput), its operations' p50 and p99 (the I/O
- * side's lateness or latency), then its own metrics, each named
+ * span (the CPU side's throughput), its operations' mean, p50 and p99
+ * (the I/O side's lateness or latency), then its own metrics, each named
  * "part.metric".
  */
 static size_t mix_run_metrics(void *shared, const struct conc_totals *tot,
@@ -552,8 +552,13 @@ static size_t mix_run_metrics(void *shared, const struct conc_totals *tot,
                        (double)pt.ops * 1e9 / (double)(t1 - t0));
         }
         if (w->op_name) {
-            conc_hist_pcts(k == m->op_owner ? out[0].op_ns : &sh->shm[k].op_ns,
-                           &pc);
+            const struct conc_hist *oh =
+                k == m->op_owner ? out[0].op_ns : &sh->shm[k].op_ns;
+            conc_hist_pcts(oh, &pc);
+            if (oh->count)
+                mix_metric(mt, &n, max,
+                           mix_name(m, w->name, w->op_name, "mean"),
+                           (double)oh->sum / (double)oh->count);
             mix_metric(mt, &n, max, mix_name(m, w->name, w->op_name, "p50"),
                        (double)pc.p50);
             mix_metric(mt, &n, max, mix_name(m, w->name, w->op_name, "p99"),
