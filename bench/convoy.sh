@@ -10,14 +10,17 @@
 # The CPU side runs `burst` of CPU time between yields (a coroutine that
 # computes that long between awaits; `never`: a plain function call), and
 # sieves n=N per CPU task, enough to outlast the I/O side, so every wake
-# is measured with it present.
+# is measured with it present. A sleep's period (ms) is longer than two
+# bursts: a sleeper woken once a round of the cooperative models then keeps
+# its schedule, and the chart shows each wake's wait, not a growing
+# backlog (sleep's deadlines are periodic).
 #
 # Writes results/raw/<UTC timestamp>/convoy-0.json, -1 and -2, convoy.png
 # and .svg, and prints where. Exit codes as bench/lib.sh says.
 #
 # Environment: CONCBENCH (default ./concbench), OUT (the folder), and the
 # knobs MODELS (eventloop,green,threads,fork), IO (4 sleep tasks), MS
-# (20ms), COUNT (12 waits a task), JITTER (10ms), N (6e9 a CPU task), BURST
+# (50ms), COUNT (8 waits a task), JITTER (10ms), N (6e9 a CPU task), BURST
 # (20ms), INTERVAL (5ms: the GIL's switch interval), RUNS (3), SEED.
 set -uo pipefail
 
@@ -26,8 +29,8 @@ cd "$(dirname "$0")/.." || exit 2
 CONCBENCH=${CONCBENCH:-./concbench}
 MODELS=${MODELS:-eventloop,green,threads,fork}
 IO=${IO:-4}
-MS=${MS:-20ms}
-COUNT=${COUNT:-12}
+MS=${MS:-50ms}
+COUNT=${COUNT:-8}
 JITTER=${JITTER:-10ms}
 N=${N:-6e9}
 BURST=${BURST:-20ms}
@@ -58,8 +61,8 @@ done
 mlist=$(IFS=,; echo "${models[*]}")
 model_opts=()
 [[ ",$mlist," == *,threads,* ]] &&
-    model_opts+=(-o gil=on,off -o "interval=$INTERVAL")
-[[ ",$mlist," == *,eventloop,* ]] && model_opts+=(-o offload=off,on)
+    model_opts+=(-o "gil=on,off" -o "interval=$INTERVAL")
+[[ ",$mlist," == *,eventloop,* ]] && model_opts+=(-o "offload=off,on")
 
 seed_opts=()
 [ -n "${SEED:-}" ] && seed_opts=(--seed "$SEED")
@@ -69,7 +72,7 @@ start=$(date +%s)
 status=0
 for k in 0 1 2; do
     if [ "$k" -eq 0 ]; then
-        spec=sleep
+        spec="sleep"
         cpu_opts=()
     else
         spec=sleep:$IO+primes:$k
@@ -105,7 +108,7 @@ jq -r '.results[] | select(.runs) |
      ([.runs[] | select(.failed | not) | .lateness_ns.p99] | sort |
       .[($n / 2 | floor)] / 1e6)] | @tsv' \
     "$OUT"/convoy-0.json "$OUT"/convoy-1.json "$OUT"/convoy-2.json |
-    sort -s -k1,1 | awk -F'\t' 'BEGIN { printf "%-26s %4s %12s %12s\n",
+    sort -s -t"$(printf '\t')" -k1,1 -k2,2n | awk -F'\t' 'BEGIN { printf "%-26s %4s %12s %12s\n",
         "model", "cpu", "p50 (ms)", "p99 (ms)" }
         { printf "%-26s %4d %12.2f %12.2f\n", $1, $2, $3, $4 }'
 

@@ -1201,7 +1201,7 @@ def convoy(ch):
            for c in ks.values() if c.mopts.get("gil") in ("on", True) and
            "interval" in c.mopts][:1]
     fig.suptitle("The convoy: %d sleep task%s beside CPU-bound tasks in "
-                 "one process" % (io, "" if io == 1 else "s"))
+                 "one run" % (io, "" if io == 1 else "s"))
     ax.set_title(" ".join(setting + gil), fontsize=15, color="#444444")
     ch.footnote(fig, "each value: the median over passed runs")
     ch.save(fig, "convoy", labels)
