@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "cmd/mix.h"
 #include "cmd/registry.h"
 
 extern const struct conc_model conc_model_sequential, conc_model_fork,
@@ -37,6 +38,8 @@ const struct conc_model *conc_model_find(const char *name)
 
 const struct conc_workload *conc_workload_find(const char *name)
 {
+    if (conc_mix_is(name))
+        return conc_mix_find(name); /* says why when it returns NULL */
     for (size_t i = 0; conc_workloads[i]; i++)
         if (strcmp(conc_workloads[i]->name, name) == 0)
             return conc_workloads[i];

@@ -12,6 +12,7 @@
 #include "cmd/cmds.h"
 #include "cmd/exit.h"
 #include "cmd/flags.h"
+#include "cmd/mix.h"
 #include "cmd/output.h"
 #include "cmd/export.h"
 #include "cmd/registry.h"
@@ -178,7 +179,8 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     if (!(w = conc_workload_find(workload))) {
-        rc = run_unknown("workload", workload);
+        if (!conc_mix_is(workload)) /* a mix said why already */
+            rc = run_unknown("workload", workload);
         goto out;
     }
     if (conc_cell_init(&cell, m, w, (unsigned)tasks, (unsigned)runs,

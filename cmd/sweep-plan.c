@@ -12,6 +12,7 @@
 
 #include "cmd/exit.h"
 #include "cmd/flags.h"
+#include "cmd/mix.h"
 #include "cmd/registry.h"
 #include "cmd/report.h"
 #include "cmd/sweep.h"
@@ -161,7 +162,8 @@ static int sweep_parse_workloads(struct sweep *sw, const char *list)
         }
         const struct conc_workload *w = conc_workload_find(items[i]);
         if (!w) {
-            rc = sweep_unknown("workload", items[i]);
+            rc = conc_mix_is(items[i]) ? CONC_EXIT_USAGE /* it said why */
+                                       : sweep_unknown("workload", items[i]);
             break;
         }
         for (size_t j = 0; j < sw->nworkloads; j++)

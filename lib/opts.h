@@ -30,7 +30,7 @@ struct conc_opt {
     uint64_t min, max;   /* numeric bounds; max 0 means no upper bound */
 };
 
-#define CONC_OPTS_MAX 16
+#define CONC_OPTS_MAX 48
 
 struct conc_val {
     bool set;      /* given by the user (not a default) */

@@ -1091,6 +1091,7 @@ def main(argv):
         ch.latency()
         if any(is_num(c.wopts.get("rate")) for c in data.cells):
             ch.openloop(goal)
+        convoy(ch)
     ch.hyperfine()
     with open(os.path.join(out, "legend.json"), "w") as f:
         json.dump(ch.legends, f, indent=2)
@@ -1098,6 +1099,112 @@ def main(argv):
     for p in ch.written:
         print(p)
     return 0
+
+
+# ---------------------------------------------------------------- convoy
+# (bench/convoy.sh) The sleeps' lateness per model with 0, 1 and 2 CPU-bound
+# tasks beside them: plain sleep cells and mixed cells "sleep:N+primes:K".
+
+def convoy_cpu_tasks(workload, io_tasks):
+    """(I/O tasks, CPU tasks) of a sleep or sleep+primes cell, else None."""
+    if workload == "sleep":
+        return io_tasks, 0
+    parts = {}
+    for part in workload.split("+"):
+        name, _, count = part.partition(":")
+        parts[name] = int(count) if count.isdigit() else None
+    if set(parts) != {"sleep", "primes"}:
+        return None
+    io, cpu = parts["sleep"], parts["primes"]
+    if io is None and cpu is not None:
+        io = io_tasks - cpu
+    elif cpu is None and io is not None:
+        cpu = io_tasks - io
+    return (io, cpu) if io and cpu else None
+
+
+def convoy(ch):
+    """The convoy chart: lateness p50 (bars) and p99 (whiskers) of the
+    sleeps per model and variant, for 0, 1 and 2 CPU-bound tasks beside
+    them; drawn only when a report has a mixed sleep+primes cell."""
+    d = ch.data
+    if not d:
+        return
+    by = OrderedDict()  # (model, variant) -> {cpu tasks: cell}
+    io_counts, mixed = set(), False
+    cells = sorted((c for c in d.cells if c.plottable),
+                   key=lambda c: (d.models.index(c.model), d.variant(c)))
+    for c in cells:
+        kinds = convoy_cpu_tasks(c.workload, c.tasks)
+        if not kinds or kinds[1] > 2:
+            continue
+        mixed |= kinds[1] > 0
+        io_counts.add(kinds[0])
+        by.setdefault((c.model, d.variant(c)), {})[kinds[1]] = c
+    if not mixed or len(io_counts) != 1:
+        return
+    fig, ax = ch.plt.subplots(figsize=(16, 9))
+    shades = {0: 1.0, 1: 0.62, 2: 0.32}
+    hatches = {0: "", 1: "//", 2: "xx"}
+    width = 0.26
+    labels, names, top, bottom = [], [], 0.0, float("inf")
+    for g, ((model, variant), ks) in enumerate(by.items()):
+        name = model + ("\n" + variant if variant else "")
+        names.append(name)
+        labels.append(name.replace("\n", " "))
+        for k in (0, 1, 2):
+            c = ks.get(k)
+            if not c:
+                continue
+            p50 = c.metric("lateness_ns.p50")
+            p99 = c.metric("lateness_ns.p99")
+            if p50 is None or p99 is None:
+                continue
+            x = g + (k - 1) * width
+            y50, y99 = max(p50, 1e3) / 1e6, max(p99, 1e3) / 1e6
+            ax.bar(x, y50, width * 0.92, color=d.colour[model],
+                   alpha=shades[k], hatch=hatches[k], edgecolor="#333333",
+                   linewidth=0.8)
+            ax.plot([x, x], [y50, y99], color="#222222", linewidth=2)
+            ax.plot([x - width * 0.3, x + width * 0.3], [y99, y99],
+                    color="#222222", linewidth=2.4)
+            ax.text(x, y99 * 1.12, "%.3g" % y99, ha="center",
+                    va="bottom", fontsize=11, color="#333333")
+            top, bottom = max(top, y99), min(bottom, y50)
+    if not names:
+        ch.plt.close(fig)
+        return
+    ax.set_yscale("log")
+    ax.set_ylim(max(bottom / 3, 1e-3), top * 4)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names)
+    ax.grid(axis="x", alpha=0)
+    ax.set_ylabel("sleep lateness (ms, log scale): bar p50, whisker p99")
+    handles = [ch.plt.Rectangle((0, 0), 1, 1, facecolor="#777777",
+                                alpha=shades[k], hatch=hatches[k],
+                                edgecolor="#333333",
+                                label="%d CPU-bound task%s" % (
+                                    k, "" if k == 1 else "s"))
+               for k in (0, 1, 2)]
+    ax.legend(handles=handles, loc="upper right", frameon=False)
+    io = io_counts.pop()
+    mix = next(c for ks in by.values() for k, c in ks.items() if k)
+    setting = []
+    for key, v in sorted(mix.wopts.items()):
+        key = key.split(".")[-1]
+        if key not in ("ms", "count", "jitter", "burst") or not is_num(v):
+            continue
+        # Durations are ns; "never" is stored as -1 (UINT64_MAX).
+        setting.append("%s=%s" % (key, v if key == "count" else "never"
+                                  if v < 0 else "%gms" % (v / 1e6)))
+    gil = [fmt_opt("interval", c.mopts["interval"]) for ks in by.values()
+           for c in ks.values() if c.mopts.get("gil") in ("on", True) and
+           "interval" in c.mopts][:1]
+    fig.suptitle("The convoy: %d sleep task%s beside CPU-bound tasks in "
+                 "one run" % (io, "" if io == 1 else "s"))
+    ax.set_title(" ".join(setting + gil), fontsize=15, color="#444444")
+    ch.footnote(fig, "each value: the median over passed runs")
+    ch.save(fig, "convoy", labels)
 
 
 if __name__ == "__main__":

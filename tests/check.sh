@@ -22,7 +22,7 @@ set -uo pipefail
 # themselves (100, 201, 301, 430: 60, 12, 24, 17 s, and they would fail
 # or skip beside other tests), and the charts (510: 60 s, most of it
 # matplotlib, for scripts/plot.py rather than the binary).
-SLOW=(100-threads-fork 201-green-timing 301-eventloop-scaling
+SLOW=(100-threads-fork 201-green-timing 301-eventloop-scaling 850-mix
     430-http-overlap 510-plot 720-sanitizers 730-valgrind)
 # The files that take `make test` longest, longest first (20 to 70 s
 # each): started first, so that the short ones fill the gaps beside them.

@@ -77,7 +77,7 @@ struct conc_metric {
     double value;
 };
 
-#define CONC_METRICS_MAX 8
+#define CONC_METRICS_MAX 32
 
 struct conc_workload {
     const char *name, *summary;
