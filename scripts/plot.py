@@ -1092,6 +1092,8 @@ def main(argv):
         if any(is_num(c.wopts.get("rate")) for c in data.cells):
             ch.openloop(goal)
         convoy(ch)
+        contention(ch)
+        race(ch)
     ch.hyperfine()
     with open(os.path.join(out, "legend.json"), "w") as f:
         json.dump(ch.legends, f, indent=2)
@@ -1205,6 +1207,134 @@ def convoy(ch):
     ax.set_title(" ".join(setting + gil), fontsize=15, color="#444444")
     ch.footnote(fig, "each value: the median over passed runs")
     ch.save(fig, "convoy", labels)
+
+
+# ----------------------------------------------------------- coordination
+# (the counter workload) The contention picture: updates per second against
+# tasks, a line per model and lock kind; and the race picture: the share of
+# updates lost with lock=none, per model, with yield_inside off and on.
+
+def counter_opt(c, key):
+    """A counter option of c, whatever unit suffix the report gave it."""
+    for k in (key, key + "_ns"):
+        if k in c.wopts:
+            return c.wopts[k]
+    return None
+
+
+def counter_onoff(v):
+    return "on" if v in ("on", True, 1) else "off"
+
+
+def contention(ch):
+    """Updates per second against tasks for every counter cell with a lock;
+    drawn when some line has two task counts or more."""
+    d = ch.data
+    lines = OrderedDict()  # (model, variant, lock, rest) -> {tasks: cell}
+    for c in sorted((c for c in d.cells if c.plottable and
+                     c.workload == "counter"),
+                    key=lambda c: (d.models.index(c.model), d.variant(c),
+                                   str(counter_opt(c, "lock")), c.tasks)):
+        lock = counter_opt(c, "lock")
+        if lock in (None, "none") or not is_num(
+                counter_opt(c, "increments")):
+            continue
+        rest = tuple("%s=%s" % (k, counter_onoff(v) if k == "yield_inside"
+                                else fmt_opt(k, v).split("=", 1)[-1])
+                     for k, v in sorted(c.wopts.items())
+                     if k not in ("lock", "increments", "fail_at"))
+        lines.setdefault((c.model, d.variant(c), lock, rest), {})[
+            c.tasks] = c
+    lines = OrderedDict((k, v) for k, v in lines.items() if len(v) >= 2)
+    if not lines:
+        return
+    rests = {k[3] for k in lines}
+    fig, ax = ch.plt.subplots(figsize=(16, 9))
+    styles = ["-", "--", ":", "-."]
+    locks = sorted({k[2] for k in lines})
+    labels = []
+    for (model, variant, lock, rest), by in lines.items():
+        xs = sorted(by)
+        ys = [t * counter_opt(by[t], "increments") / (
+            median(by[t].walls) / 1e9) for t in xs]
+        label = " ".join(x for x in (model, variant, "lock=" + lock) if x)
+        if len(rests) > 1:
+            label += " " + " ".join(rest)
+        labels.append(label)
+        ax.plot(xs, ys, styles[locks.index(lock) % len(styles)],
+                marker="o", color=d.colour[model], linewidth=2.6,
+                markersize=8, label=label)
+    ax.set_xscale("log", base=2)
+    plain_log(ax, "x", 2)
+    ax.set_yscale("log")
+    plain_log(ax)
+    ax.set_xlabel("tasks (each applies the same number of updates)")
+    ax.set_ylabel("updates per second, all tasks (log scale)")
+    # Outside the axes: the lines of a contention chart cross everywhere.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=13,
+              framealpha=0.92)
+    fig.subplots_adjust(right=0.76)
+    fig.suptitle("Contention: what one shared counter sustains, per model "
+                 "and lock")
+    only = sorted(rests)[0] if len(rests) == 1 else ()
+    ax.set_title(" ".join(only) or "several settings: in each label",
+                 fontsize=15, color="#444444")
+    ch.footnote(fig, "each point: tasks x increments / the median wall "
+                "time of the passed runs")
+    ch.save(fig, "contention", labels)
+
+
+def race(ch):
+    """Lost updates with lock=none per model, yield_inside off and on, at
+    each model's largest task count; drawn when such cells exist."""
+    d = ch.data
+    by = OrderedDict()  # (model, variant) -> {yield: cell}
+    for c in sorted((c for c in d.cells if c.plottable and
+                     c.workload == "counter" and
+                     counter_opt(c, "lock") == "none"),
+                    key=lambda c: (d.models.index(c.model), d.variant(c),
+                                   c.tasks)):
+        if c.metric("expected") is None or c.tasks < 2:
+            continue
+        y = counter_onoff(counter_opt(c, "yield_inside"))
+        by.setdefault((c.model, d.variant(c)), {})[y] = c
+    if not by:
+        return
+    fig, ax = ch.plt.subplots(figsize=(16, 9))
+    width, names, labels = 0.38, [], []
+    shades = {"off": 1.0, "on": 0.45}
+    for g, ((model, variant), ys) in enumerate(by.items()):
+        name = model + ("\n" + variant if variant else "")
+        names.append(name)
+        labels.append(name.replace("\n", " "))
+        for k, y in enumerate(("off", "on")):
+            c = ys.get(y)
+            if not c:
+                continue
+            pct = 100.0 * (c.metric("lost_updates") or 0) / \
+                c.metric("expected")
+            x = g + (k - 0.5) * width
+            ax.bar(x, pct, width * 0.92, color=d.colour[model],
+                   alpha=shades[y], hatch="" if y == "off" else "//",
+                   edgecolor="#333333", linewidth=0.8)
+            ax.text(x, pct + 1, "%.3g%%\n%d tasks" % (pct, c.tasks),
+                    ha="center", va="bottom", fontsize=11, color="#333333")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names)
+    ax.set_ylim(0, 115)
+    ax.set_ylabel("updates lost (% of all updates)")
+    handles = [ch.plt.Rectangle((0, 0), 1, 1, facecolor="#777777",
+                                alpha=shades[y], hatch="" if y == "off"
+                                else "//", edgecolor="#333333",
+                                label="yield_inside=%s" % y)
+               for y in ("off", "on")]
+    ax.legend(handles=handles, loc="upper right", framealpha=0.92)
+    fig.suptitle("The race: count += 1 without a lock loses updates")
+    ax.set_title("lock=none; yield_inside=on gives up the CPU between the "
+                 "read and the write", fontsize=15, color="#444444")
+    ch.footnote(fig, "each bar: median over passed runs of lost_updates / "
+                "expected; the lost updates are the measurement")
+    ch.save(fig, "race", labels)
 
 
 if __name__ == "__main__":
