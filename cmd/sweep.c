@@ -12,8 +12,10 @@
 #include "cmd/cell.h"
 #include "cmd/cmds.h"
 #include "cmd/exit.h"
+#include "cmd/export.h"
 #include "cmd/flags.h"
 #include "cmd/host.h"
+#include "cmd/output.h"
 #include "cmd/report.h"
 #include "cmd/sweep.h"
 #include "lib/err.h"
@@ -25,7 +27,8 @@ static const char sweep_synopsis[] =
     "                       [-o key=v1,v2]... [--seed S]\n"
     "                       [--interleave|--no-interleave]\n"
     "                       [--shard K/N|auto|auto/N] [--dry-run]\n"
-    "                       [--json FILE|-]";
+    "                       [--json FILE|-] [--export-csv FILE]\n"
+    "                       [--export-markdown FILE] [--verbose]";
 
 static const char sweep_epilogue[] =
     "Cells a model cannot run (unavailable in this build, or over a limit)\n"
@@ -38,6 +41,12 @@ static const char sweep_epilogue[] =
     "(\"speedup\" in the report). A CPU-bound (primes) speedup whose CI lies\n"
     "wholly above min(tasks, usable CPUs) is marked impossible: the\n"
     "baseline was disturbed.\n"
+    "\n"
+    "The table marks cells with warnings (~ noisy, ! disturbed, * outliers,\n"
+    "< too short to time) and a few lines after it count them and name the\n"
+    "worst; --verbose prints each cell's, and the report keeps them.\n"
+    "Progress goes to stderr: a bar on a terminal, else a line every few\n"
+    "seconds with the ETA.\n"
     "\n"
     "--shard auto takes K/N from a Slurm job array (SLURM_ARRAY_TASK_ID\n"
     "and the array's bounds; auto/N: the indices are the shard numbers) or\n"
@@ -130,7 +139,7 @@ static int sweep_execute(struct sweep *sw, bool interleave, uint64_t seed)
            the cell keeps the runs it has and is marked failed. */
         if (!sc->res.err)
             r = conc_cell_runs(&sc->cell, &sc->res, steps[i].runs);
-        sweep_progress_step(&progress, steps[i].runs);
+        sweep_progress_step(&progress, steps[i].runs, sc);
         if (r >= 128 || conc_interrupted) {
             sweep_progress_clear(&progress);
             free(steps);
@@ -201,11 +210,52 @@ static int sweep_write_report(const struct sweep *sw, int argc, char **argv,
     return rc;
 }
 
+/*
+ * --export-csv and --export-markdown of the shard's cells, in matrix
+ * order, the Markdown table with each cell's speedup. 0, or -1 with the
+ * message printed.
+ */
+static int sweep_exports(const struct sweep *sw, const char *csv,
+                         const char *md)
+{
+    struct conc_cell *cells = conc_xcalloc(sw->ncells + 1, sizeof(*cells));
+    struct conc_cell_result *res = conc_xcalloc(sw->ncells + 1, sizeof(*res));
+    struct conc_speedup *sp = conc_xcalloc(sw->ncells + 1, sizeof(*sp));
+    bool *base = conc_xcalloc(sw->ncells + 1, sizeof(*base));
+    size_t n = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < sw->ncells; i++) {
+        if (!sw->cells[i].in_shard)
+            continue;
+        /* Shallow copies: the exports only read them. */
+        cells[n] = sw->cells[i].cell;
+        res[n] = sw->cells[i].res;
+        sp[n] = sw->cells[i].speedup;
+        base[n] = sweep_is_baseline(sw, &sw->cells[i]);
+        n++;
+    }
+    if (csv && conc_export_csv(csv, cells, res, n))
+        rc = -1;
+    if (md) {
+        const struct conc_export_speedups s = { sp, base };
+        if (conc_export_markdown(md, cells, res, &s, n))
+            rc = -1;
+    }
+    free(cells);
+    free(res);
+    free(sp);
+    free(base);
+    return rc;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     const char *models = NULL, *workloads = NULL, *tasks = NULL,
-               *seed_s = NULL, *shard_s = NULL, *json = NULL;
-    bool inter_on = false, inter_off = false, dry_run = false, interleave;
+               *seed_s = NULL, *shard_s = NULL, *json = NULL, *csv = NULL,
+               *md = NULL;
+    bool inter_on = false, inter_off = false, dry_run = false, interleave,
+         verbose = false;
     unsigned long long runs = 5, warmup = 1;
     struct conc_flag_list opts;
     const struct conc_flag flags[] = {
@@ -240,6 +290,13 @@ int cmd_sweep(int argc, char **argv)
           "nothing and write no report", 0, 0 },
         { CONC_FLAG_STRING, 0, "json", &json, "FILE",
           "write the report ('-': stdout)", 0, 0 },
+        { CONC_FLAG_STRING, 0, "export-csv", &csv, "FILE",
+          "one CSV row per run of every cell", 0, 0 },
+        { CONC_FLAG_STRING, 0, "export-markdown", &md, "FILE",
+          "the table as Markdown, one row a cell, with its speedup", 0, 0 },
+        { CONC_FLAG_SWITCH, 'v', "verbose", &verbose, NULL,
+          "print each cell's warnings (noisy, outliers, disturbed, too "
+          "short), not only the digest after the table", 0, 0 },
         { CONC_FLAG_END },
     };
     const struct conc_command cmd = {
@@ -253,6 +310,7 @@ int cmd_sweep(int argc, char **argv)
     uint64_t seed = 0;
     struct sweep sw;
     char seed_text[24];
+    FILE *human;
     int rc;
 
     memset(&sw, 0, sizeof(sw));
@@ -282,10 +340,16 @@ int cmd_sweep(int argc, char **argv)
     for (size_t i = 0; i < opts.n; i++)
         if (sweep_add_opt(&sw, opts.v[i]))
             goto out;
-    /* A dry run writes nothing, so its --json need not be writable yet
+    /* A dry run writes nothing, so its outputs need not be writable yet
        (a job's output directory is often made by the job). */
-    if (json && !dry_run && conc_report_check_path(json))
-        goto out;
+    if (!dry_run) {
+        const struct conc_output outs[] = {
+            { "--json", json }, { "--export-csv", csv },
+            { "--export-markdown", md },
+        };
+        if (conc_outputs_check(outs, 3))
+            goto out;
+    }
     sw.runs = (unsigned)runs;
     sw.warmup = (unsigned)warmup;
     interleave = inter_on || (!inter_off && runs > 1);
@@ -319,9 +383,19 @@ int cmd_sweep(int argc, char **argv)
     conc_host_read(&host);
     sweep_speedups(&sw, host.usable_cpus);
 
-    sweep_print_table(json && strcmp(json, "-") == 0 ? stderr : stdout, &sw);
+    if (verbose)
+        sweep_print_warnings(&sw);
+    /* The table and its digest never mix into an output on stdout. */
+    human = conc_output_is_stdout(json) || conc_output_is_stdout(csv) ||
+                    conc_output_is_stdout(md)
+                ? stderr : stdout;
+    sweep_print_table(human, &sw);
+    sweep_print_digest(human, &sw);
+    fflush(human);
     if (json && sweep_write_report(&sw, argc, argv, json, interleave, seed,
                                    shard_s ? &slice : NULL, ids))
+        rc = CONC_EXIT_FAILED;
+    if ((csv || md) && sweep_exports(&sw, csv, md))
         rc = CONC_EXIT_FAILED;
 out:
     sweep_plan_ids_free(ids, sw.ncells);

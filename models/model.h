@@ -36,6 +36,18 @@ struct conc_runqueue {
 };
 
 /*
+ * The memory of a run's child processes (fork's), each adding its own as
+ * its last act: its unique set (the pages no other process maps, from
+ * smaps_rollup) or, where the kernel has no rollup, its anonymous resident
+ * pages (statm). Pages a child shares with the parent are the parent's.
+ */
+struct conc_memsum {
+    _Atomic uint64_t kib;
+    atomic_uint children;  /* how many added theirs */
+    atomic_uint anon;      /* of them, how many could only give statm's */
+};
+
+/*
  * What every task of a run shares about coordination, in MAP_SHARED
  * memory (fork's children too): the first failure that should stop the
  * waiting (a task that failed while others may wait on a lock it held, a
@@ -72,6 +84,9 @@ struct conc_run {
                                      thread or child adds its run-queue
                                      wait at its end (conc_worker_end);
                                      NULL: not counted this run */
+    struct conc_memsum *mem;      /* in MAP_SHARED memory, zeroed: each
+                                     child process adds its memory at its
+                                     end; NULL: not counted */
 };
 
 struct conc_model {
