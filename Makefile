@@ -200,13 +200,17 @@ plot:
 	$(Q)test -n "$(REPORT)" || { echo "make plot: no report: run make demo or set REPORT=" >&2; exit 2; }
 	$(Q)/usr/bin/python3 scripts/plot.py $(REPORT) -o $(or $(PLOT_DIR),$(dir $(REPORT)))
 
-# The binary and its man page under PREFIX, staged under DESTDIR for a
-# package: make install PREFIX=/usr DESTDIR=/tmp/pkg.
+# The binary, its man page and the python model's script (found at run time
+# in ../share/concbench from the binary) under PREFIX, staged under DESTDIR
+# for a package: make install PREFIX=/usr DESTDIR=/tmp/pkg.
 PREFIX ?= /usr/local
 install: $(O)/concbench
 	$(quiet) INSTALL $(DESTDIR)$(PREFIX)
-	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/concbench
 	$(Q)install -m 755 $(O)/concbench $(DESTDIR)$(PREFIX)/bin/concbench
+	$(Q)install -m 644 scripts/concbench_model.py \
+		$(DESTDIR)$(PREFIX)/share/concbench/concbench_model.py
 	$(Q)install -m 644 docs/concbench.1 \
 		$(DESTDIR)$(PREFIX)/share/man/man1/concbench.1
 .PHONY: install

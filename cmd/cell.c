@@ -3,6 +3,8 @@
  * run is measured the same way whatever the model: wall time around
  * model->run (thread and process creation included), rusage of the process
  * and its reaped children, peak RSS, per-task times, and the checked answer.
+ * A model that runs its tasks in another program (python) times the same
+ * section there and hands the numbers back (struct conc_run_self).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -103,6 +105,32 @@ static pid_t cell_reap_zombie(void)
     pid_t pid = waitpid(-1, &status, WNOHANG);
 
     return pid > 0 ? pid : 0;
+}
+
+/*
+ * A model that timed its run itself (python: the interpreter's start-up is
+ * not the run) reports that section: it replaces the cell's own numbers.
+ */
+static void cell_self(struct conc_run_stats *s, const struct conc_run_self *m)
+{
+    if (!m->set)
+        return;
+    s->start_ns = m->start_ns;
+    s->wall_ns = m->wall_ns;
+    s->user_ns = m->user_ns;
+    s->sys_ns = m->sys_ns;
+    s->max_rss_kib = m->max_rss_kib;
+    s->ctxsw_voluntary = m->ctxsw_voluntary;
+    s->ctxsw_involuntary = m->ctxsw_involuntary;
+}
+
+/* The model's facts after the workload's metrics; its note if none. */
+static void cell_facts(struct conc_run_stats *s, const struct conc_run_self *m)
+{
+    for (size_t k = 0; k < m->nfacts && s->nextra < CONC_METRICS_MAX; k++)
+        s->extra[s->nextra++] = m->facts[k];
+    if (!s->note[0] && m->note[0])
+        snprintf(s->note, sizeof(s->note), "%s", m->note);
 }
 
 /* Folds the per-task outputs into s and checks the answer. */
@@ -367,6 +395,22 @@ int conc_cell_begin(const struct conc_cell *cell, struct conc_cell_result *res)
         res->failed = true;
         return CONC_EXIT_USAGE;
     }
+    if (m->supports) {
+        const char *missing = NULL;
+        err = m->supports(&cell->mp, w, &cell->wp, &missing);
+        if (err == -ENOENT && missing) {
+            res->skipped = missing;
+            conc_error_msg(0, "model '%s' is unavailable here: %s", m->name,
+                           missing);
+            res->failed = true;
+            return CONC_EXIT_UNAVAILABLE;
+        }
+        if (err) {
+            res->err = err;
+            res->failed = true;
+            return CONC_EXIT_USAGE;
+        }
+    }
     if ((err = cell_check_stack(cell)) != 0 ||
         (err = cell_check_spin(cell)) != 0) {
         res->err = err;
@@ -438,6 +482,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
             .out = out,
             .runqueue = workers <= CONC_RUNQUEUE_WORKERS ? runqueue : NULL,
             .sync = runsync, .workers = workers, .mem = memsum,
+            .wp = &cell->wp,
         };
         struct cell_interference i0, i1;
         bool warm = k < cell->warmup;
@@ -495,8 +540,14 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
         cell_total_rss(&s, memsum);
         if (r.child_max_rss_kib > s.max_rss_kib)
             s.max_rss_kib = r.child_max_rss_kib;
+        cell_self(&s, &r.self);
+        /* A self-timed run's threads are not concbench's: their run-queue
+           wait is unknown here (steal and throttling still count). */
+        if (r.self.set)
+            i0.runqueue_ok = false;
         cell_interference(&s, &i0, &i1, r.runqueue, workers);
         cell_collect(cell, shared, out, op_ns, &s);
+        cell_facts(&s, &r.self);
         /* What a model must release by the end of every run. */
         fds1 = cell_count_fds();
         zombie = cell_reap_zombie();

@@ -15,7 +15,7 @@ static void list_opts(FILE *f, const struct conc_opt *opts)
 {
     for (size_t i = 0; opts && opts[i].key; i++) {
         const struct conc_opt *o = &opts[i];
-        char spec[64];
+        char spec[128];
 
         snprintf(spec, sizeof(spec), "%s=<%s>", o->key,
                  o->type == CONC_OPT_CHOICE ? o->choices

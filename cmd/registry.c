@@ -7,13 +7,14 @@
 
 extern const struct conc_model conc_model_sequential, conc_model_fork,
     conc_model_threads, conc_model_green, conc_model_eventloop,
-    conc_model_uring;
+    conc_model_uring, conc_model_python;
 extern const struct conc_workload conc_workload_primes, conc_workload_sleep,
     conc_workload_yield, conc_workload_http, conc_workload_counter;
 
 const struct conc_model *const conc_models[] = {
     &conc_model_sequential, &conc_model_fork,      &conc_model_threads,
     &conc_model_green,      &conc_model_eventloop, &conc_model_uring,
+    &conc_model_python,
     NULL,
 };
 

@@ -107,8 +107,14 @@ int conc_parse_duration(const char *s, uint64_t *out_ns)
     };
     long double v;
     const char *end;
-    int err = opts_parse_number(s, &v, &end);
+    int err;
 
+    /* "never": no end at all (an option whose max bounds it refuses it). */
+    if (strcmp(s, "never") == 0) {
+        *out_ns = UINT64_MAX;
+        return 0;
+    }
+    err = opts_parse_number(s, &v, &end);
     if (err)
         return err;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {

@@ -13,7 +13,9 @@
 enum conc_opt_type {
     CONC_OPT_COUNT,    /* 100, 1e9, 10_000, 1.5e3 (must be a whole number) */
     CONC_OPT_SIZE,     /* bytes: 512, 64KiB, 1M (=MiB), 4kB (=4000) */
-    CONC_OPT_DURATION, /* ns: 250us, 100ms, 5s, 2min; a bare number is ms */
+    CONC_OPT_DURATION, /* ns: 250us, 100ms, 5s, 2min; a bare number is ms;
+                          "never" is UINT64_MAX (refused where max bounds
+                          it) */
     CONC_OPT_BOOL,     /* on/off, true/false, yes/no, 1/0 */
     CONC_OPT_CHOICE,   /* one of conc_opt.choices ("fcontext|ucontext") */
     CONC_OPT_STRING,   /* any non-empty text (a URL) */

@@ -27,10 +27,19 @@ static void sync_spin_unlock(atomic_flag *f)
     atomic_flag_clear_explicit(f, memory_order_release);
 }
 
+/* Under q's lock, the only writer: no locked instruction needed. */
+static void sync_linked_add(struct conc_waitq *q, int32_t d)
+{
+    uint32_t n = atomic_load_explicit(&q->linked, memory_order_relaxed);
+
+    atomic_store_explicit(&q->linked, n + (uint32_t)d, memory_order_relaxed);
+}
+
 void conc_waitq_init(struct conc_waitq *q)
 {
     atomic_init(&q->seq, 0);
     atomic_init(&q->sleepers, 0);
+    atomic_init(&q->linked, 0);
     atomic_flag_clear(&q->lock);
     q->head = q->tail = NULL;
 }
@@ -59,13 +68,18 @@ void conc_waitq_wake(struct conc_waitq *q, uint32_t n)
     while (q->head && count < n) {
         struct conc_waiter *w = q->head;
         q->head = w->next;
-        if (!q->head)
+        if (q->head)
+            q->head->prev = NULL;
+        else
             q->tail = NULL;
-        w->next = NULL;
+        w->next = w->prev = NULL;
+        w->linked = false;
         *tail = w;
         tail = &w->next;
         count++;
     }
+    if (count)
+        sync_linked_add(q, -(int32_t)count);
     sync_spin_unlock(&q->lock);
     /* Called outside the lock: a wake may take the model's own locks. */
     while (woken) {
@@ -84,15 +98,40 @@ bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
     sync_spin_lock(&q->lock);
     if (atomic_load_explicit(&q->seq, memory_order_seq_cst) == seq) {
         w->next = NULL;
+        w->prev = q->tail;
         if (q->tail)
             q->tail->next = w;
         else
             q->head = w;
         q->tail = w;
-        linked = true;
+        w->linked = linked = true;
+        sync_linked_add(q, 1);
     }
     sync_spin_unlock(&q->lock);
     return linked;
+}
+
+bool conc_waitq_unlink(struct conc_waitq *q, struct conc_waiter *w)
+{
+    bool was;
+
+    sync_spin_lock(&q->lock);
+    was = w->linked;
+    if (was) {
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            q->head = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        else
+            q->tail = w->prev;
+        w->next = w->prev = NULL;
+        w->linked = false;
+        sync_linked_add(q, -1);
+    }
+    sync_spin_unlock(&q->lock);
+    return was;
 }
 
 int conc_waitq_sleep(struct conc_waitq *q, uint32_t seq, uint64_t timeout_ns)
@@ -124,8 +163,18 @@ bool conc_lock_try(struct conc_lock *l, uint32_t *seq)
 
     if (atomic_compare_exchange_strong_explicit(&l->state, &c, 1,
                                                 memory_order_acquire,
-                                                memory_order_relaxed))
+                                                memory_order_relaxed)) {
+        /*
+         * Free, but maybe only because a release woke one of several
+         * waiters (this task, or one that has not run yet): keep it marked
+         * awaited, or no release would wake the others. A waiter that
+         * parks later marks it itself. Two loads, no syscall.
+         */
+        if (atomic_load_explicit(&l->q.linked, memory_order_relaxed) ||
+            atomic_load_explicit(&l->q.sleepers, memory_order_relaxed))
+            atomic_store_explicit(&l->state, 2, memory_order_relaxed);
         return true;
+    }
     /* Taken: mark it awaited. The number is read first, so a release
        between here and the park moves it and the park does not happen. */
     *seq = conc_waitq_seq(&l->q);

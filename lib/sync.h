@@ -29,15 +29,18 @@
  * A waiter a green or eventloop model links into a queue while its task is
  * parked. wake() is called by the waker, on any thread, after the node was
  * unlinked; the model then makes the task runnable on its own scheduler.
+ * The model sets wake; the links belong to the queue.
  */
 struct conc_waiter {
-    struct conc_waiter *next;
+    struct conc_waiter *next, *prev;
     void (*wake)(struct conc_waiter *w);
+    bool linked; /* in a queue's list, under that queue's lock */
 };
 
 struct conc_waitq {
     _Atomic uint32_t seq;      /* bumped by every wake: the futex word */
     _Atomic uint32_t sleepers; /* OS threads in a futex wait on seq */
+    _Atomic uint32_t linked;   /* waiters in the list (written under lock) */
     atomic_flag lock;          /* guards the list below */
     struct conc_waiter *head, *tail;
 };
@@ -70,6 +73,15 @@ bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
                      struct conc_waiter *w);
 
 /*
+ * For green and eventloop, when a parked task must stop waiting without a
+ * wake (SIGINT, a failed task's abort, a deadlock): takes w, linked into q,
+ * out of it, in O(1). true when it was still linked: no wake will come.
+ * false when a waker popped it first: its wake() is coming or came, and
+ * the model must expect it.
+ */
+bool conc_waitq_unlink(struct conc_waitq *q, struct conc_waiter *w);
+
+/*
  * For the blocking driver: sleeps on q's futex while its number is seq,
  * at most timeout_ns (0: no limit), so the caller can look at a stop flag
  * now and then. 0 (woken, or the number had moved, or the time was up) or
@@ -82,7 +94,11 @@ int conc_waitq_sleep(struct conc_waitq *q, uint32_t seq, uint64_t timeout_ns);
  * held, 2 held and maybe awaited. conc_lock_try() takes it, or returns
  * false with the number to wait on in *seq (read before the attempt, so a
  * release in between shows as a changed number): the step then returns
- * CONC_WAIT_SYNC on &l->q with it, and tries again when run again.
+ * CONC_WAIT_SYNC on &l->q with it, and tries again when run again. A
+ * release wakes one waiter; since a try does not know whether its task
+ * was woken (Drepper's waiter takes the lock as 2 after a wait), a try
+ * that takes a free lock while others still wait on it marks it 2, so its
+ * release wakes the next.
  */
 struct conc_lock {
     _Atomic uint32_t state;

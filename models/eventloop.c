@@ -2,8 +2,9 @@
  * eventloop: asyncio's (and Node's) model on libuv. Every task is a chain of
  * callbacks on one uv_loop_t, or on one loop per worker thread: a uv_poll_t
  * for fd waits, a uv_timer_t for deadlines, a ready queue run by one
- * uv_idle_t for yields, and with offload=on libuv's thread pool for
- * CPU-bound steps. It measures what one thread multiplexing many tasks costs.
+ * uv_idle_t for yields and sync wakes (an eventfd brings those from other
+ * threads), and with offload=on libuv's thread pool for CPU-bound steps. It
+ * measures what one thread multiplexing many tasks costs.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -69,6 +72,7 @@ enum eventloop_state {
     EVENTLOOP_READY, /* in the ready queue: it yielded */
     EVENTLOOP_WAIT,  /* its poll handle and/or timer is armed */
     EVENTLOOP_POOL,  /* its step is queued or running on the thread pool */
+    EVENTLOOP_SYNC,  /* its waiter is in a sync queue (lib/sync.h) */
     EVENTLOOP_DONE,  /* finished; its handles are closed or closing */
 };
 
@@ -89,7 +93,13 @@ struct eventloop_task {
     uv_poll_t *poll;             /* NULL, or a handle on poll_fd */
     uv_work_t *work;             /* NULL until the task is first offloaded */
     int work_err;                /* what an offloaded step returned */
+    int sync_err;                /* nonzero: a sync park ended by an abort:
+                                    the task ends with it when next run */
     struct conc_wait work_w;
+    struct conc_waiter waiter;   /* in sync_q while EVENTLOOP_SYNC */
+    struct conc_waitq *sync_q;
+    struct eventloop_task *rnext; /* its loop's remote list, once woken
+                                     from another thread */
     uv_timer_t timer;
 };
 
@@ -97,19 +107,48 @@ struct eventloop_task {
 struct eventloop_loop {
     uv_loop_t loop;
     uv_idle_t idle;   /* runs the ready queue; active while it is not empty */
-    uv_timer_t watch; /* looks at conc_interrupted */
+    uv_timer_t watch; /* looks at conc_interrupted and the sync abort */
+    /*
+     * Other threads' wakes: an eventfd of our own, not a uv_async_t, whose
+     * receiver in libuv 1.44 spins (then sched_yield()s) until the sender
+     * is back from its write: tens of microseconds a wake on two CPUs.
+     * Referenced while nsync > 0. prep and check, active only then, tell
+     * wakers whether the loop may block in epoll, the only time a wake
+     * must write wakefd.
+     */
+    uv_poll_t wake;
+    int wakefd;
+    uv_prepare_t prep;
+    uv_check_t check;
     const struct conc_run *r;
+    struct eventloop_loop *all; /* every loop of the run, [nloops] */
+    unsigned nloops;
+    atomic_bool *alerted; /* the loops were told of a sync abort */
     char *tasks;      /* n tasks of stride bytes */
     size_t stride;
     unsigned id, first, n;
     unsigned live;    /* started and not finished, +1 while starting */
+    unsigned nsync;   /* tasks in EVENTLOOP_SYNC */
+    uint64_t dl_since, dl_unparks; /* conc_sync_deadlocked's tracking */
     struct eventloop_task *ready_head, *ready_tail;
     bool offload, stopping;
+    bool abort_seen;  /* its parked tasks were ended for a task's failure */
     uint64_t slice_ns; /* offload: a pool thread's time on one task */
     atomic_bool *abort; /* set when the run cannot start all its loops */
     int err;          /* the loop's own failure, 0 or -errno */
     pthread_t thread;
+
+    /* Tasks woken by other threads (last in first), pushed lock-free, and
+       whether the loop may be asleep; on cache lines of their own, away
+       from the loop thread's fields. */
+    char pad0[64];
+    _Atomic(struct eventloop_task *) remote;
+    atomic_bool sleeping;
+    char pad1[64];
 };
+
+/* The loop running on this thread: a wake from it needs no handoff. */
+static _Thread_local struct eventloop_loop *eventloop_self;
 
 /* The workload's memory, after the header at the strictest alignment. */
 #define EVENTLOOP_HDR                                                      \
@@ -152,8 +191,9 @@ static unsigned eventloop_pool_from_env(void)
     return n > EVENTLOOP_POOL_MAX ? EVENTLOOP_POOL_MAX : n;
 }
 
-/* The descriptors one loop opens: its epoll and the eventfd of async. */
-#define EVENTLOOP_LOOP_FDS 2
+/* The descriptors one loop opens: its epoll, the eventfd of libuv's own
+   async handles and our wakefd. */
+#define EVENTLOOP_LOOP_FDS 3
 
 static void eventloop_on_noop(uv_work_t *req)
 {
@@ -231,13 +271,30 @@ static int eventloop_check(const struct conc_params *mp, unsigned tasks)
     return eventloop_prepare(mp);
 }
 
-/* Both the idle and watch handles go: uv_run returns once they are closed. */
+/*
+ * The idle, watch, prepare and check handles go: uv_run returns once they
+ * are closed. The wakefd and its handle stay until eventloop_loop_close,
+ * after every thread of the run has ended: a waker on another thread may
+ * still write to it.
+ */
 static void eventloop_quiesce(struct eventloop_loop *lp)
 {
     if (uv_is_closing((uv_handle_t *)&lp->idle))
         return;
     uv_close((uv_handle_t *)&lp->idle, NULL);
     uv_close((uv_handle_t *)&lp->watch, NULL);
+    uv_close((uv_handle_t *)&lp->prep, NULL);
+    uv_close((uv_handle_t *)&lp->check, NULL);
+}
+
+/* Wakes lp's thread out of epoll. */
+static void eventloop_kick(struct eventloop_loop *lp)
+{
+    uint64_t one = 1;
+
+    if (write(lp->wakefd, &one, sizeof(one)) < 0) {
+        /* The counter is only full after 2^64-2 wakes. */
+    }
 }
 
 static void eventloop_live_put(struct eventloop_loop *lp)
@@ -283,6 +340,36 @@ static void eventloop_poll_close(struct eventloop_task *t)
     t->poll = NULL;
 }
 
+/*
+ * Tells every other loop, once per run, to look at the run's sync abort
+ * now rather than at its next watch: a task failed (and may hold what
+ * others wait for), or a deadlock was found.
+ */
+static void eventloop_sync_alert(struct eventloop_loop *lp)
+{
+    if (lp->nloops < 2 || atomic_exchange(lp->alerted, true))
+        return;
+    for (unsigned k = 0; k < lp->nloops; k++)
+        if (&lp->all[k] != lp)
+            eventloop_kick(&lp->all[k]);
+}
+
+static void eventloop_sync_check(struct eventloop_loop *lp, bool deadlock);
+
+/*
+ * After a task failed, which set the run's sync abort: this loop's parked
+ * tasks end now (once: later parks fail at once), the other loops are
+ * alerted.
+ */
+static void eventloop_sync_failed(struct eventloop_loop *lp)
+{
+    eventloop_sync_alert(lp);
+    if (!lp->abort_seen && lp->nsync && !lp->stopping) {
+        lp->abort_seen = true;
+        eventloop_sync_check(lp, false);
+    }
+}
+
 /* Ends the task: closes its handles, records its result, frees its work. */
 static void eventloop_task_end(struct eventloop_task *t, int err)
 {
@@ -295,6 +382,9 @@ static void eventloop_task_end(struct eventloop_task *t, int err)
     t->work = NULL;
     t->state = EVENTLOOP_DONE;
     conc_task_finish(lp->r, t->index, eventloop_task_mem(t), err);
+    /* A failure sets the run's sync abort: others may wait on it. */
+    if (err && err != -EINTR && lp->r->sync)
+        eventloop_sync_failed(lp);
     eventloop_live_put(lp);
 }
 
@@ -394,6 +484,210 @@ static void eventloop_ready_push(struct eventloop_task *t)
     lp->ready_tail = t;
 }
 
+/* ---- waits on sync queues (lib/sync.h) ---- */
+
+static struct eventloop_task *eventloop_of_waiter(struct conc_waiter *w)
+{
+    return (struct eventloop_task *)((char *)w -
+                                     offsetof(struct eventloop_task, waiter));
+}
+
+static void eventloop_on_prepare(uv_prepare_t *h);
+static void eventloop_on_check(uv_check_t *h);
+
+/*
+ * A task of lp parks on a sync queue: the first makes wakefd keep the
+ * loop alive and starts the handles that tell wakers when to write it.
+ */
+static void eventloop_nsync_up(struct eventloop_loop *lp)
+{
+    if (lp->nsync++)
+        return;
+    uv_ref((uv_handle_t *)&lp->wake);
+    uv_prepare_start(&lp->prep, eventloop_on_prepare);
+    uv_check_start(&lp->check, eventloop_on_check);
+}
+
+/* A park is over; after the last one no wake can come for the loop. */
+static void eventloop_nsync_down(struct eventloop_loop *lp)
+{
+    if (--lp->nsync)
+        return;
+    uv_unref((uv_handle_t *)&lp->wake);
+    uv_prepare_stop(&lp->prep);
+    uv_check_stop(&lp->check);
+    atomic_store_explicit(&lp->sleeping, false, memory_order_relaxed);
+}
+
+/*
+ * On t's loop thread: its sync park is over. It goes onto the ready queue,
+ * to step again, or with err to end there.
+ */
+static void eventloop_sync_ready(struct eventloop_task *t, int err)
+{
+    t->sync_err = err;
+    eventloop_nsync_down(t->lp);
+    eventloop_ready_push(t);
+}
+
+/*
+ * A waiter's wake(), on the waker's thread: another loop's, a pool
+ * thread's, or this task's own loop's. Only the loop's own thread may
+ * touch its ready queue; any other pushes the task onto the loop's remote
+ * list and, if the loop may be blocked in epoll, writes its wakefd. The
+ * push is the last touch of t (its loop may run it at once); the loop and
+ * its wakefd outlive every waker.
+ */
+static void eventloop_on_sync_wake(struct conc_waiter *w)
+{
+    struct eventloop_task *t = eventloop_of_waiter(w);
+    struct eventloop_loop *lp = t->lp;
+    struct conc_runsync *sync = lp->r->sync;
+    struct eventloop_task *head;
+
+    atomic_fetch_sub(&sync->parked, 1);
+    atomic_fetch_add(&sync->unparks, 1);
+    if (eventloop_self == lp) {
+        eventloop_sync_ready(t, 0);
+        return;
+    }
+    head = atomic_load_explicit(&lp->remote, memory_order_relaxed);
+    do
+        t->rnext = head;
+    while (!atomic_compare_exchange_weak_explicit(&lp->remote, &head, t,
+                                                  memory_order_seq_cst,
+                                                  memory_order_relaxed));
+    /* Against eventloop_on_prepare's store of sleeping, then load of
+       remote: one of the two sees the other's write (both seq_cst). */
+    if (atomic_load_explicit(&lp->sleeping, memory_order_seq_cst))
+        eventloop_kick(lp);
+}
+
+/*
+ * With tasks parked on sync queues: when the run was aborted (a task
+ * failed) or, if deadlock is set, is deadlocked, their parks end with the
+ * abort's error (-ECANCELED, -EDEADLK), through the ready queue. A task a
+ * waker already took out of its queue is left to that wake: it steps
+ * again, and fails at its next park.
+ */
+static void eventloop_sync_check(struct eventloop_loop *lp, bool deadlock)
+{
+    const struct conc_run *r = lp->r;
+    int err = atomic_load(&r->sync->abort);
+
+    if (!err) {
+        if (!deadlock ||
+            !conc_sync_deadlocked(r, &lp->dl_since, &lp->dl_unparks))
+            return;
+        err = atomic_load(&r->sync->abort);
+        eventloop_sync_alert(lp);
+    }
+    for (unsigned i = 0; i < lp->n && lp->nsync; i++) {
+        struct eventloop_task *t = eventloop_task_at(lp, i);
+        if (t->state != EVENTLOOP_SYNC ||
+            !conc_waitq_unlink(t->sync_q, &t->waiter))
+            continue;
+        atomic_fetch_sub(&r->sync->parked, 1);
+        eventloop_sync_ready(t, err);
+    }
+}
+
+/* Moves the tasks other threads woke to the ready queue, in wake order. */
+static void eventloop_drain(struct eventloop_loop *lp)
+{
+    struct eventloop_task *t, *next, *fifo = NULL;
+
+    if (!atomic_load_explicit(&lp->remote, memory_order_relaxed))
+        return;
+    t = atomic_exchange_explicit(&lp->remote, NULL, memory_order_acquire);
+    for (; t; t = next) {
+        next = t->rnext;
+        t->rnext = fifo;
+        fifo = t;
+    }
+    for (t = fifo; t; t = next) {
+        next = t->rnext;
+        t->rnext = NULL;
+        /* Not parked any more only if a stop ended it before the wake. */
+        if (t->state == EVENTLOOP_SYNC)
+            eventloop_sync_ready(t, 0);
+    }
+}
+
+/* wakefd was written: a wake from another thread, or an alert. */
+static void eventloop_on_wakefd(uv_poll_t *h, int status, int events)
+{
+    struct eventloop_loop *lp = h->data;
+    uint64_t v;
+
+    (void)status;
+    (void)events;
+    if (read(lp->wakefd, &v, sizeof(v)) < 0) {
+        /* Already read: nothing to do. */
+    }
+    eventloop_drain(lp);
+    if (lp->nsync && !lp->stopping)
+        eventloop_sync_check(lp, false);
+}
+
+/*
+ * Right before libuv polls (blocking unless the ready queue or a due
+ * timer says otherwise), while tasks are parked: from here on a waker
+ * writes wakefd, and a wake that came before is drained now, which starts
+ * the idle handle and so keeps the poll from blocking. (A task parks in a
+ * callback of an earlier phase, so this runs before the loop can block
+ * with it parked.)
+ */
+static void eventloop_on_prepare(uv_prepare_t *h)
+{
+    struct eventloop_loop *lp = h->data;
+
+    atomic_store_explicit(&lp->sleeping, true, memory_order_seq_cst);
+    if (atomic_load_explicit(&lp->remote, memory_order_seq_cst))
+        eventloop_drain(lp);
+}
+
+/* Right after the poll: the loop runs callbacks, and drains before the
+   next poll. */
+static void eventloop_on_check(uv_check_t *h)
+{
+    struct eventloop_loop *lp = h->data;
+
+    if (atomic_load_explicit(&lp->sleeping, memory_order_relaxed))
+        atomic_store_explicit(&lp->sleeping, false, memory_order_relaxed);
+}
+
+/*
+ * Parks t on w's sync queue (the step ran on this thread or the pool's):
+ * 0 when parked, 1 when the queue's number moved since the step saw it
+ * (the step must run again now), or the run's abort, which ends the task.
+ * When every task of the loop is then parked, it looks for a deadlock at
+ * once: with one loop, nothing else could wake them.
+ */
+static int eventloop_sync_park(struct eventloop_task *t,
+                               const struct conc_wait *w)
+{
+    struct eventloop_loop *lp = t->lp;
+    struct conc_runsync *sync = lp->r->sync;
+    int err = atomic_load_explicit(&sync->abort, memory_order_relaxed);
+
+    if (err)
+        return conc_waitq_seq(w->q) != w->seq ? 1 : err;
+    /* Counted before it can be woken, so the count never goes below the
+       truth. */
+    atomic_fetch_add(&sync->parked, 1);
+    if (!conc_waitq_link(w->q, w->seq, &t->waiter)) {
+        atomic_fetch_sub(&sync->parked, 1);
+        return 1;
+    }
+    t->sync_q = w->q;
+    t->state = EVENTLOOP_SYNC;
+    eventloop_nsync_up(lp);
+    if (lp->nsync == lp->live)
+        eventloop_sync_check(lp, true);
+    return 0;
+}
+
 /*
  * On a pool thread: the task's steps for up to one slice, as long as they
  * keep yielding, with nothing of the loop touched. A hand-off to the pool
@@ -416,10 +710,14 @@ static void eventloop_on_work(uv_work_t *req)
              !conc_interrupted && conc_now_ns() < until);
 }
 
-static void eventloop_after_step(struct eventloop_task *t, int err,
+static bool eventloop_after_step(struct eventloop_task *t, int err,
                                  const struct conc_wait *w);
 
-/* Back on the loop thread once the pool ran (or cancelled) the step. */
+/*
+ * Back on the loop thread once the pool ran (or cancelled) the step. A
+ * sync wait parks here; when its queue moved meanwhile, the step runs
+ * again on this thread.
+ */
 static void eventloop_on_work_done(uv_work_t *req, int status)
 {
     struct eventloop_task *t = req->data;
@@ -428,7 +726,8 @@ static void eventloop_on_work_done(uv_work_t *req, int status)
         eventloop_task_end(t, -EINTR);
         return;
     }
-    eventloop_after_step(t, t->work_err, &t->work_w);
+    if (!eventloop_after_step(t, t->work_err, &t->work_w))
+        eventloop_step(t);
 }
 
 static void eventloop_offload(struct eventloop_task *t)
@@ -446,8 +745,11 @@ static void eventloop_offload(struct eventloop_task *t)
         eventloop_task_end(t, err);
 }
 
-/* Arms whatever the task asked for in w, or ends it. */
-static void eventloop_after_step(struct eventloop_task *t, int err,
+/*
+ * Arms whatever the task asked for in w, or ends it. false when the step
+ * must run again at once: the sync queue it would wait on already moved.
+ */
+static bool eventloop_after_step(struct eventloop_task *t, int err,
                                  const struct conc_wait *w)
 {
     bool io = w->want == CONC_WAIT_READ || w->want == CONC_WAIT_WRITE;
@@ -456,7 +758,7 @@ static void eventloop_after_step(struct eventloop_task *t, int err,
         err = -EINTR;
     if (err || w->want == CONC_DONE) {
         eventloop_task_end(t, err);
-        return;
+        return true;
     }
     if (t->poll && (!io || t->poll_fd != w->fd))
         eventloop_poll_close(t);
@@ -466,7 +768,14 @@ static void eventloop_after_step(struct eventloop_task *t, int err,
             eventloop_offload(t);
         else
             eventloop_ready_push(t);
-        return;
+        return true;
+    case CONC_WAIT_SYNC:
+        err = eventloop_sync_park(t, w);
+        if (err > 0)
+            return false;
+        if (err)
+            eventloop_task_end(t, err);
+        return true;
     case CONC_WAIT_UNTIL:
         err = eventloop_timer_arm(t, w->deadline_ns);
         break;
@@ -484,17 +793,28 @@ static void eventloop_after_step(struct eventloop_task *t, int err,
         eventloop_task_end(t, err);
     else
         t->state = EVENTLOOP_WAIT;
+    return true;
 }
 
-/* One step on the loop thread. */
+/*
+ * One step on the loop thread (more when a sync wait found its queue
+ * already moved), or the end of a task whose sync park an abort ended.
+ */
 static void eventloop_step(struct eventloop_task *t)
 {
     struct conc_wait w;
     int err;
 
-    memset(&w, 0, sizeof(w));
-    err = t->lp->r->w->step(eventloop_task_mem(t), &w);
-    eventloop_after_step(t, err, &w);
+    if (t->sync_err) {
+        err = t->sync_err;
+        t->sync_err = 0;
+        eventloop_task_end(t, err);
+        return;
+    }
+    do {
+        memset(&w, 0, sizeof(w));
+        err = t->lp->r->w->step(eventloop_task_mem(t), &w);
+    } while (!eventloop_after_step(t, err, &w));
 }
 
 /*
@@ -550,6 +870,14 @@ static void eventloop_loop_stop(struct eventloop_loop *lp, int err)
         case EVENTLOOP_POOL:
             uv_cancel((uv_req_t *)t->work);
             break;
+        case EVENTLOOP_SYNC:
+            /* The queue outlives the run. A wake already under way lands
+               on the remote list, and eventloop_drain skips it. */
+            if (conc_waitq_unlink(t->sync_q, &t->waiter))
+                atomic_fetch_sub(&lp->r->sync->parked, 1);
+            eventloop_nsync_down(lp);
+            eventloop_task_end(t, err);
+            break;
         default:
             break;
         }
@@ -567,6 +895,8 @@ static void eventloop_on_watch(uv_timer_t *h)
         eventloop_loop_stop(lp, -EINTR);
     else if (atomic_load_explicit(lp->abort, memory_order_relaxed))
         eventloop_loop_stop(lp, -ECANCELED);
+    else if (lp->nsync)
+        eventloop_sync_check(lp, true);
 }
 
 static void eventloop_on_walk_close(uv_handle_t *h, void *arg)
@@ -577,12 +907,17 @@ static void eventloop_on_walk_close(uv_handle_t *h, void *arg)
 }
 
 /*
- * Closes a loop eventloop_run opened, once its thread has ended. Reports a
- * handle left open, but still releases the loop's fds and memory.
+ * Closes a loop eventloop_run opened, once every thread of the run has
+ * ended (none can write its wakefd any more). Reports a handle left open,
+ * but still releases the loop's fds and memory.
  */
 static void eventloop_loop_close(struct eventloop_loop *lp)
 {
-    int err = uv_loop_close(&lp->loop);
+    int err;
+
+    uv_close((uv_handle_t *)&lp->wake, NULL);
+    uv_run(&lp->loop, UV_RUN_NOWAIT);
+    err = uv_loop_close(&lp->loop);
 
     if (err) {
         if (!lp->err)
@@ -592,6 +927,11 @@ static void eventloop_loop_close(struct eventloop_loop *lp)
         uv_run(&lp->loop, UV_RUN_DEFAULT);
         uv_loop_close(&lp->loop);
     }
+    close(lp->wakefd);
+    lp->wakefd = -1;
+    /* Only now: a wake under way when a stop ended its task wrote it. */
+    free(lp->tasks);
+    lp->tasks = NULL;
 }
 
 /* Runs one opened loop over its tasks, until every task has ended. */
@@ -600,6 +940,7 @@ static void eventloop_loop_run(struct eventloop_loop *lp)
     const struct conc_run *r = lp->r;
     unsigned i;
 
+    eventloop_self = lp;
     lp->loop.data = lp;
     uv_idle_init(&lp->loop, &lp->idle);
     lp->idle.data = lp;
@@ -610,6 +951,12 @@ static void eventloop_loop_run(struct eventloop_loop *lp)
     /* Only tasks keep the loop alive: if none is armed while some are
        unfinished, uv_run returns and the check below reports it. */
     uv_unref((uv_handle_t *)&lp->watch);
+    uv_prepare_init(&lp->loop, &lp->prep);
+    lp->prep.data = lp;
+    uv_unref((uv_handle_t *)&lp->prep);
+    uv_check_init(&lp->loop, &lp->check);
+    lp->check.data = lp;
+    uv_unref((uv_handle_t *)&lp->check);
 
     lp->tasks = conc_xcalloc(lp->n ? lp->n : 1, lp->stride);
     lp->live = 1; /* the starter's hold: no quiesce before all started */
@@ -618,6 +965,7 @@ static void eventloop_loop_run(struct eventloop_loop *lp)
         t->lp = lp;
         t->index = lp->first + i;
         t->poll_fd = -1;
+        t->waiter.wake = eventloop_on_sync_wake;
         if (conc_task_start(r, t->index, eventloop_task_mem(t)))
             continue; /* recorded in out[]; nothing to release */
         lp->live++;
@@ -626,6 +974,10 @@ static void eventloop_loop_run(struct eventloop_loop *lp)
     if (conc_interrupted)
         eventloop_loop_stop(lp, -EINTR);
     eventloop_live_put(lp);
+    /* Every task parked while starting: the check a park makes counted
+       the starter's hold. */
+    if (lp->nsync && lp->nsync == lp->live)
+        eventloop_sync_check(lp, true);
 
     uv_run(&lp->loop, UV_RUN_DEFAULT);
     if (lp->live) {
@@ -635,8 +987,7 @@ static void eventloop_loop_run(struct eventloop_loop *lp)
         eventloop_loop_stop(lp, -EIO);
         uv_run(&lp->loop, UV_RUN_DEFAULT);
     }
-    free(lp->tasks);
-    lp->tasks = NULL;
+    eventloop_self = NULL;
 }
 
 static void *eventloop_thread(void *arg)
@@ -655,7 +1006,7 @@ static int eventloop_run(struct conc_run *r)
     size_t stride = EVENTLOOP_HDR + ((r->w->task_size + _Alignof(max_align_t) -
                                       1) & ~(_Alignof(max_align_t) - 1));
     struct eventloop_loop *lps;
-    atomic_bool abort = false;
+    atomic_bool abort = false, alerted = false;
     unsigned started = 1, opened = 0;
     int err = eventloop_prepare(r->mp);
 
@@ -672,6 +1023,9 @@ static int eventloop_run(struct conc_run *r)
         lps[k].offload = offload;
         lps[k].slice_ns = conc_param_u64(r->mp, "slice");
         lps[k].abort = &abort;
+        lps[k].all = lps;
+        lps[k].nloops = workers;
+        lps[k].alerted = &alerted;
     }
     /*
      * Every loop is opened here and closed here after the joins, not on its
@@ -683,12 +1037,28 @@ static int eventloop_run(struct conc_run *r)
     err = conc_proc_fds_check((long)workers * EVENTLOOP_LOOP_FDS,
                                "the event loops");
     while (!err && opened < workers) {
-        err = uv_loop_init(&lps[opened].loop);
+        struct eventloop_loop *lp = &lps[opened];
+        lp->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (lp->wakefd < 0) {
+            err = conc_error(-errno, "cannot create an eventfd");
+            started = 0;
+            break;
+        }
+        err = uv_loop_init(&lp->loop);
+        /* A failed poll init registers nothing; the loop has no handle. */
+        if (!err && (err = uv_poll_init(&lp->loop, &lp->wake,
+                                        lp->wakefd)) != 0)
+            uv_loop_close(&lp->loop);
         if (err) {
             conc_error(err, "cannot start event loop %u", opened);
+            close(lp->wakefd);
             started = 0; /* no thread to join */
             break;
         }
+        lp->wake.data = lp;
+        uv_poll_start(&lp->wake, UV_READABLE, eventloop_on_wakefd);
+        /* Only parked tasks keep a loop alive through it (nsync > 0). */
+        uv_unref((uv_handle_t *)&lp->wake);
         opened++;
     }
     /* Loop 0 runs on this thread, as asyncio's does; the others on theirs. */

@@ -1,7 +1,8 @@
 /*
- * green's scheduler: a FIFO run queue, tasks parked in epoll for fds and in
- * a min-heap of deadlines, the poll between rounds, and the loop that runs
- * one scheduler's tasks on its OS thread.
+ * green's scheduler: a FIFO run queue, tasks parked in epoll for fds, in
+ * a min-heap of deadlines and in sync queues (woken from any thread through
+ * a remote queue), the poll between rounds, and the loop that runs one
+ * scheduler's tasks on its OS thread.
  */
 #include <errno.h>
 #include <limits.h>
@@ -20,6 +21,9 @@
 #define GREEN_ALTSTACK (64 * 1024)  /* where the overflow handler runs */
 
 _Thread_local struct green_co *green_cur;
+
+/* The scheduler running on this thread: a wake from it needs no handoff. */
+static _Thread_local struct green_sched *green_self;
 
 /* ---- the run queue and waits ---- */
 
@@ -110,10 +114,161 @@ ok:
     return 0;
 }
 
+/* ---- waits on sync queues (lib/sync.h) ---- */
+
+static struct green_co *green_of_waiter(struct conc_waiter *w)
+{
+    return (struct green_co *)((char *)w - offsetof(struct green_co, waiter));
+}
+
+/* Wakes s's thread out of epoll. */
+static void green_kick(struct green_sched *s)
+{
+    uint64_t one = 1;
+
+    if (write(s->wakefd, &one, sizeof(one)) < 0) {
+        /* The counter is only full after 2^64-2 wakes. */
+    }
+}
+
+/*
+ * On co's scheduler thread: its sync park is over; the park returns err
+ * (0: woken, the step tries again).
+ */
+static void green_sync_ready(struct green_sched *s, struct green_co *co,
+                             int err)
+{
+    co->sync_err = err;
+    co->state = GREEN_RUNNABLE;
+    s->nsync--;
+    if (!err)
+        s->wakes++;
+    green_push(s, co);
+}
+
+/*
+ * Brings the run's shared counts of parked tasks and of wakes up to date
+ * for this scheduler, which deadlock detection reads: while it has
+ * runnable tasks it counts none parked (it is not stuck, and a count too
+ * low never makes a false deadlock), while idle all it has. So a park and
+ * a wake cost no atomic operation on the hot path; the counts move only
+ * when the scheduler goes idle or wakes up, around a syscall anyway.
+ */
+static void green_sync_publish(struct green_sched *s)
+{
+    struct conc_runsync *sync = s->g->r->sync;
+    bool idle = s->nrunnable == 0;
+    unsigned parked = idle ? s->nsync : 0;
+
+    if (parked == s->pub_parked && (!idle || s->wakes == s->pub_wakes))
+        return;
+    if (s->wakes != s->pub_wakes) {
+        atomic_fetch_add(&sync->unparks, s->wakes - s->pub_wakes);
+        s->pub_wakes = s->wakes;
+    }
+    if (parked != s->pub_parked) {
+        atomic_fetch_add(&sync->parked, parked - s->pub_parked);
+        s->pub_parked = parked;
+    }
+}
+
+/*
+ * A waiter's wake(), on the waker's thread, which may be another
+ * scheduler's: a task of this thread's scheduler goes straight onto its
+ * run queue; any other is pushed onto its scheduler's remote queue, and
+ * that scheduler is woken if it may be asleep. The push is the last touch
+ * of co: its owner may run it at once.
+ */
+static void green_on_sync_wake(struct conc_waiter *w)
+{
+    struct green_co *co = green_of_waiter(w);
+    struct green_sched *s = co->s;
+    struct green_co *head;
+
+    if (green_self == s) {
+        green_sync_ready(s, co, 0);
+        return;
+    }
+    head = atomic_load_explicit(&s->remote, memory_order_relaxed);
+    do
+        co->rnext = head;
+    while (!atomic_compare_exchange_weak_explicit(&s->remote, &head, co,
+                                                  memory_order_seq_cst,
+                                                  memory_order_relaxed));
+    /* Against the owner's store of sleeping, then load of remote: one of
+       the two sees the other's write (both seq_cst). */
+    if (atomic_load_explicit(&s->sleeping, memory_order_seq_cst))
+        green_kick(s);
+}
+
+/* Moves the tasks other threads woke onto the run queue, in wake order. */
+static void green_drain(struct green_sched *s)
+{
+    struct green_co *co, *next, *fifo = NULL;
+
+    if (!atomic_load_explicit(&s->remote, memory_order_relaxed))
+        return;
+    co = atomic_exchange_explicit(&s->remote, NULL, memory_order_acquire);
+    for (; co; co = next) {
+        next = co->rnext;
+        co->rnext = fifo;
+        fifo = co;
+    }
+    for (co = fifo; co; co = next) {
+        next = co->rnext;
+        co->rnext = NULL;
+        if (co->state == GREEN_WAIT_SYNC)
+            green_sync_ready(s, co, 0);
+    }
+}
+
+/*
+ * Tells every other scheduler, once per run, to look at the run's sync
+ * abort now rather than at its next poll timeout: a task failed (and may
+ * hold what others wait for), or a deadlock was found.
+ */
+static void green_sync_alert(struct green_sched *s)
+{
+    struct green_group *g = s->g;
+
+    if (g->nsched < 2 || atomic_exchange(&g->alerted, true))
+        return;
+    for (unsigned k = 0; k < g->nsched; k++)
+        if (&g->scheds[k] != s)
+            green_kick(&g->scheds[k]);
+}
+
+/*
+ * With tasks parked on sync queues: when the run was aborted (a task
+ * failed) or, if nothing else is runnable, is deadlocked, their parks end
+ * with the abort's error (-ECANCELED, -EDEADLK), each task on its own
+ * stack. A task a waker already took out of its queue is left to that
+ * wake: it steps again, and fails at its next park.
+ */
+static void green_sync_check(struct green_sched *s)
+{
+    const struct conc_run *r = s->g->r;
+    int err = atomic_load(&r->sync->abort);
+
+    if (!err) {
+        if (s->nrunnable ||
+            !conc_sync_deadlocked(r, &s->dl_since, &s->dl_unparks))
+            return;
+        err = atomic_load(&r->sync->abort);
+        green_sync_alert(s);
+    }
+    for (unsigned i = 0; i < s->ntasks && s->nsync; i++) {
+        struct green_co *co = &s->cos[i];
+        if (co->state == GREEN_WAIT_SYNC &&
+            conc_waitq_unlink(co->sync_q, &co->waiter))
+            green_sync_ready(s, co, err);
+    }
+}
+
 /*
  * In the task: parks it as w asks and switches to the scheduler, which
  * switches back when the wait is over. 0, or -errno when the wait cannot
- * be made (then the task ends with it).
+ * be made or was ended by an abort (then the task ends with it).
  */
 static int green_park(struct green_sched *s, struct green_co *co,
                       const struct conc_wait *w)
@@ -143,6 +298,22 @@ static int green_park(struct green_sched *s, struct green_co *co,
         co->state = GREEN_WAIT_FD;
         co->deadline_ns = w->deadline_ns;
         break;
+    case CONC_WAIT_SYNC:
+        /* After an abort, a park fails at once (unless the number moved:
+           then the step tries again, as for any wait). */
+        err = atomic_load_explicit(&s->g->r->sync->abort,
+                                   memory_order_relaxed);
+        if (err)
+            return conc_waitq_seq(w->q) != w->seq ? 0 : err;
+        if (!conc_waitq_link(w->q, w->seq, &co->waiter))
+            return 0; /* the number moved since the step saw it: again */
+        co->sync_q = w->q;
+        co->state = GREEN_WAIT_SYNC;
+        s->nsync++;
+        green_suspend(s, co, false);
+        err = co->sync_err;
+        co->sync_err = 0;
+        return err;
     default:
         return -EINVAL;
     }
@@ -174,6 +345,9 @@ void green_co_main(struct green_co *co)
         }
         co->inited = false;
         conc_task_finish(r, co->index, co->task, err);
+        /* A failure sets the run's sync abort: others may wait on it. */
+        if (err && err != -EINTR && r->sync)
+            green_sync_alert(s);
     }
     co->state = GREEN_DONE;
     green_suspend(s, co, true);
@@ -231,6 +405,8 @@ static void green_after(struct green_sched *s, struct green_co *co)
         green_stack_detach(s, co);
         s->done++;
         break;
+    case GREEN_WAIT_SYNC:
+        break; /* its waiter is linked: its wake will queue it */
     case GREEN_NEW:
         abort();
     }
@@ -240,31 +416,62 @@ static void green_after(struct green_sched *s, struct green_co *co)
  * Waits in epoll for fds and the next deadline, without blocking when
  * tasks are runnable, then wakes what is ready. Never wakes a timer task
  * before its deadline: epoll_pwait2 sleeps at least the relative timeout
- * it is given, and the heap is then checked against the clock.
+ * it is given, and the heap is then checked against the clock. Tasks
+ * parked on sync queues are woken by other tasks, through the remote
+ * queue and wakefd when from another thread; while they are all that is
+ * left, it sleeps at most CONC_SYNC_POLL_NS between looks at the run's
+ * abort and for a deadlock.
  */
 static int green_poll(struct green_sched *s)
 {
     static atomic_int no_pwait2;
     struct epoll_event ev[GREEN_EVENTS];
-    bool idle = s->nrunnable == 0;
     struct timespec ts = { 0, 0 };
     int n, timeout_ms = 0;
     uint64_t now = 0;
+    bool idle;
 
+    green_drain(s);
+    green_sync_publish(s);
     /* Nothing parked: no reason to ask the kernel. */
-    if (!s->nfd_waits && !s->heap.n)
+    if (!s->nfd_waits && !s->heap.n && !s->nsync)
         return 0;
+    /* The abort is looked at every round (a failed task may hold what
+       they wait for), a deadlock only when nothing else can run. */
+    if (s->nsync && (s->nrunnable == 0 ||
+                     atomic_load_explicit(&s->g->r->sync->abort,
+                                          memory_order_relaxed))) {
+        green_sync_check(s);
+        green_sync_publish(s);
+    }
+    idle = s->nrunnable == 0;
     if (s->heap.n)
         now = conc_now_ns();
     if (idle || s->nfd_waits) {
-        bool forever = idle && !s->heap.n;
-        if (idle && s->heap.n && s->heap.v[0]->key > now) {
-            uint64_t d = s->heap.v[0]->key - now;
+        bool forever = idle && !s->heap.n && !s->nsync;
+        if (idle && (s->heap.n || s->nsync)) {
+            uint64_t d = s->nsync ? CONC_SYNC_POLL_NS : UINT64_MAX;
+            if (s->heap.n) {
+                uint64_t key = s->heap.v[0]->key;
+                uint64_t left = key > now ? key - now : 0;
+                if (left < d)
+                    d = left;
+            }
             ts = conc_ns_to_timespec(d);
             /* The fallback rounds up: waking early would only spin. */
             timeout_ms = d / CONC_NS_PER_MS > INT_MAX
                              ? INT_MAX
                              : (int)((d + CONC_NS_PER_MS - 1) / CONC_NS_PER_MS);
+        }
+        if (idle) {
+            /* From here a remote wake writes wakefd; one that came before
+               is seen below, and the wait does not block. */
+            atomic_store_explicit(&s->sleeping, true, memory_order_seq_cst);
+            if (atomic_load_explicit(&s->remote, memory_order_seq_cst)) {
+                forever = false;
+                ts.tv_sec = ts.tv_nsec = 0;
+                timeout_ms = 0;
+            }
         }
         if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
             n = epoll_pwait2(s->epfd, ev, GREEN_EVENTS, forever ? NULL : &ts,
@@ -278,6 +485,8 @@ static int green_poll(struct green_sched *s)
             n = epoll_wait(s->epfd, ev, GREEN_EVENTS,
                            forever ? -1 : timeout_ms);
         }
+        if (idle)
+            atomic_store_explicit(&s->sleeping, false, memory_order_relaxed);
         if (n < 0) {
             if (errno == EINTR)
                 return 0; /* the loop looks at conc_interrupted */
@@ -295,6 +504,8 @@ static int green_poll(struct green_sched *s)
             if (co->state == GREEN_WAIT_FD)
                 green_wake(s, co, false);
         }
+        green_drain(s);
+        green_sync_publish(s); /* woken tasks are not parked any more */
         if (s->heap.n)
             now = conc_now_ns();
     }
@@ -339,7 +550,11 @@ static void green_sched_loop(struct green_sched *s)
 
 /*
  * A stop leaves tasks parked: their task_fini runs here, on the
- * scheduler's stack (a task's memory is not on its own stack).
+ * scheduler's stack (a task's memory is not on its own stack). A task
+ * parked on a sync queue leaves it first: the queue outlives the run. If
+ * a waker took it out already, its wake may still come, onto the remote
+ * queue, which nothing reads any more; the scheduler's memory lasts until
+ * every thread of the run has been joined.
  */
 void green_sched_abandon(struct green_sched *s)
 {
@@ -347,6 +562,11 @@ void green_sched_abandon(struct green_sched *s)
 
     for (unsigned i = 0; i < s->ntasks; i++) {
         struct green_co *co = &s->cos[i];
+        if (co->state == GREEN_WAIT_SYNC) {
+            conc_waitq_unlink(co->sync_q, &co->waiter);
+            co->state = GREEN_DONE;
+            s->nsync--;
+        }
         if (co->inited) {
             conc_task_finish(s->g->r, co->index, co->task,
                              err ? err : -EINTR);
@@ -355,6 +575,9 @@ void green_sched_abandon(struct green_sched *s)
         if (co->slot)
             green_stack_detach(s, co);
     }
+    if (s->pub_parked)
+        atomic_fetch_sub(&s->g->r->sync->parked, s->pub_parked);
+    s->pub_parked = 0;
 }
 
 void green_sched_run(struct green_sched *s)
@@ -364,11 +587,13 @@ void green_sched_run(struct green_sched *s)
 #ifdef GREEN_TSAN
     s->tsan_fiber = __tsan_get_current_fiber();
 #endif
+    green_self = s;
     /* The overflow handler cannot run on the stack that overflowed. */
     sigaltstack(&ss, &s->old_altstack);
     green_sched_loop(s);
     green_sched_abandon(s);
     sigaltstack(&s->old_altstack, NULL);
+    green_self = NULL;
 }
 
 /* ---- a scheduler's making and unmaking ---- */
@@ -393,6 +618,7 @@ int green_sched_init(struct green_group *g, struct green_sched *s,
         co->index = first + i;
         co->task = s->tasks_mem + (size_t)i * g->task_stride;
         conc_heap_node_init(&co->wait);
+        co->waiter.wake = green_on_sync_wake;
         co->reg_fd = -1;
         co->state = GREEN_NEW;
         green_push(s, co);

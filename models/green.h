@@ -86,6 +86,7 @@ enum green_state {
     GREEN_RUNNABLE,   /* in the run queue */
     GREEN_WAIT_TIMER, /* in the deadline heap */
     GREEN_WAIT_FD,    /* in epoll, and in the heap if it has a deadline */
+    GREEN_WAIT_SYNC,  /* its waiter is in a sync queue (lib/sync.h) */
     GREEN_DONE,       /* finished; its stack is back in the pool */
 };
 
@@ -108,6 +109,12 @@ struct green_co {
     enum green_state state;
     int reg_fd;              /* last fd it registered in epoll, or -1 */
     bool inited;             /* task_init done, task_finish not yet */
+    int sync_err;            /* what its sync park returns: 0, or the
+                                abort that ended the park */
+    struct conc_waiter waiter; /* in sync_q while GREEN_WAIT_SYNC */
+    struct conc_waitq *sync_q;
+    struct green_co *rnext;  /* its scheduler's remote queue, once woken
+                                from another thread */
 #ifdef GREEN_ASAN
     void *fake_stack;
 #endif
@@ -143,6 +150,11 @@ struct green_sched {
     size_t nrunnable;
     struct conc_heap heap;      /* parked tasks by deadline_ns */
     unsigned nfd_waits;         /* tasks parked in epoll */
+    unsigned nsync;             /* tasks in GREEN_WAIT_SYNC */
+    uint64_t wakes;             /* parks of its tasks that a wake ended */
+    unsigned pub_parked;        /* what it added to r->sync->parked */
+    uint64_t pub_wakes;         /* what it added to r->sync->unparks */
+    uint64_t dl_since, dl_unparks; /* conc_sync_deadlocked's tracking */
     int epfd, wakefd;
 
     union {
@@ -167,6 +179,17 @@ struct green_sched {
 #ifdef GREEN_TSAN
     void *tsan_fiber;           /* the scheduler thread's own context */
 #endif
+
+    /*
+     * Tasks woken by other threads, pushed there lock-free (last in
+     * first), and whether the scheduler may be asleep in epoll, when a
+     * push must write wakefd. On cache lines of their own: other threads
+     * write them, and the fields above are the owner's hot path.
+     */
+    char pad0[64];
+    _Atomic(struct green_co *) remote;
+    atomic_bool sleeping;
+    char pad1[64];
 };
 
 /* One run: every scheduler and what they share. */
@@ -180,6 +203,7 @@ struct green_group {
     atomic_int stop;     /* a scheduler failed or the run was interrupted */
     atomic_int err;      /* the first failure, -errno */
     atomic_uint finished; /* worker threads that have ended */
+    atomic_bool alerted; /* the schedulers were told of a sync abort */
     int done_efd;        /* worker threads tell the main thread they ended */
 };
 

@@ -69,6 +69,23 @@ struct conc_runsync {
 #define CONC_SYNC_POLL_NS (100 * CONC_NS_PER_MS)
 #define CONC_DEADLOCK_NS (1000 * CONC_NS_PER_MS)
 
+/*
+ * What a model that times its run itself reports (python: an interpreter
+ * started before its timed section measures that section), zeroed before
+ * each run. When `set`, the cell takes these numbers instead of its own
+ * clock and rusage around run(). Independently, `facts` follow the
+ * workload's run metrics in each run's record (the interpreter's version),
+ * and `note` is the summary's last line when the workload has none.
+ */
+struct conc_run_self {
+    bool set;
+    uint64_t start_ns, wall_ns, user_ns, sys_ns, max_rss_kib;
+    uint64_t ctxsw_voluntary, ctxsw_involuntary;
+    struct conc_metric facts[3];
+    size_t nfacts;
+    char note[120];
+};
+
 /* One timed run of `tasks` tasks of workload w, as handed to a model. */
 struct conc_run {
     const struct conc_workload *w;
@@ -87,6 +104,10 @@ struct conc_run {
     struct conc_memsum *mem;      /* in MAP_SHARED memory, zeroed: each
                                      child process adds its memory at its
                                      end; NULL: not counted */
+    const struct conc_params *wp; /* the workload's options, for a model
+                                     that runs the workload in another
+                                     program (python) */
+    struct conc_run_self self;    /* see above; only python sets it */
 };
 
 struct conc_model {
@@ -108,6 +129,18 @@ struct conc_model {
      * the limit. 0 or -errno.
      */
     int (*check)(const struct conc_params *mp, unsigned tasks);
+
+    /*
+     * Optional, after check, for a model that runs only some workloads or
+     * needs what the program does not ship (python: an interpreter, a
+     * module): whether it runs w with options wp here. 0; -ENOENT with
+     * *missing naming what this machine lacks (the cell is unavailable,
+     * exit 3; the text lives as long as the program); or another -errno
+     * with the reason printed (the request is refused, exit 2).
+     */
+    int (*supports)(const struct conc_params *mp,
+                    const struct conc_workload *w,
+                    const struct conc_params *wp, const char **missing);
 
     /*
      * Runs every task of r to completion. Returns 0 when every task was

@@ -214,6 +214,10 @@ static void *threads_main(void *arg)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+    /* Under the GIL, a long step gives way after the switch interval too,
+       as CPython's eval loop does, at the workload's next safe point. */
+    if (tr->gil)
+        conc_preempt_flag = &tr->gil->drop_request;
     while ((gate = atomic_load(&tr->gate)) == THREADS_GATE_WAIT)
         threads_futex(&tr->gate, FUTEX_WAIT_PRIVATE, THREADS_GATE_WAIT, 0);
     while (gate == THREADS_GATE_GO && !conc_interrupted) {

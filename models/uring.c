@@ -342,33 +342,6 @@ static void uring_take_remote(struct uring_ring *rg)
         }
 }
 
-/*
- * Takes w out of q's list, if a waker has not already taken it, under the
- * list's lock (lib/sync.c's protocol: test-and-set acquire, clear release;
- * held for a list splice). A stopped run must not leave q pointing into
- * task memory it frees.
- */
-static void uring_waitq_unlink(struct conc_waitq *q, struct conc_waiter *w)
-{
-    struct conc_waiter *prev = NULL, *cur;
-
-    while (atomic_flag_test_and_set_explicit(&q->lock, memory_order_acquire))
-        ;
-    for (cur = q->head; cur; prev = cur, cur = cur->next) {
-        if (cur != w)
-            continue;
-        if (prev)
-            prev->next = w->next;
-        else
-            q->head = w->next;
-        if (q->tail == w)
-            q->tail = prev;
-        w->next = NULL;
-        break;
-    }
-    atomic_flag_clear_explicit(&q->lock, memory_order_release);
-}
-
 /* Ends a task: records its result and frees what task_init made. */
 static void uring_task_end(struct uring_task *t, int err)
 {
@@ -378,7 +351,7 @@ static void uring_task_end(struct uring_task *t, int err)
         /* A stop: no wake came, or one is on its way and will find the
            task ended (uring_take_remote). */
         if (atomic_exchange(&t->linked, false)) {
-            uring_waitq_unlink(t->q, &t->waiter);
+            conc_waitq_unlink(t->q, &t->waiter);
             if (rg->r->sync)
                 atomic_fetch_sub(&rg->r->sync->parked, 1);
         }
@@ -693,7 +666,7 @@ static void uring_sync_scan(struct uring_ring *rg)
         if (conc_waitq_seq(t->q) == t->seq ||
             !atomic_exchange(&t->linked, false))
             continue; /* still waiting, or a wake is on its way */
-        uring_waitq_unlink(t->q, &t->waiter);
+        conc_waitq_unlink(t->q, &t->waiter);
         if (s) {
             atomic_fetch_sub(&s->parked, 1);
             atomic_fetch_add(&s->unparks, 1);

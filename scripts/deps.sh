@@ -15,6 +15,8 @@ pkgs="$pkgs libcriterion-dev bats jq nginx valgrind clang libclang-rt-14-dev"
 pkgs="$pkgs slurm-wlm munge python3-yaml"
 # Benchmarks and charts: the reference tools and Debian's matplotlib.
 pkgs="$pkgs hyperfine primesieve wrk python3-matplotlib"
+# The python model: CPython's own gevent (its other apis are in python3).
+pkgs="$pkgs python3-gevent"
 
 missing=""
 for p in $pkgs; do

@@ -62,12 +62,12 @@ static const struct conc_opt http_opts[] = {
     { NULL },
 };
 
+#ifdef CONC_HAVE_HTTP_PARSER
 /* The open loop's options, which mean nothing without a rate. */
 static const char *const http_open_opts[] = {
     "duration", "arrivals", "seed", "connections", "late",
 };
 
-#ifdef CONC_HAVE_HTTP_PARSER
 /*
  * An open loop's options together: no option that needs a rate without
  * one, one length (requests or duration), and a plan a task can record.

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/interrupt.h"
 #include "workloads/workload.h"
@@ -25,6 +26,10 @@ static const struct conc_opt primes_opts[] = {
     { "segment", CONC_OPT_SIZE, NULL, "sieve segment, 30 numbers a byte "
       "(default: the L1d cache; over 1e9, sqrt(n) rounded up to a power of "
       "2)", NULL, 1024, PRIMES_SEG_MAX },
+    { "burst", CONC_OPT_DURATION, "0", "CPU time a step runs before it "
+      "yields (0: one segment; never: the whole range in one step, as a "
+      "plain Python function in asyncio; a GIL still preempts it)", NULL, 0,
+      0 },
     { NULL },
 };
 
@@ -67,6 +72,7 @@ struct primes_pattern {
 
 struct primes_shared {
     uint64_t n, expected;
+    uint64_t burst_ns;
     struct primes_base *base; /* primes in (PRIMES_PRESIEVE_MAX, sqrt(n)],
                                  by residue class mod 30, then by size */
     size_t nbase;
@@ -80,6 +86,7 @@ struct primes_shared {
 
 struct primes_task {
     const struct primes_shared *sh;
+    uint64_t burst_ns;   /* sieve this long a step (0: one segment) */
     uint64_t lo, hi;     /* the range's numbers, inclusive */
     uint64_t next, last; /* the next byte to sieve; the range's last byte */
     uint64_t count, segments;
@@ -309,6 +316,7 @@ static int primes_setup(void **shared, const struct conc_params *p,
                           "thread key");
     }
     sh->n = conc_param_u64(p, "n");
+    sh->burst_ns = conc_param_u64(p, "burst");
     sh->seg_bytes = conc_param_present(p, "segment")
                         ? (size_t)conc_param_u64(p, "segment") & ~(size_t)7
                         : primes_default_segment(sh->n);
@@ -392,6 +400,7 @@ static int primes_task_init(void *task, void *shared, unsigned index,
     uint64_t end = 2 + (uint64_t)(len * (index + 1) / tasks); /* exclusive */
 
     t->sh = sh;
+    t->burst_ns = sh->burst_ns;
     t->lo = lo;
     t->hi = end - 1;
     t->count = 0;
@@ -535,18 +544,13 @@ static void primes_cross_segment(const struct primes_shared *sh, uint8_t *buf,
     }
 }
 
-static int primes_step(void *task, struct conc_wait *w)
+static void primes_segment(struct primes_task *t)
 {
-    struct primes_task *t = task;
     const struct primes_shared *sh = t->sh;
     uint64_t b0 = t->next;
     size_t nb, padded;
     uint8_t *buf;
 
-    if (b0 > t->last) {
-        w->want = CONC_DONE;
-        return 0;
-    }
     nb = sh->seg_bytes;
     if (t->last - b0 + 1 < nb)
         nb = (size_t)(t->last - b0 + 1);
@@ -575,6 +579,27 @@ static int primes_step(void *task, struct conc_wait *w)
     t->count += padded * 8 - sh->ones(buf, padded / 8);
     t->segments++;
     t->next = b0 + nb;
+}
+
+/*
+ * One step: a segment, or with burst= segments until that much time went
+ * by (never: to the end of the range), then a yield. Between segments it
+ * gives way early when the model preempts (a GIL's switch interval).
+ */
+static int primes_step(void *task, struct conc_wait *w)
+{
+    struct primes_task *t = task;
+    uint64_t until = 0;
+
+    if (t->burst_ns)
+        until = t->burst_ns == UINT64_MAX ? UINT64_MAX
+                                          : conc_now_ns() + t->burst_ns;
+    while (t->next <= t->last) {
+        primes_segment(t);
+        if (!until || conc_preempt_pending() ||
+            (until != UINT64_MAX && conc_now_ns() >= until))
+            break;
+    }
     w->want = t->next > t->last ? CONC_DONE : CONC_YIELD;
     return 0;
 }

@@ -71,7 +71,7 @@ lost() {
 
 @test "no lock kind, under any model, ever loses an update" {
     local m l
-    for m in sequential threads fork green eventloop; do
+    for m in sequential threads fork green eventloop uring; do
         for l in mutex atomic; do
             n=$(lost "$m" -t 4 -o lock=$l -o increments=50000)
             echo "$m lock=$l: lost $n"
@@ -136,7 +136,7 @@ lost() {
 }
 
 @test "a task that fails holding the lock stops the others, with its reason" {
-    for m in sequential threads fork; do
+    for m in sequential threads fork green eventloop uring; do
         SECONDS=0
         run --separate-stderr "$CONCBENCH" -m "$m" -w counter -t 4 \
             -o increments=1000000 -o fail_at=100 -o yield_inside=on \
@@ -149,7 +149,7 @@ lost() {
 }
 
 @test "SIGINT while tasks wait on the lock ends every model within about 100 ms" {
-    for m in sequential threads fork; do
+    for m in sequential threads fork green eventloop uring; do
         "$CONCBENCH" -m "$m" -w counter -t 4 -o increments=100000000 \
             -o hold=1us -o yield_inside=on --runs 1 --warmup 0 \
             >/dev/null 2>err &
@@ -164,5 +164,17 @@ lost() {
         [ "$ms" -lt 1000 ]
         # Nothing left: no child, no thread stuck on the lock.
         [ -z "$(pgrep -P "$pid" 2>/dev/null)" ]
+    done
+}
+
+@test "under green, eventloop and uring a contended lock parks the task, and every update lands" {
+    for m in green eventloop uring; do
+        for w in 1 2; do
+            n=$(lost "$m" -t 4 -o workers=$w -o lock=mutex -o yield_inside=on -o increments=20000)
+            echo "$m workers=$w: lost $n"
+            [ "$n" -eq 0 ]
+            # Every other acquire found the lock held: waits were recorded.
+            jq -e '.results[0].runs[0].wait_ns.max > 0' c.json >/dev/null
+        done
     done
 }

@@ -1,9 +1,10 @@
 /*
- * Test harness shared by the model unit tests (test_green.c and
- * test_eventloop.c): an empty options table and no-op workload hooks, a
- * non-blocking pipe, the "pipes" workload that churns fds under read
- * deadlines, and a small cell runner. Header-only: every function is static
- * and uses Criterion asserts, so include it from test files only.
+ * Test harness shared by the model unit tests (test_green.c,
+ * test_eventloop.c and test_sync.c): an empty options table and no-op
+ * workload hooks, a non-blocking pipe, the "pipes" workload that churns fds
+ * under read deadlines, and a small cell runner. Header-only: every
+ * function is static and uses Criterion asserts, so include it from test
+ * files only.
  *
  * The including file may set, before the #include, how the pipes workload
  * runs (the defaults are test_green.c's):
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cmd/registry.h"
@@ -253,6 +255,7 @@ struct harness_result {
     int check_err, run_err, task_failures, verify_err;
     uint64_t result, ops, errors; /* sums over the tasks that succeeded */
     uint64_t *task_results;       /* [tasks], owned: harness_result_fini */
+    int *task_status;             /* [tasks], owned: each task's status */
     uint64_t wall_ns;             /* around model->run only */
 };
 
@@ -260,7 +263,19 @@ struct harness_result {
 static void harness_result_fini(struct harness_result *r)
 {
     free(r->task_results);
+    free(r->task_status);
     r->task_results = NULL;
+    r->task_status = NULL;
+}
+
+/* Zeroed memory forked children share, as cmd/ maps a run's results. */
+static void *harness_shared(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    cr_assert_neq(p, MAP_FAILED);
+    return p;
 }
 
 /* Open descriptors of this process, as /proc/self/fd lists them. */
@@ -295,7 +310,9 @@ static void harness_set(struct conc_params *p, const char *kvs)
  * Runs one cell of model with workload w and tasks tasks, options given as
  * "k=v k=v" (NULL: defaults). A model check that refuses the options is
  * returned in check_err, and nothing runs; any other failure to set up the
- * cell fails the test. Release the result with harness_result_fini().
+ * cell fails the test. The results, the histogram and the run's sync
+ * counters are in shared memory, and the run's workers are counted, as
+ * cmd/cell.c does. Release the result with harness_result_fini().
  */
 static struct harness_result harness_run(const char *model,
                                          const struct conc_workload *w,
@@ -304,8 +321,10 @@ static struct harness_result harness_run(const char *model,
 {
     const struct conc_model *m = conc_model_find(model);
     struct conc_params mp, wp;
-    struct conc_hist *op_ns = calloc(1, sizeof(*op_ns));
-    struct conc_task_out *out = calloc(tasks, sizeof(*out));
+    struct conc_hist *op_ns = harness_shared(sizeof(*op_ns));
+    size_t out_bytes = (tasks ? tasks : 1) * sizeof(struct conc_task_out);
+    struct conc_task_out *out = harness_shared(out_bytes);
+    struct conc_runsync *sync = harness_shared(sizeof(*sync));
     struct harness_result res = { 0 };
     struct conc_totals tot = { .tasks = tasks };
     void *shared = NULL;
@@ -320,19 +339,28 @@ static struct harness_result harness_run(const char *model,
     harness_set(&mp, mopts);
     harness_set(&wp, wopts);
     res.task_results = calloc(tasks, sizeof(*res.task_results));
+    res.task_status = calloc(tasks, sizeof(*res.task_status));
     cr_assert_not_null(res.task_results);
+    cr_assert_not_null(res.task_status);
     res.check_err = m->check ? m->check(&mp, tasks) : 0;
     if (res.check_err)
         goto out;
     cr_assert_eq(w->setup(&shared, &wp, tasks), 0);
     for (unsigned i = 0; i < tasks; i++)
         out[i].op_ns = op_ns;
-    struct conc_run r = { .w = w, .shared = shared, .tasks = tasks,
-                          .mp = &mp, .out = out };
+    struct conc_run r = {
+        .w = w, .shared = shared, .tasks = tasks, .mp = &mp, .out = out,
+        .sync = sync,
+        .workers = conc_params_find(&mp, "workers") < 0
+                       ? 1 : conc_model_workers(&mp, tasks),
+    };
+    if (w->run_start)
+        w->run_start(shared);
     t0 = conc_now_ns();
     res.run_err = m->run(&r);
     res.wall_ns = conc_now_ns() - t0;
     for (unsigned i = 0; i < tasks; i++) {
+        res.task_status[i] = out[i].status;
         if (out[i].status) {
             res.task_failures++;
             continue;
@@ -351,8 +379,9 @@ static struct harness_result harness_run(const char *model,
 out:
     conc_params_fini(&mp);
     conc_params_fini(&wp);
-    free(op_ns);
-    free(out);
+    munmap(op_ns, sizeof(*op_ns));
+    munmap(out, out_bytes);
+    munmap(sync, sizeof(*sync));
     return res;
 }
 
