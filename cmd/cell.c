@@ -541,6 +541,11 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
         if (r.child_max_rss_kib > s.max_rss_kib)
             s.max_rss_kib = r.child_max_rss_kib;
         cell_self(&s, &r.self);
+        /* Another program ran the tasks: its peak is the run's memory. */
+        if (r.self.set) {
+            s.total_rss_kib = s.max_rss_kib;
+            s.total_rss_source = "rss";
+        }
         /* A self-timed run's threads are not concbench's: their run-queue
            wait is unknown here (steal and throttling still count). */
         if (r.self.set)

@@ -82,9 +82,13 @@ setup() {
     # The same runs: no change, whatever the noise.
     [[ "$output" == *"sleep/sequential t=1 ms=2ms "*" +0.0% "* ]]
     [[ "$stderr" != *"only in"* ]]
-    # Merged, the old one is written in the new schema.
-    run --separate-stderr "$CONCBENCH" merge "$BATS_TEST_TMPDIR/v1.json" "$json" \
-        --json "$BATS_TEST_TMPDIR/m.json"
+    # Merged with a report of another cell, the old one is written in the
+    # new schema.
+    run --separate-stderr "$CONCBENCH" -m sequential -w sleep -o ms=3ms \
+        --runs 1 --warmup 0 --json "$BATS_TEST_TMPDIR/other.json"
+    [ "$status" -eq 0 ]
+    run --separate-stderr "$CONCBENCH" merge "$BATS_TEST_TMPDIR/v1.json" \
+        "$BATS_TEST_TMPDIR/other.json" --json "$BATS_TEST_TMPDIR/m.json"
     [ "$status" -eq 0 ]
     jq -e '.schema == "concbench/2" and ([.results[].workload_options | has("ms_ns") and (has("ms") | not)] | all)' "$BATS_TEST_TMPDIR/m.json"
 }
