@@ -239,16 +239,22 @@ static void cell_watch(const struct conc_cell *cell, bool warm, unsigned run,
 /*
  * The memory of every process of the run: this process's peak (s's
  * max_rss_kib, before any child's is considered) plus what each child
- * added to mem as it ended (its unique set, or statm's anonymous pages).
+ * added to mem as it ended (its unique set, or statm's anonymous pages,
+ * and its page tables).
  */
 static void cell_total_rss(struct conc_run_stats *s,
                            const struct conc_memsum *mem)
 {
     unsigned children = atomic_load(&mem->children);
+    bool pte = children && atomic_load(&mem->pte) == children;
 
     s->total_rss_kib = s->max_rss_kib + atomic_load(&mem->kib);
-    s->total_rss_source = !children ? "rss"
-                          : atomic_load(&mem->anon) ? "rss+anon" : "rss+uss";
+    if (!children)
+        s->total_rss_source = "rss";
+    else if (atomic_load(&mem->anon))
+        s->total_rss_source = pte ? "rss+anon+pte" : "rss+anon";
+    else
+        s->total_rss_source = pte ? "rss+uss+pte" : "rss+uss";
 }
 
 /* The counters a run's interference is the difference of. */

@@ -45,7 +45,8 @@ struct conc_run_stats {
     const char *total_rss_source; /* "rss": one process; "rss+uss": and
                                  each child's unique set (smaps_rollup);
                                  "rss+anon": and each child's anonymous
-                                 resident pages (statm, without rollup) */
+                                 resident pages (statm, without rollup);
+                                 "+pte": and each child's page tables */
     uint64_t ctxsw_voluntary, ctxsw_involuntary;
     struct conc_pcts task_ns; /* per-task start..done */
     struct conc_pcts done_ns; /* each task's done, from the run's start:

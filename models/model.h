@@ -39,12 +39,14 @@ struct conc_runqueue {
  * The memory of a run's child processes (fork's), each adding its own as
  * its last act: its unique set (the pages no other process maps, from
  * smaps_rollup) or, where the kernel has no rollup, its anonymous resident
- * pages (statm). Pages a child shares with the parent are the parent's.
+ * pages (statm), and its page tables (VmPTE) where status has them. Pages
+ * a child shares with the parent are the parent's.
  */
 struct conc_memsum {
     _Atomic uint64_t kib;
     atomic_uint children;  /* how many added theirs */
     atomic_uint anon;      /* of them, how many could only give statm's */
+    atomic_uint pte;       /* of them, how many added their page tables */
 };
 
 /*
