@@ -320,6 +320,47 @@ static void run_ticker_stop(struct run_ticker *t)
     t->started = false;
 }
 
+/*
+ * Off a terminal (a CI log), a long `run` is not silent: after a run ends,
+ * once RUN_LOG_NS have gone by since the command began or since the last
+ * line, a line says which run it was, what it took and the ETA.
+ */
+struct run_log {
+    uint64_t start_ns, logged_ns, timed_ns;
+    unsigned timed;
+};
+
+#define RUN_LOG_NS (5 * CONC_NS_PER_S)
+
+static void run_log_run(void *arg, bool warm, unsigned run, unsigned of,
+                        uint64_t wall_ns)
+{
+    struct run_log *l = arg;
+    uint64_t now = conc_now_ns();
+    char took[32], eta[32];
+
+    if (!wall_ns)
+        return;
+    if (!warm) {
+        l->timed++;
+        l->timed_ns += wall_ns;
+    }
+    if (now - (l->logged_ns ? l->logged_ns : l->start_ns) < RUN_LOG_NS)
+        return;
+    l->logged_ns = now;
+    conc_fmt_ns(took, sizeof(took), (double)wall_ns);
+    if (warm || run >= of) {
+        fprintf(stderr, "run: %s %u/%u took %s\n", warm ? "warmup" : "run",
+                run, of, took);
+    } else {
+        conc_fmt_ns(eta, sizeof(eta),
+                    (double)l->timed_ns / l->timed * (of - run));
+        fprintf(stderr, "run: run %u/%u took %s; ETA %s\n", run, of, took,
+                eta);
+    }
+    fflush(stderr);
+}
+
 int cmd_run(int argc, char **argv)
 {
     const char *model = NULL, *workload = NULL, *json = NULL, *csv = NULL,
@@ -357,7 +398,9 @@ int cmd_run(int argc, char **argv)
     struct conc_cell cell;
     struct conc_cell_result res;
     struct run_ticker ticker;
-    struct conc_cell_watch watch = { run_ticker_run, &ticker };
+    struct run_log log = { conc_now_ns(), 0, 0, 0 };
+    struct conc_cell_watch watch = { run_ticker_run, &ticker },
+                           logwatch = { run_log_run, &log };
     FILE *human;
     char *label;
     int rc = conc_flags_parse(&cmd, argc, argv, &ops);
@@ -401,6 +444,8 @@ int cmd_run(int argc, char **argv)
 
     if (run_ticker_start(&ticker))
         cell.watch = &watch;
+    else
+        cell.watch = &logwatch;
     rc = conc_cell_run(&cell, &res);
     run_ticker_stop(&ticker);
     cell.watch = NULL;

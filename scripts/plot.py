@@ -917,7 +917,8 @@ class Charts:
             fig.suptitle("Scaling: %s, what each task costs as tasks grow "
                          "(log-log)" % w)
             self.footnote(fig, "memory: this process's peak RSS plus each "
-                          "child process's own pages (total_rss_kib)"
+                          "child process's own pages and page tables "
+                          "(total_rss_kib)"
                           if not peak_only else "memory: peak RSS of the "
                           "largest process, not the sum (a report without "
                           "total_rss_kib): fork's children are not counted")
@@ -1126,12 +1127,19 @@ class Charts:
         sds = [float(r.get("stddev") or 0) for _, r in self.hyper]
         scale, unit = time_unit(max(means) * 1e9)
         scale /= 1e9
-        colours = []
-        for n in names:
-            col = "#777777"
+        # A model's colour, a shade of it for each of its variants.
+        colours, seen = [], defaultdict(list)
+        common, short = split_common(names)
+        for n, lab in zip(names, short):
+            col, model = "#777777", None
             for m, c in MODEL_COLOURS.items():
                 if m in n.split():
-                    col = c
+                    col, model = c, m
+            if model:
+                if lab not in seen[model]:
+                    seen[model].append(lab)
+                k = seen[model].index(lab)
+                col = shade(col, k) if k else col
             colours.append(col)
         ys = list(range(len(names)))
         ax.barh(ys, [m / scale for m in means], xerr=[s / scale for s in sds],
@@ -1139,7 +1147,6 @@ class Charts:
         # What tells the commands apart is often their last flag: the words
         # they all share go to the title, and a label still too long loses
         # its middle, never its end.
-        common, short = split_common(names)
         short = [n if len(n) <= 60 else n[:20] + "\u2026" + n[-39:]
                  for n in short]
         ax.set_yticks(ys)
@@ -1218,24 +1225,27 @@ def parse_goal(text):
 
 
 def split_common(commands):
-    """(the words every command shares, each command without them): the
-    words up to the first that differs, and those after the last that
-    differs, when there are several commands."""
-    words = [c.split() for c in commands]
-    if len(words) < 2:
+    """(the words every command shares, each command without them). A flag
+    and its value ("-o gil=on") are one word, so that a label keeps both."""
+    def words(c):
+        out, ws = [], c.split()
+        i = 0
+        while i < len(ws):
+            if ws[i].startswith("-") and i + 1 < len(ws) and \
+                    not ws[i + 1].startswith("-"):
+                out.append(ws[i] + " " + ws[i + 1])
+                i += 2
+            else:
+                out.append(ws[i])
+                i += 1
+        return out
+    split = [words(c) for c in commands]
+    if len(split) < 2:
         return "", list(commands)
-    head = 0
-    while all(len(w) > head + 1 for w in words) and \
-            len({w[head] for w in words}) == 1:
-        head += 1
-    tail = 0
-    while all(len(w) > head + tail + 1 for w in words) and \
-            len({w[-1 - tail] for w in words}) == 1:
-        tail += 1
-    rest = [" ".join(w[head:len(w) - tail]) for w in words]
-    shared = words[0][:head] + (["\u2026"] if tail else []) + \
-        (words[0][len(words[0]) - tail:] if tail else [])
-    return " ".join(shared), rest
+    shared = set(split[0]).intersection(*map(set, split[1:]))
+    rest = [" ".join(w for w in ws if w not in shared) or c
+            for ws, c in zip(split, commands)]
+    return " ".join(w for w in split[0] if w in shared), rest
 
 
 def shorten(text, n):

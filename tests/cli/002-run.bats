@@ -79,13 +79,24 @@ for line in sys.stdin:
     [ -z "$stderr" ]
 }
 
+@test "off a terminal, a long run prints a line every few seconds" {
+    # Runs end at 1.5, 3, 4.5 and 6 s: 5 s have gone by only at the last.
+    run --separate-stderr "$CONCBENCH" -m sequential -w sleep -o ms=1500ms \
+        --runs 4 --warmup 0
+    [ "$status" -eq 0 ]
+    [[ "$stderr" =~ ^run:\ run\ 4/4\ took\ 1\.5[0-9]*\ s$ ]]
+    [[ "$output" == *"Result:"* ]]
+}
+
 @test "fork's memory counts every process, not only the largest" {
     run --separate-stderr "$CONCBENCH" -m fork -w sleep -t 16 -o ms=1ms \
         --runs 1 --warmup 0 --json -
     [ "$status" -eq 0 ]
     r='.results[0].runs[0]'
     jq -e "$r | .total_rss_kib > .max_rss_kib" <<<"$output"
-    jq -e "$r.total_rss_source | . == \"rss+uss\" or . == \"rss+anon\"" <<<"$output"
+    # Each child's own pages and page tables (Linux has had VmPTE since
+    # 2.6.10).
+    jq -e "$r.total_rss_source | . == \"rss+uss+pte\" or . == \"rss+anon+pte\"" <<<"$output"
     [[ "$stderr" == *"All processes:"*"MiB"* ]]
     # One process: the total is its peak.
     run --separate-stderr "$CONCBENCH" -m threads -w sleep -t 4 -o ms=1ms \
