@@ -178,7 +178,9 @@ mkshards() { # [extra sweep args...]
 }
 
 # A result's id as compare and merge compute it.
-jq_id='def id: "\(.model){\(.model_options | to_entries | sort_by(.key) | map("\(.key)=\(.value)") | join(","))} \(.workload){\(.workload_options | to_entries | sort_by(.key) | map("\(.key)=\(.value)") | join(","))} tasks=\(.tasks)";'
+# A cell's id names each option as the option tables do: a duration's
+# "ms_ns" key is its option "ms".
+jq_id='def opts: to_entries | map(.key |= sub("_ns$"; "")) | sort_by(.key) | map("\(.key)=\(.value)") | join(","); def id: "\(.model){\(.model_options | opts)} \(.workload){\(.workload_options | opts)} tasks=\(.tasks)";'
 
 @test "sweep --shard records its plan: k, n, a stable hash, the plan's cells and its own" {
     mkshards
