@@ -234,13 +234,16 @@ void sweep_print_table(FILE *f, const struct sweep *sw)
         sweep_fmt_speedup(sp, sizeof(sp), sw, sc);
         sweep_marks(marks, sizeof(marks), sc);
         /* The ellipsis is 3 bytes and 1 column: pad by 2 more. */
-        fprintf(f, "%11s  %-27s  %s%s%s%*s  %s%s%s%s\n",
-                conc_fmt_ns(a, sizeof(a), w->median), ci,
-                sc->speedup.impossible ? p.red : "", sp,
-                sc->speedup.impossible ? p.reset : "",
-                (int)(sw_cols - sweep_columns(sp)), "",
-                *marks ? p.yellow : "", marks, *marks ? p.reset : "",
-                sc->res.failed ? "  (some runs failed)" : "");
+        fprintf(f, "%11s  %-27s  %s%s%s", conc_fmt_ns(a, sizeof(a), w->median),
+                ci, sc->speedup.impossible ? p.red : "", sp,
+                sc->speedup.impossible ? p.reset : "");
+        /* Notes pad the speedup to its column; none leave no trailing
+           blanks. */
+        if (*marks || sc->res.failed)
+            fprintf(f, "%*s  %s%s%s%s", (int)(sw_cols - sweep_columns(sp)), "",
+                    *marks ? p.yellow : "", marks, *marks ? p.reset : "",
+                    sc->res.failed ? "  (some runs failed)" : "");
+        fputc('\n', f);
     }
     sweep_print_impossible(f, sw);
 }
