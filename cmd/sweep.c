@@ -54,6 +54,17 @@ static const char sweep_epilogue[] =
     "--dry-run prints the plan, this shard's cells and a time estimate, and\n"
     "runs and writes nothing.\n";
 
+/* Whether a cell before cells[i] was skipped for the reason why. */
+static bool sweep_said_before(const struct sweep *sw, size_t i,
+                              const char *why)
+{
+    for (size_t k = 0; k < i; k++)
+        if (sw->cells[k].in_shard && !sw->cells[k].begun &&
+            sw->cells[k].skip_why && strcmp(sw->cells[k].skip_why, why) == 0)
+            return true;
+    return false;
+}
+
 /*
  * Checks every cell of the shard up front, so a refusal shows before the
  * long part: a cell of an unavailable model or workload, or one over a
@@ -62,7 +73,7 @@ static const char sweep_epilogue[] =
  */
 static size_t sweep_begin(struct sweep *sw, size_t *unavailable)
 {
-    size_t ran = 0;
+    size_t ran = 0, repeats = 0, said = 0;
 
     *unavailable = 0;
     for (size_t i = 0; i < sw->ncells; i++) {
@@ -86,20 +97,33 @@ static size_t sweep_begin(struct sweep *sw, size_t *unavailable)
             (*unavailable)++;
             continue;
         }
+        conc_error_quiet(true);
         r = conc_cell_begin(&sc->cell, &sc->res);
+        conc_error_quiet(false);
         if (r) {
             /* Over a limit the model or workload checks (CONC_EXIT_USAGE):
-               the check printed why, and the report keeps that reason. */
+               the report keeps the check's reason, and stderr says each
+               reason once, not once a cell. */
             sc->skip_why = conc_xstrdup(*conc_error_last()
                                             ? conc_error_last()
                                             : "refused by the limits check");
             sc->res.skipped = sc->skip_why;
             sc->res.failed = false;
+            if (sweep_said_before(sw, i, sc->skip_why)) {
+                repeats++;
+            } else {
+                conc_error_msg(0, "%s", sc->skip_why);
+                said++;
+            }
             continue;
         }
         sc->begun = true;
         ran++;
     }
+    if (repeats)
+        conc_warn("%zu more cell%s skipped for %s; the table and the "
+                  "report name each", repeats, repeats == 1 ? " was" : "s were",
+                  said == 1 ? "the same reason" : "the reasons above");
     /* Once per unavailable model or workload, not once per cell. */
     for (size_t i = 0; i < sw->nmodels; i++)
         if (sw->models[i]->unavailable)

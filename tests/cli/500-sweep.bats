@@ -331,3 +331,12 @@ order_of() {
     [ ! -e "$T/r.json" ]
     grep -q 'interrupted by SIGINT' "$T/err"
 }
+
+@test "a refusal shared by many cells is said once, then counted" {
+    run --separate-stderr -0 "$CONCBENCH" sweep -m sequential -w yield,sleep \
+        -o stack_use=60MiB -o ms=1ms -t 1,2,4 --runs 1
+    [ "$(grep -c "needs 61440 KiB of stack a task" <<<"$stderr")" -eq 1 ]
+    [[ "$stderr" == *"concbench: warning: 2 more cells were skipped for the same reason; the table and the report name each"* ]]
+    # The table still names each.
+    [ "$(grep -c '^yield .* skipped: workload .yield. needs 61440 KiB' <<<"$output")" -eq 3 ]
+}
