@@ -92,6 +92,28 @@ static void run_label(FILE *f, const char *label)
     while (++n < RUN_VALUE_COLUMN);
 }
 
+/*
+ * A workload's or model's note ("Overload:   0.0 of 100 req/s; ..."): a
+ * leading "Label:" and its padding are laid out as the summary's own
+ * lines, so that its value starts in the same column.
+ */
+static void run_note(FILE *f, const char *note)
+{
+    const char *colon = strchr(note, ':'), *value;
+    char label[64];
+
+    if (!colon || colon[1] != ' ' ||
+        (size_t)(colon - note) + 2 > sizeof(label) || strchr(note, '\n')) {
+        fprintf(f, "  %s\n", note);
+        return;
+    }
+    snprintf(label, sizeof(label), "%.*s", (int)(colon - note + 1), note);
+    for (value = colon + 1; *value == ' '; value++)
+        ;
+    run_label(f, label);
+    fprintf(f, "%s\n", value);
+}
+
 static void run_print_summary(FILE *f, const struct conc_cell *cell,
                               const struct conc_cell_result *res)
 {
@@ -186,7 +208,7 @@ static void run_print_summary(FILE *f, const struct conc_cell *cell,
     }
     if (last->note[0]) {
         char *note = conc_sanitize_dup(last->note);
-        fprintf(f, "  %s\n", note);
+        run_note(f, note);
         free(note);
     }
 }

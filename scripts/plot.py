@@ -75,6 +75,7 @@ SPARE_COLOURS = [OKABE_ITO["sky"], "#999999", OKABE_ITO["yellow"]]
 LEGEND_BOX = {"frameon": True, "framealpha": 0.92, "facecolor": "white",
               "edgecolor": "#BBBBBB"}
 NOISY = "~"
+FOOTNOTE_CHARS = 125
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 LINESTYLES = {"sleep": "-", "http": (0, (6, 2, 1, 2))}
 
@@ -533,13 +534,38 @@ class Charts:
             parts.append("hyperfine: " + ", ".join(sorted(
                 {os.path.basename(p) for p, _ in self.hyper})))
         if extra:
-            parts.append(extra)
-        # Readable from the back of the room: 14 pt on a 16-inch figure.
-        fig.text(0.01, 0.012, "  \u00b7  ".join(parts), fontsize=14,
+            # Each fact of extra ("a  ·  b") is a part of its own.
+            parts += extra.split("  \u00b7  ")
+        # Readable from the back of the room: 14 pt on a 16-inch figure,
+        # about 140 characters a line. A line breaks between the facts, not
+        # inside one (a fact longer than a line still wraps).
+        lines, cur = [], ""
+        for p in parts:
+            cand = cur + "  \u00b7  " + p if cur else p
+            if cur and len(cand) > FOOTNOTE_CHARS:
+                lines.append(cur)
+                cand = p
+            cur = cand
+        lines.append(cur)
+        self.foot_lines = len(lines) + sum(len(x) // FOOTNOTE_CHARS
+                                           for x in lines)
+        fig.text(0.01, 0.012, "\n".join(lines), fontsize=14,
                  color="#333333", ha="left", va="bottom", wrap=True)
 
-    def save(self, fig, name, labels, right=1, top=0.95):
-        fig.tight_layout(rect=(0, 0.07, right, top))
+    def save(self, fig, name, labels, top=0.95, legend=None):
+        """Writes fig as PNG and SVG. legend: a figure legend to keep right
+        of the panels, as wide as its longest label."""
+        # Room at the bottom for the footnote's lines.
+        bottom = 0.015 + 0.03 * getattr(self, "foot_lines", 2)
+        right = 1
+        if legend is not None:
+            fig.canvas.draw()
+            right = 0.985 - legend.get_window_extent().width / \
+                fig.bbox.width
+            legend.set_bbox_to_anchor((right + 0.005, 0.5),
+                                      transform=fig.transFigure)
+        fig.tight_layout(rect=(0, bottom, right, top))
+        self.foot_lines = 2
         for ext in ("png", "svg"):
             path = os.path.join(self.outdir, "%s.%s" % (name, ext))
             fig.savefig(path)
@@ -703,7 +729,7 @@ class Charts:
                     ts, ideal, linestyle="--", color="#777777", linewidth=1.8,
                     label="ideal")
                 # Which ideal, beside its line: each panel has its own.
-                ax.annotate("ideal = min(tasks, %g CPUs)" % cpus
+                ax.annotate("ideal = min(tasks, %g usable CPUs)" % cpus
                             if cpus and not io else "ideal = tasks",
                             (ts[-1], ideal[-1]), xytext=(-6, 8),
                             textcoords="offset points", ha="right",
@@ -733,7 +759,7 @@ class Charts:
         for ax, _, _, _ in panels:
             ax.set_ylabel("speedup over sequential (\u00d7, 95% CI)")
         rank = {"ideal": 1, "impossible": 2, "noisy": 3}
-        fig.legend(handles=[models[k] for k in sorted(models)] +
+        leg = fig.legend(handles=[models[k] for k in sorted(models)] +
                    [extras[k] for k in sorted(
                        extras, key=lambda k: rank.get(k, 0))],
                    loc="center left",
@@ -756,7 +782,7 @@ class Charts:
         if noisy:
             notes.append(NOISY_NOTE)
         self.footnote(fig, "  \u00b7  ".join(notes))
-        self.save(fig, "headline", labels, right=0.79)
+        self.save(fig, "headline", labels, legend=leg)
 
     def noisy_marks(self, ax, points, st):
         """Hollow marks over the points of noisy cells (or of their
