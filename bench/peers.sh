@@ -54,21 +54,33 @@ bench_cleanup() {
 rows=()
 # row NAME UNIT SCALE TARGET NOTE CB_FILE REF_FILE: one line of the table;
 # the ratio is concbench / reference (for requests/s, reference / concbench,
-# so that above 1 always means concbench is slower).
+# so that above 1 always means concbench is slower). The suites alternate
+# their two sides, so sample i of each was measured next to the other:
+# the ratio is the median of those paired ratios, and its quartiles are its
+# spread (a drift of the machine's speed moves both sides of a pair, not
+# the ratio). Unpaired samples (counts that differ) fall back to the ratio
+# of the medians, and say so.
 row() {
-    local name=$1 unit=$2 scale=$3 cb ref ratio
+    local name=$1 unit=$2 scale=$3 cb ref ratio q
     if ! cb=$(median <"$6") || ! ref=$(median <"$7"); then
         rows+=("$(printf '%-10s %s' "$name" "no measurement: $5")")
         return
     fi
-    if [ "$unit" = req/s ]; then
+    if [ "$(wc -l <"$6")" -eq "$(wc -l <"$7")" ]; then
+        paste "$6" "$7" | awk -v inv="$([ "$unit" = req/s ] && echo 1)"             '{ print inv ? $2 / $1 : $1 / $2 }' >"$tmp/ratios"
+        ratio=$(median <"$tmp/ratios")
+        q=$(jq -s -r 'sort | length as $n |
+            "paired, quartiles \(.[($n - 1) / 4 | floor] * 100 | round / 100)..\(.[($n - 1) * 3 / 4 | ceil] * 100 | round / 100)"'             "$tmp/ratios")
+    elif [ "$unit" = req/s ]; then
         ratio=$(jq -n "$ref / $cb")
+        q="unpaired: ratio of medians"
     else
         ratio=$(jq -n "$cb / $ref")
+        q="unpaired: ratio of medians"
     fi
     rows+=("$(printf '%-10s %12.4g %-5s %12.4g %-5s %7.2fx  %-8s %s' "$name" \
         "$(jq -n "$cb / $scale")" "$unit" "$(jq -n "$ref / $scale")" "$unit" \
-        "$ratio" "$4" "$5 [$(spread "$scale" <"$6") / $(spread "$scale" <"$7")]")")
+        "$ratio" "$4" "$5 [$q; $(spread "$scale" <"$6") / $(spread "$scale" <"$7")]")")
 }
 skip_row() { rows+=("$(printf '%-10s skipped: %s' "$1" "$2")"); }
 
@@ -150,10 +162,10 @@ else
 fi
 
 printf '\n%-10s %18s %18s %8s  %-8s %s\n' peer concbench reference ratio \
-    target "what [spread concbench / reference]"
+    target "what [ratio's spread; spread concbench / reference]"
 printf '%s\n' "${rows[@]}"
 echo
-echo "medians of each suite's alternated runs on $(nproc) CPUs" \
+echo "medians of each suite's alternated runs (ratio: median of the paired ratios) on $(nproc) CPUs" \
     "($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), load" \
     "$(cut -d' ' -f1-3 /proc/loadavg); ratio = concbench / reference" \
     "(http: wrk's requests/s over concbench's)"

@@ -68,13 +68,15 @@ int compare_print_json(const struct conc_cmp *c)
         const struct conc_cmp_row *r = &c->rows[i];
         json_t *o = compare_json_cell(r->new, r->label);
 
-        json_object_set_new(o, "base", json_pack("{s:I,s:I,s:o}", "runs",
+        json_object_set_new(o, "base", json_pack("{s:I,s:I,s:I,s:o}", "runs",
                             (json_int_t)r->n_base, "failed_runs",
-                            (json_int_t)r->failed_base, "median",
+                            (json_int_t)r->failed_base, "disturbed_runs",
+                            (json_int_t)r->disturbed_base, "median",
                             compare_json_num(r->median_base)));
-        json_object_set_new(o, "new", json_pack("{s:I,s:I,s:o}", "runs",
+        json_object_set_new(o, "new", json_pack("{s:I,s:I,s:I,s:o}", "runs",
                             (json_int_t)r->n_new, "failed_runs",
-                            (json_int_t)r->failed_new, "median",
+                            (json_int_t)r->failed_new, "disturbed_runs",
+                            (json_int_t)r->disturbed_new, "median",
                             compare_json_num(r->median_new)));
         json_object_set_new(o, "change_pct", compare_json_num(r->change_pct));
         json_object_set_new(o, "ci95_pct",
@@ -101,11 +103,12 @@ int compare_print_json(const struct conc_cmp *c)
     json_object_set_new(doc, "only_in_new", on);
     compare_closing(c, closing, sizeof(closing));
     json_object_set_new(doc, "outcome", json_pack(
-        "{s:s,s:i,s:s,s:I,s:I,s:I,s:b,s:b,s:o,s:o,s:s}", "verdict",
+        "{s:s,s:i,s:s,s:I,s:I,s:I,s:b,s:b,s:b,s:o,s:o,s:s}", "verdict",
         c->outcome, "exit_code", c->exit_code, "why", c->why, "compared",
         (json_int_t)c->compared, "noisy", (json_int_t)c->noisy,
         "missing_from_new", (json_int_t)c->nonly_base, "allow_missing",
-        c->allow_missing, "accept_noisy", c->accept_noisy, "calibration",
+        c->allow_missing, "accept_noisy", c->accept_noisy, "keep_disturbed",
+        c->keep_disturbed, "calibration",
         c->calib ? json_string(c->calib->path) : json_null(), "floor_pct",
         c->calib ? json_real(c->calib->floor_pct) : json_null(), "closing",
         closing));

@@ -13,7 +13,9 @@
  *   1   either side skipped               skipped     no
  *   2   no passed run in new              failed      yes
  *   3   no passed run in base             failed      no
- *   4   passed runs lack the metric       n/a         no
+ *   4a  every passed run of a side was    noisy       no
+ *       disturbed (unless keep_disturbed)
+ *   4b  passed runs lack the metric       n/a         no
  *   5   significant, change > +T          slower      yes
  *   6   significant, change < -T          faster      no
  *   7   significant, |change| <= T        unchanged   no
@@ -29,7 +31,8 @@
  *   1   skipped in new: <why>   (or base)
  *   2   no passed run in new (k failed)
  *   3   no passed run in base (k failed)
- *   4   no '<metric>' in base   (or new)
+ *   4a  every passed run in new was disturbed (k)   (or base)
+ *   4b  no '<metric>' in base   (or new)
  *   7   significant but within the T% threshold
  *   8   95% CI within ±T%
  *   9a  too few runs: m and n cannot reach p < alpha (best q)
@@ -37,6 +40,10 @@
  *   9c  p = q < alpha but the 95% CI [lo, hi] includes 0
  *   9d  p = q is not below alpha, though the 95% CI [lo, hi] excludes 0
  *   9e  95% CI [lo, hi] reaches beyond ±T%
+ *
+ * A disturbed run (others took over 5% of it: steal, run-queue wait,
+ * throttling; cell.c) is left out of both sides unless keep_disturbed, and
+ * counted: it measured the other work as much as this one.
  *
  * "Within" includes the bounds; the change is the Hodges-Lehmann estimate,
  * which always lies inside its CI, so rule 8 can never hide a change
@@ -72,15 +79,18 @@ double compare_metric(const struct conc_rrun *r, const char *metric)
 
 /* The passed runs' values of the metric; counts failed runs. */
 static double *compare_values(const struct conc_rcell *c, const char *metric,
-                              size_t *n, size_t *failed)
+                              bool keep_disturbed, size_t *n, size_t *failed,
+                              size_t *disturbed)
 {
     double *v = conc_xmalloc((c->nruns + 1) * sizeof(*v));
 
-    *n = *failed = 0;
+    *n = *failed = *disturbed = 0;
     for (size_t i = 0; i < c->nruns; i++) {
         double x = compare_metric(&c->runs[i], metric);
         if (c->runs[i].failed)
             (*failed)++;
+        else if (c->runs[i].disturbed && !keep_disturbed)
+            (*disturbed)++;
         else if (!isnan(x))
             v[(*n)++] = x;
     }
@@ -194,8 +204,10 @@ int compare_row(struct conc_cmp_row *row, const struct conc_cmp *c)
                  row->new->skipped ? row->new->skipped : row->base->skipped);
         return 0;
     }
-    b = compare_values(row->base, c->metric, &row->n_base, &row->failed_base);
-    n = compare_values(row->new, c->metric, &row->n_new, &row->failed_new);
+    b = compare_values(row->base, c->metric, c->keep_disturbed, &row->n_base,
+                       &row->failed_base, &row->disturbed_base);
+    n = compare_values(row->new, c->metric, c->keep_disturbed, &row->n_new,
+                       &row->failed_new, &row->disturbed_new);
     if (row->n_new == 0 && row->failed_new == row->new->nruns) { /* rule 2 */
         row->verdict = "failed";
         snprintf(row->note, sizeof(row->note), "no passed run in new "
@@ -209,7 +221,16 @@ int compare_row(struct conc_cmp_row *row, const struct conc_cmp *c)
                  "(%zu failed)", row->failed_base);
         goto out;
     }
-    if (row->n_base == 0 || row->n_new == 0) { /* rule 4 */
+    if ((row->n_base == 0 && row->disturbed_base) ||
+        (row->n_new == 0 && row->disturbed_new)) { /* rule 4a */
+        bool in_new = row->n_new == 0 && row->disturbed_new;
+        row->verdict = "noisy";
+        snprintf(row->note, sizeof(row->note), "every passed run in %s was "
+                 "disturbed (%zu)", in_new ? "new" : "base",
+                 in_new ? row->disturbed_new : row->disturbed_base);
+        goto out;
+    }
+    if (row->n_base == 0 || row->n_new == 0) { /* rule 4b */
         row->verdict = "n/a";
         snprintf(row->note, sizeof(row->note), "no '%s' in %s", c->metric,
                  row->n_base == 0 ? "base" : "new");
@@ -247,6 +268,13 @@ int compare_row(struct conc_cmp_row *row, const struct conc_cmp *c)
         compare_noisy_note(row, c, !ci_err);
     }
 out:
+    if ((row->disturbed_base || row->disturbed_new) &&
+        strncmp(row->note, "every passed run", 16) != 0) {
+        size_t len = strlen(row->note);
+        snprintf(row->note + len, sizeof(row->note) - len, "%s%zu+%zu "
+                 "disturbed runs left out", len ? "; " : "",
+                 row->disturbed_base, row->disturbed_new);
+    }
     free(b);
     free(n);
     return regression;

@@ -25,12 +25,15 @@ static const char compare_synopsis[] =
     "                         [--alpha 0.01] [--format text|md|json|"
     "github-benchmark]\n"
     "                         [--allow-missing] [--accept-noisy] "
-    "[--calibration FILE]";
+    "[--keep-disturbed]\n"
+    "                         [--calibration FILE]";
 
 static const char compare_epilogue[] =
     "Cells match by model, workload, their options and tasks; only passed\n"
-    "runs count. change: the Hodges-Lehmann shift NEW - BASE over BASE's\n"
-    "median, with Moses' distribution-free 95% interval; p: Mann-Whitney U,\n"
+    "runs count, and not disturbed ones (others took over 5%: steal,\n"
+    "run-queue wait, throttling) unless --keep-disturbed. change: the\n"
+    "Hodges-Lehmann shift NEW - BASE over BASE's median, with Moses'\n"
+    "distribution-free 95% interval; p: Mann-Whitney U,\n"
     "two-sided, exact wherever affordable. Significant: p < alpha and the\n"
     "95% interval excludes 0. Verdicts: slower/faster (significant and the\n"
     "change beyond the threshold), unchanged (significant but within the\n"
@@ -275,7 +278,7 @@ static int compare_args(int argc, char **argv, struct conc_cmp *c,
 {
     const char *metric = "wall_ns", *thr = NULL, *alpha = NULL, *fmt = NULL;
     const char *calib = NULL;
-    bool allow_missing = false, accept_noisy = false;
+    bool allow_missing = false, accept_noisy = false, keep_disturbed = false;
     const struct conc_flag flags[] = {
         { CONC_FLAG_STRING, 0, "metric", &metric, "M",
           "what to compare (default wall_ns): wall_ns, user_ns, sys_ns, "
@@ -293,6 +296,9 @@ static int compare_args(int argc, char **argv, struct conc_cmp *c,
           0 },
         { CONC_FLAG_SWITCH, 0, "accept-noisy", &accept_noisy, NULL,
           "pass (exit 0) even when most cells are noisy", 0, 0 },
+        { CONC_FLAG_SWITCH, 0, "keep-disturbed", &keep_disturbed, NULL,
+          "count runs that other work disturbed (left out by default)", 0,
+          0 },
         { CONC_FLAG_STRING, 0, "calibration", &calib, "FILE",
           "this machine's noise floor ('concbench calibrate'): no change "
           "below it counts", 0, 0 },
@@ -322,6 +328,7 @@ static int compare_args(int argc, char **argv, struct conc_cmp *c,
     c->unit = compare_unit(metric);
     c->allow_missing = allow_missing;
     c->accept_noisy = accept_noisy;
+    c->keep_disturbed = keep_disturbed;
     *calib_path = calib;
     return CONC_FLAGS_OK;
 }

@@ -22,6 +22,8 @@ struct conc_cmp_row {
     const char *label;          /* "primes/threads t=8 workers=2" */
     size_t n_base, n_new;       /* passed runs with the metric */
     size_t failed_base, failed_new;
+    size_t disturbed_base, disturbed_new; /* passed runs left out: others
+                                             took over 5% of them */
     double median_base, median_new;
     double mad_new;             /* median absolute deviation of the new runs */
     double change_pct;          /* Hodges-Lehmann shift / base median; NaN */
@@ -58,6 +60,7 @@ struct conc_cmp {
     size_t nonly_base, nonly_new;
     size_t regressions;
     bool allow_missing, accept_noisy;
+    bool keep_disturbed;        /* count disturbed runs like the others */
     const struct conc_calib *calib; /* NULL: none given */
     /* The whole comparison's verdict (compare_conclude): */
     const char *outcome;        /* "pass", "fail" or "inconclusive" */

@@ -276,6 +276,7 @@ static int report_read_run(const struct report_ctx *ctx, const char *where,
         return report_bad(ctx, where, "'failed' or 'result_ok' is not a "
                                       "boolean");
     r->failed = json_is_true(failed) || json_is_false(ok);
+    r->disturbed = json_array_size(json_object_get(o, "disturbed")) > 0;
     /* Every measurement is a count, a size or a time: none is negative,
        and a run took some time. */
     if (!(json_number_value(wall) > 0) || !isfinite(json_number_value(wall)))

@@ -104,6 +104,7 @@ struct conc_rkv {
 /* One run: failed or not, and its numeric fields by name. */
 struct conc_rrun {
     bool failed;
+    bool disturbed; /* its "disturbed" names a cause: others took >5% */
     size_t nmetrics;
     char **names;   /* "wall_ns", "task_ns.p50", "errors_by_kind.reset" */
     double *values;

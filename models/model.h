@@ -224,6 +224,13 @@ uint64_t conc_main_stack(void);
 uint64_t conc_thread_stack(void);
 
 /*
+ * The stack of a model whose first worker runs on the main thread and the
+ * others (`workers` > 1) on new threads (eventloop, uring): a task may get
+ * either, so the smaller counts (0, unlimited, is no bound).
+ */
+uint64_t conc_workers_stack(const struct conc_params *mp);
+
+/*
  * The model's `workers` option: how many OS-level workers run the tasks,
  * never more than the tasks and at least one. A model whose table gives
  * `workers` no default runs one worker per task when it is not set.

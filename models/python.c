@@ -22,21 +22,22 @@
 #define PYTHON_PROBE_NS (60 * CONC_NS_PER_S)
 
 enum python_api {
-    PYTHON_THREADING, PYTHON_THREAD_POOL, PYTHON_MULTIPROCESSING,
+    PYTHON_SEQUENTIAL, PYTHON_THREADING, PYTHON_THREAD_POOL, PYTHON_MULTIPROCESSING,
     PYTHON_PROCESS_POOL, PYTHON_ASYNCIO, PYTHON_GEVENT,
 };
 
 static const char *const python_apis[] = {
-    "threading", "thread-pool", "multiprocessing", "process-pool", "asyncio",
+    "sequential", "threading", "thread-pool", "multiprocessing", "process-pool", "asyncio",
     "gevent",
 };
 
 static const struct conc_opt python_opts[] = {
-    { "api", CONC_OPT_CHOICE, "threading", "a threading.Thread a task, a "
-      "ThreadPoolExecutor, a multiprocessing.Process a task, a "
-      "ProcessPoolExecutor (both forked), asyncio tasks, or gevent "
-      "greenlets", "threading|thread-pool|multiprocessing|process-pool|"
-      "asyncio|gevent", 0, 0 },
+    { "api", CONC_OPT_CHOICE, "threading", "a plain loop over the tasks on "
+      "the main thread (the baseline of python's speedups), a "
+      "threading.Thread a task, a ThreadPoolExecutor, a "
+      "multiprocessing.Process a task, a ProcessPoolExecutor (both forked), "
+      "asyncio tasks, or gevent greenlets", "sequential|threading|"
+      "thread-pool|multiprocessing|process-pool|asyncio|gevent", 0, 0 },
     { "python", CONC_OPT_STRING, "/usr/bin/python3", "the interpreter: a "
       "path, or a name looked up in PATH", NULL, 0, 0 },
     { "workers", CONC_OPT_COUNT, NULL, "the pool's max_workers, at most one "
@@ -50,6 +51,42 @@ static const struct conc_opt python_opts[] = {
 /* The workloads the script implements. */
 static const char *const python_workloads[] = { "primes", "sleep", "http",
                                                 "counter" };
+
+/*
+ * The options scripts/concbench_model.py implements, per workload: any
+ * other option given is refused by name, so an option added to a C
+ * workload is never silently ignored here (http's open loop, primes'
+ * burst).
+ */
+static const char *const python_options[][8] = {
+    { "primes", "n", "segment" },
+    { "sleep", "ms", "count", "jitter", "seed" },
+    { "http", "url", "requests", "delay", "size", "keepalive", "timeout" },
+    { "counter", "increments", "lock", "hold", "outside", "yield_inside",
+      "fail_at" },
+};
+
+/* The first option given to w that the script does not implement, or NULL. */
+static const char *python_unknown_option(const struct conc_workload *w,
+                                         const struct conc_params *wp)
+{
+    for (size_t i = 0; i < sizeof(python_options) / sizeof(*python_options);
+         i++) {
+        if (strcmp(python_options[i][0], w->name) != 0)
+            continue;
+        for (const struct conc_opt *o = w->opts; o && o->key; o++) {
+            bool known = false;
+
+            for (size_t k = 1; k < 8 && python_options[i][k]; k++)
+                known |= strcmp(python_options[i][k], o->key) == 0;
+            /* Given, and not as its default ("rate=", not "burst=0"). */
+            if (!known && conc_param_isset(wp, o->key) &&
+                !(o->def && strcmp(conc_param_str(wp, o->key), o->def) == 0))
+                return o->key;
+        }
+    }
+    return NULL;
+}
 
 /* One interpreter and api, asked once per process. */
 struct python_probe {
@@ -164,6 +201,7 @@ static int python_supports(const struct conc_params *mp,
     enum python_api api = python_api(mp);
     const struct python_probe *p;
     char script[4096];
+    const char *opt;
     bool known = false;
 
     for (size_t i = 0; i < sizeof(python_workloads) / sizeof(char *); i++)
@@ -172,6 +210,9 @@ static int python_supports(const struct conc_params *mp,
         return conc_error_msg(-ENOTSUP, "the python model runs primes, "
                               "sleep, http and counter; its script does not "
                               "implement workload '%s'", w->name);
+    if ((opt = python_unknown_option(w, wp)) != NULL)
+        return conc_error_msg(-ENOTSUP, "the python model does not "
+                              "implement %s's option '%s'", w->name, opt);
     if (strcmp(w->name, "counter") == 0 &&
         strcmp(conc_param_str(wp, "lock"), "mutex") != 0 &&
         strcmp(conc_param_str(wp, "lock"), "none") != 0)

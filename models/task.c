@@ -206,6 +206,16 @@ uint64_t conc_thread_stack(void)
     return size;
 }
 
+uint64_t conc_workers_stack(const struct conc_params *mp)
+{
+    uint64_t main = conc_main_stack(), thread = conc_thread_stack();
+
+    if (conc_param_present(mp, "workers") && conc_param_u64(mp, "workers") > 1
+        && thread && (!main || thread < main))
+        return thread;
+    return main;
+}
+
 const char *conc_model_refusal(const struct conc_model *m)
 {
     if (m->unavailable)

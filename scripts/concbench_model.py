@@ -41,7 +41,7 @@ if (__name__ == "__main__" and sys.version_info < (3, 8) and
                                 % sys.version.split()[0]).encode())
     sys.exit(3)
 
-API_CHOICES = ("threading", "thread-pool", "multiprocessing", "process-pool",
+API_CHOICES = ("sequential", "threading", "thread-pool", "multiprocessing", "process-pool",
                "asyncio", "gevent")
 
 # gevent's monkey-patching must come before socket, threading and time are
@@ -821,6 +821,12 @@ def task_sync(index, pause=None):
     return out.as_tuple()
 
 
+def run_sequential(tasks, workers):
+    # A plain for loop: one task after another on the main thread, as the
+    # C sequential model runs them; python's speedups are over this.
+    return [task_sync(i) for i in range(tasks)]
+
+
 def run_threading(tasks, workers):
     gate = threading.Event()
     results = [None] * tasks
@@ -904,7 +910,8 @@ def run_gevent(tasks, workers):
     return [g.value for g in greenlets]
 
 
-RUNNERS = {"threading": run_threading, "thread-pool": run_thread_pool,
+RUNNERS = {"sequential": run_sequential, "threading": run_threading,
+           "thread-pool": run_thread_pool,
            "multiprocessing": run_multiprocessing,
            "process-pool": run_process_pool, "asyncio": run_asyncio,
            "gevent": run_gevent}

@@ -81,6 +81,16 @@ all_workloads() {
     [ "$(( $(field result) + $(field lost_updates) ))" -eq 9000 ]
 }
 
+@test "api=sequential runs every workload with the right answer, one task after another" {
+    all_workloads sequential
+    py sequential sleep -t 4 -o ms=20ms
+    # A plain loop: the four sleeps one after another, never overlapping.
+    [ "$(field wall_ns)" -ge 80000000 ]
+    # Nothing runs between a read and its write: no update is lost.
+    py sequential counter -t 3 -o increments=3000 -o lock=none -o yield_inside=on
+    [ "$(field lost_updates)" -eq 0 ]
+}
+
 @test "api=threading runs every workload with the right answer" {
     all_workloads threading
 }

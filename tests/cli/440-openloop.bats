@@ -28,13 +28,17 @@ open() {
     jq -e '.results[0].runs[0].failed == false' r.json >/dev/null
 }
 
+# The models that run the open loop: the python model's script implements
+# the closed loop only and refuses rate= (tested below).
+open_models() { available_models | grep -vx python; }
+
 # f FIELD: a field of r.json's run, as an integer.
 f() {
     jq -r ".results[0].runs[0].$1 | floor" r.json
 }
 
 @test "far below capacity every model achieves the offered rate at the server's delay" {
-    for m in $(available_models); do
+    for m in $(open_models); do
         # One task with 4 connections (its own epoll), and 4 tasks of one
         # connection each; sequential runs tasks one after another, so it
         # gets the single task only (below: what it does with more).
@@ -120,7 +124,7 @@ f() {
 }
 
 @test "an interrupted open loop stops at once under every model" {
-    for m in $(available_models); do
+    for m in $(open_models); do
         timeout 60 "$CONCBENCH" -m "$m" -w http -t 2 -o rate=10 -o duration=1h -o connections=2 --runs 1 --warmup 0 >/dev/null 2>int.err 3>&- &
         pid=$!
         sleep 0.5
@@ -130,6 +134,15 @@ f() {
         echo "$m: $status $(cat int.err)"
         [ "$status" -eq 130 ]
     done
+}
+
+@test "the python model refuses the open loop by name, exit 2" {
+    available_models | grep -qx python || skip "no python model here"
+    run --separate-stderr cb -m python -w http -o rate=100 -o duration=1s --runs 1
+    echo "$status '$stderr'"
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "concbench: the python model does not implement http's option 'rate'" ]
+    [ -z "$output" ]
 }
 
 @test "bad open-loop input is one line, exit 2" {

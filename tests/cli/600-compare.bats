@@ -131,6 +131,28 @@ gen() { /usr/bin/python3 "$gen" "$@"; }
     [[ "$output" == *"faster"* ]]
 }
 
+@test "disturbed runs are left out and counted; --keep-disturbed counts them" {
+    gen "$d/base.json" --seed 3 --runs 10
+    gen "$d/new.json" --seed 4 --runs 10 --scale 1.20
+    # Every run of new lost over 5% to other work: its slowdown is no
+    # verdict, and the one cell is noisy (exit 4).
+    jq '.results[0].runs[] |= . + {disturbed: ["runqueue"]}' "$d/new.json" >"$d/dist.json"
+    run --separate-stderr "$CONCBENCH" compare "$d/base.json" "$d/dist.json" --format json
+    echo "$output"
+    [ "$status" -eq 4 ]
+    jq -e '.cells[0].verdict == "noisy" and .cells[0].new.disturbed_runs == 10 and .cells[0].new.runs == 0' <<<"$output"
+    jq -e '.cells[0].note == "every passed run in new was disturbed (10)"' <<<"$output"
+    run --separate-stderr "$CONCBENCH" compare "$d/base.json" "$d/dist.json" --keep-disturbed --format json
+    [ "$status" -eq 1 ]
+    jq -e '.cells[0].verdict == "slower" and .outcome.keep_disturbed == true' <<<"$output"
+    # Two disturbed runs of ten: left out, the rest still decide.
+    jq '.results[0].runs[0,1] |= . + {disturbed: ["steal"]}' "$d/new.json" >"$d/two.json"
+    run --separate-stderr "$CONCBENCH" compare "$d/base.json" "$d/two.json"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"slower"*"0+2 disturbed runs left out"* ]]
+}
+
 @test "too few runs are noisy, with a warning that computes the best p" {
     gen "$d/base.json" --seed 5 --runs 3
     gen "$d/new.json" --seed 6 --runs 3 --scale 1.10

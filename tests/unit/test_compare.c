@@ -422,7 +422,51 @@ Test(verdict_table, row3_no_passed_run_in_base_is_not, .timeout = 10)
     cr_assert_str_eq(row.note, "no passed run in base (3 failed)");
 }
 
-Test(verdict_table, row4_metric_absent_is_na, .timeout = 10)
+Test(verdict_table, row4a_every_run_disturbed_is_noisy, .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[10], y[10];
+    struct conc_cmp c = { .metric = "wall_ns", .threshold_pct = 5,
+                          .alpha = 0.01 };
+
+    /* 10% slower, but every run of new was disturbed: not a verdict. */
+    verdict(&row, ramp(x, 10, 100, 0.1), 10, ramp(y, 10, 110, 0.1), 10, 5,
+            0.01, 0);
+    for (size_t i = 0; i < 10; i++)
+        fn.runs[i].disturbed = true;
+    cr_assert_eq(compare_row(&row, &c), 0);
+    cr_assert_str_eq(row.verdict, "noisy");
+    cr_assert_str_eq(row.note, "every passed run in new was disturbed (10)");
+    cr_assert_eq(row.disturbed_new, 10);
+    /* Counted when asked: the slowdown shows. */
+    c.keep_disturbed = true;
+    cr_assert_eq(compare_row(&row, &c), 1);
+    cr_assert_str_eq(row.verdict, "slower");
+    cr_assert_eq(row.disturbed_new, 0);
+}
+
+Test(verdict_table, disturbed_runs_are_left_out_and_counted, .timeout = 10)
+{
+    struct conc_cmp_row row;
+    double x[12], y[12];
+    struct conc_cmp c = { .metric = "wall_ns", .threshold_pct = 5,
+                          .alpha = 0.01 };
+
+    /* Two runs of new took twice as long while others ran: left out, the
+       other ten show no change. */
+    verdict(&row, ramp(x, 10, 100, 0.1), 10, ramp(y, 12, 100, 0.1), 12, 5,
+            0.01, 0);
+    fn.values[10] = fn.values[11] = 200;
+    fn.runs[10].disturbed = fn.runs[11].disturbed = true;
+    cr_assert_eq(compare_row(&row, &c), 0);
+    cr_assert_str_eq(row.verdict, "unchanged");
+    cr_assert_eq(row.n_new, 10);
+    cr_assert_eq(row.disturbed_new, 2);
+    cr_assert_str_eq(row.note, "95% CI within \xc2\xb1" "5%; 0+2 disturbed "
+                     "runs left out");
+}
+
+Test(verdict_table, row4b_metric_absent_is_na, .timeout = 10)
 {
     struct conc_cmp_row row;
     double x[5];
