@@ -7,6 +7,7 @@
  * section there and hands the numbers back (struct conc_run_self).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,10 +141,12 @@ static void cell_collect(const struct conc_cell *cell, void *shared,
 {
     const struct conc_workload *w = cell->workload;
     struct conc_hist *task_ns = conc_xmalloc(sizeof(*task_ns));
+    struct conc_hist *done_ns = conc_xmalloc(sizeof(*done_ns));
     int first_err = 0;
     uint64_t errors = 0;
 
     conc_hist_init(task_ns);
+    conc_hist_init(done_ns);
     s->totals.tasks = cell->tasks;
     for (unsigned i = 0; i < cell->tasks; i++) {
         const struct conc_task_out *o = &out[i];
@@ -157,6 +160,8 @@ static void cell_collect(const struct conc_cell *cell, void *shared,
             continue;
         }
         conc_hist_add(task_ns, o->end_ns - o->start_ns);
+        conc_hist_add(done_ns, o->end_ns > s->start_ns
+                                   ? o->end_ns - s->start_ns : 0);
         s->totals.result += o->result;
         s->totals.ops += o->ops;
         s->totals.bytes += o->bytes;
@@ -167,9 +172,11 @@ static void cell_collect(const struct conc_cell *cell, void *shared,
         errors += s->errors[k];
     s->totals.errors = errors;
     conc_hist_pcts(task_ns, &s->task_ns);
+    conc_hist_pcts(done_ns, &s->done_ns);
     conc_hist_pcts(op_ns, &s->op_ns);
     s->op_count = op_ns->count;
     free(task_ns);
+    free(done_ns);
 
     s->result_ok = w->verify(shared, &s->totals, s->why, sizeof(s->why)) == 0;
     if (w->run_metrics)
@@ -209,33 +216,6 @@ const char *const conc_disturbed_names[3] = {
     "cgroup throttling",
 };
 
-/* Noisy or too short to time well: say so, once per cell. */
-static void cell_warn(const struct conc_cell *cell,
-                      const struct conc_cell_result *res)
-{
-    const struct conc_summary *w = &res->wall;
-
-    if (w->n >= 2 && w->mean > 0 && w->stddev / w->mean > 0.10)
-        conc_warn("'%s' under '%s' with %u tasks is noisy: stddev is %.0f%% "
-                  "of the mean; close other programs or raise --runs",
-                  cell->workload->name, cell->model->name, cell->tasks,
-                  100 * w->stddev / w->mean);
-    if (w->n && w->median < 5 * CONC_NS_PER_MS)
-        conc_warn("'%s' under '%s' with %u tasks runs for under 5 ms, too "
-                  "short to time well; raise the work per task",
-                  cell->workload->name, cell->model->name, cell->tasks);
-    if (w->outliers)
-        conc_warn("%zu of %zu runs of '%s' under '%s' with %u tasks are "
-                  "outliers (kept in the statistics)", w->outliers, w->n,
-                  cell->workload->name, cell->model->name, cell->tasks);
-    for (int k = 0; k < 3; k++)
-        if (res->disturbed[k])
-            conc_warn("%u of %zu runs of '%s' under '%s' with %u tasks "
-                      "lost >%.0f%% to %s", res->disturbed[k], w->n,
-                      cell->workload->name, cell->model->name, cell->tasks,
-                      CONC_DISTURB_PCT, conc_disturbed_names[k]);
-}
-
 /*
  * How many OS-level workers the cell's model runs: its `workers` option
  * (one per task when unset), or 1 for a model without one (sequential).
@@ -245,6 +225,36 @@ static unsigned cell_os_workers(const struct conc_cell *cell)
     if (conc_params_find(&cell->mp, "workers") < 0)
         return 1;
     return conc_model_workers(&cell->mp, cell->tasks);
+}
+
+/* Tells the cell's watcher, if any, that a run begins (wall 0) or ended. */
+static void cell_watch(const struct conc_cell *cell, bool warm, unsigned run,
+                       uint64_t wall_ns)
+{
+    if (cell->watch && cell->watch->run)
+        cell->watch->run(cell->watch->arg, warm, run,
+                         warm ? cell->warmup : cell->runs, wall_ns);
+}
+
+/*
+ * The memory of every process of the run: this process's peak (s's
+ * max_rss_kib, before any child's is considered) plus what each child
+ * added to mem as it ended (its unique set, or statm's anonymous pages,
+ * and its page tables).
+ */
+static void cell_total_rss(struct conc_run_stats *s,
+                           const struct conc_memsum *mem)
+{
+    unsigned children = atomic_load(&mem->children);
+    bool pte = children && atomic_load(&mem->pte) == children;
+
+    s->total_rss_kib = s->max_rss_kib + atomic_load(&mem->kib);
+    if (!children)
+        s->total_rss_source = "rss";
+    else if (atomic_load(&mem->anon))
+        s->total_rss_source = pte ? "rss+anon+pte" : "rss+anon";
+    else
+        s->total_rss_source = pte ? "rss+uss+pte" : "rss+uss";
 }
 
 /* The counters a run's interference is the difference of. */
@@ -428,6 +438,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
     size_t out_bytes, region_bytes;
     struct conc_runqueue *runqueue;
     struct conc_runsync *runsync;
+    struct conc_memsum *memsum;
     unsigned workers;
     int err;
 
@@ -452,7 +463,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
     out_bytes = (size_t)cell->tasks * sizeof(*out);
     out_bytes = (out_bytes + 63) & ~(size_t)63;
     region_bytes = out_bytes + sizeof(*op_ns) + 64 +
-                   sizeof(struct conc_runsync);
+                   sizeof(struct conc_runsync) + sizeof(struct conc_memsum);
     region = mmap(NULL, region_bytes, PROT_READ | PROT_WRITE,
                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (region == MAP_FAILED) {
@@ -466,6 +477,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
     op_ns = (struct conc_hist *)((char *)region + out_bytes);
     runqueue = (struct conc_runqueue *)((char *)op_ns + sizeof(*op_ns));
     runsync = (struct conc_runsync *)((char *)runqueue + 64);
+    memsum = (struct conc_memsum *)(runsync + 1);
     workers = cell_os_workers(cell);
 
     for (unsigned k = 0; k < cell->warmup + runs && !conc_interrupted; k++) {
@@ -475,7 +487,8 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
             .w = w, .shared = shared, .tasks = cell->tasks, .mp = &cell->mp,
             .out = out,
             .runqueue = workers <= CONC_RUNQUEUE_WORKERS ? runqueue : NULL,
-            .sync = runsync, .workers = workers, .wp = &cell->wp,
+            .sync = runsync, .workers = workers, .mem = memsum,
+            .wp = &cell->wp,
         };
         struct cell_interference i0, i1;
         bool warm = k < cell->warmup;
@@ -489,6 +502,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
         if (w->run_start)
             w->run_start(shared);
         memset(&s, 0, sizeof(s));
+        cell_watch(cell, warm, warm ? k + 1 : res->nruns + 1, 0);
 
         fds0 = cell_count_fds();
         reset = cell_peak_reset();
@@ -499,6 +513,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
         t1 = conc_now_ns();
         cell_rusage_read(&u1);
         cell_interference_read(&i1);
+        cell_watch(cell, warm, warm ? k + 1 : res->nruns + 1, t1 - t0);
         if (err) {
             /*
              * The model itself failed (a child killed, no thread to be
@@ -528,9 +543,15 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
         s.ctxsw_voluntary = u1.nvcsw - u0.nvcsw;
         s.ctxsw_involuntary = u1.nivcsw - u0.nivcsw;
         s.max_rss_kib = cell_peak_kib(reset);
+        cell_total_rss(&s, memsum);
         if (r.child_max_rss_kib > s.max_rss_kib)
             s.max_rss_kib = r.child_max_rss_kib;
         cell_self(&s, &r.self);
+        /* Another program ran the tasks: its peak is the run's memory. */
+        if (r.self.set) {
+            s.total_rss_kib = s.max_rss_kib;
+            s.total_rss_source = "rss";
+        }
         /* A self-timed run's threads are not concbench's: their run-queue
            wait is unknown here (steal and throttling still count). */
         if (r.self.set)
@@ -589,7 +610,7 @@ int conc_cell_end(const struct conc_cell *cell, struct conc_cell_result *res)
         }
     conc_summarize(walls, nw, &res->wall);
     free(walls);
-    cell_warn(cell, res);
+    (void)cell;
     return res->failed ? CONC_EXIT_FAILED : CONC_EXIT_OK;
 }
 
@@ -678,3 +699,140 @@ void conc_cell_fini(struct conc_cell *cell)
 const char *const conc_err_kind_names[CONC_ERR_KINDS] = {
     "refused", "reset", "timeout", "bad_status", "parse", "other",
 };
+
+/* ----------------------------------------------------------- for people */
+
+const char *const conc_cell_warn_keys[4] = { "noisy", "short", "outliers",
+                                             "disturbed" };
+
+/* Appends one warning to w at *n. */
+static void cell_warning(struct conc_cell_warning *w, size_t *n,
+                         enum conc_cell_warn_kind kind, double value,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void cell_warning(struct conc_cell_warning *w, size_t *n,
+                         enum conc_cell_warn_kind kind, double value,
+                         const char *fmt, ...)
+{
+    va_list ap;
+
+    if (*n >= CONC_CELL_WARN_MAX)
+        return;
+    w[*n].kind = kind;
+    w[*n].value = value;
+    va_start(ap, fmt);
+    vsnprintf(w[*n].text, sizeof(w[*n].text), fmt, ap);
+    va_end(ap);
+    (*n)++;
+}
+
+size_t conc_cell_warnings(const struct conc_cell_result *res,
+                          struct conc_cell_warning *w)
+{
+    const struct conc_summary *s = &res->wall;
+    size_t n = 0;
+
+    if (s->n >= 2 && s->mean > 0 && s->stddev / s->mean > CONC_NOISY_PCT / 100)
+        cell_warning(w, &n, CONC_WARN_NOISY, 100 * s->stddev / s->mean,
+                     "is noisy: stddev is %.0f%% of the mean; close other "
+                     "programs or raise --runs", 100 * s->stddev / s->mean);
+    if (s->n && s->median < CONC_SHORT_NS)
+        cell_warning(w, &n, CONC_WARN_SHORT, s->median,
+                     "runs for under %.0f ms, too short to time well; raise "
+                     "the work per task", CONC_SHORT_NS / 1e6);
+    if (s->n >= CONC_OUTLIER_MIN_RUNS && s->outliers)
+        cell_warning(w, &n, CONC_WARN_OUTLIERS, (double)s->outliers,
+                     "has %zu outlier%s in %zu runs (kept in the "
+                     "statistics)", s->outliers, s->outliers == 1 ? "" : "s",
+                     s->n);
+    for (int k = 0; k < 3; k++)
+        if (res->disturbed[k])
+            cell_warning(w, &n, CONC_WARN_DISTURBED, res->disturbed[k],
+                         "lost >%.0f%% to %s in %u of %zu runs",
+                         CONC_DISTURB_PCT, conc_disturbed_names[k],
+                         res->disturbed[k], s->n);
+    return n;
+}
+
+void conc_cell_warn_print(const struct conc_cell_result *res,
+                          const char *label)
+{
+    struct conc_cell_warning w[CONC_CELL_WARN_MAX];
+    size_t n = conc_cell_warnings(res, w);
+
+    for (size_t i = 0; i < n; i++)
+        conc_warn("%s %s", label, w[i].text);
+}
+
+char *conc_cell_opt_text(const struct conc_params *p, int i, char *buf,
+                         size_t len)
+{
+    static const struct { uint64_t ns; const char *unit; } units[] = {
+        { CONC_NS_PER_S, "s" }, { CONC_NS_PER_MS, "ms" },
+        { CONC_NS_PER_US, "us" },
+    };
+    const struct conc_val *v = &p->v[i];
+
+    switch (p->opts[i].type) {
+    case CONC_OPT_BOOL:
+        snprintf(buf, len, "%s", v->u ? "on" : "off");
+        break;
+    case CONC_OPT_DURATION:
+        snprintf(buf, len, "%lluns", (unsigned long long)v->u);
+        for (size_t k = 0; v->u && k < sizeof(units) / sizeof(units[0]); k++)
+            if (v->u % units[k].ns == 0) {
+                snprintf(buf, len, "%llu%s",
+                         (unsigned long long)(v->u / units[k].ns),
+                         units[k].unit);
+                break;
+            }
+        if (!v->u)
+            snprintf(buf, len, "0");
+        break;
+    default:
+        snprintf(buf, len, "%s", v->s ? v->s : "");
+        break;
+    }
+    return buf;
+}
+
+char *conc_cell_opts_given(const struct conc_cell *cell)
+{
+    size_t cap = 64, len = 0;
+    char *out = conc_xmalloc(cap), val[256];
+
+    out[0] = '\0';
+    for (int pass = 0; pass < 2; pass++) {
+        const struct conc_params *p = pass ? &cell->wp : &cell->mp;
+        for (int i = 0; p->opts && p->opts[i].key; i++) {
+            size_t need;
+            if (!p->v[i].set)
+                continue;
+            conc_cell_opt_text(p, i, val, sizeof(val));
+            need = len + strlen(p->opts[i].key) + strlen(val) + 3;
+            if (need > cap) {
+                cap = 2 * need;
+                out = conc_xrealloc(out, cap);
+            }
+            len += (size_t)sprintf(out + len, "%s%s=%s", len ? " " : "",
+                                   p->opts[i].key, val);
+        }
+    }
+    return out;
+}
+
+char *conc_cell_label(const struct conc_cell *cell, const char *opts)
+{
+    char *given = opts ? NULL : conc_cell_opts_given(cell);
+    const char *o = opts ? opts : given;
+    size_t len = strlen(cell->workload->name) + strlen(cell->model->name) +
+                 strlen(o) + 64;
+    char *label = conc_xmalloc(len);
+
+    snprintf(label, len, "%s under %s (%s%s%u task%s)", cell->workload->name,
+             cell->model->name, o, *o ? ", " : "", cell->tasks,
+             cell->tasks == 1 ? "" : "s");
+    free(given);
+    return label;
+}

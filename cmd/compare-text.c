@@ -186,3 +186,57 @@ void compare_print_md(const struct conc_cmp *c)
     compare_closing(c, closing, sizeof(closing));
     printf("\n**%s**\n", closing);
 }
+
+/* The labels a few-runs warning lists before "and N more". */
+#define COMPARE_FEW_LISTED 5
+
+void compare_warn_few_runs(const struct conc_cmp *c, size_t needed)
+{
+    bool *done = conc_xcalloc(c->nrows + 1, sizeof(*done));
+
+    for (size_t i = 0; i < c->nrows; i++) {
+        const struct conc_cmp_row *r = &c->rows[i];
+        size_t n = 0, listed = 0, cap = 256, at = 0;
+        char *list;
+
+        if (done[i] || isnan(r->min_p) || r->min_p < c->alpha)
+            continue;
+        list = conc_xmalloc(cap);
+        list[0] = '\0';
+        for (size_t j = i; j < c->nrows; j++) {
+            const struct conc_cmp_row *o = &c->rows[j];
+            size_t need;
+            if (done[j] || isnan(o->min_p) || o->min_p < c->alpha ||
+                o->n_base != r->n_base || o->n_new != r->n_new)
+                continue;
+            done[j] = true;
+            if (n++ >= COMPARE_FEW_LISTED)
+                continue;
+            need = at + strlen(o->label) + 3;
+            if (need > cap) {
+                cap = 2 * need;
+                list = conc_xrealloc(list, cap);
+            }
+            at += (size_t)sprintf(list + at, "%s%s", listed++ ? ", " : "",
+                                  o->label);
+        }
+        if (n == 1)
+            conc_warn("'%s' has %zu and %zu passed runs: Mann-Whitney cannot "
+                      "reach p < %g with them (best %.2g); run at least %zu "
+                      "a side", r->label, r->n_base, r->n_new, c->alpha,
+                      r->min_p, needed);
+        else if (n > COMPARE_FEW_LISTED)
+            conc_warn("%zu cells have %zu and %zu passed runs: Mann-Whitney "
+                      "cannot reach p < %g with them (best %.2g); run at "
+                      "least %zu a side: %s and %zu more (each marked noisy "
+                      "in the table)", n, r->n_base, r->n_new, c->alpha,
+                      r->min_p, needed, list, n - COMPARE_FEW_LISTED);
+        else
+            conc_warn("%zu cells have %zu and %zu passed runs: Mann-Whitney "
+                      "cannot reach p < %g with them (best %.2g); run at "
+                      "least %zu a side: %s", n, r->n_base, r->n_new,
+                      c->alpha, r->min_p, needed, list);
+        free(list);
+    }
+    free(done);
+}

@@ -399,14 +399,7 @@ static void compare_warn(const struct conc_cmp *c)
                            c->only_base_labels[i]);
     for (size_t i = 0; i < c->nonly_new; i++)
         conc_warn("only in new '%s': %s", c->new_path, c->only_new_labels[i]);
-    for (size_t i = 0; i < c->nrows; i++) {
-        const struct conc_cmp_row *r = &c->rows[i];
-        if (!isnan(r->min_p) && r->min_p >= c->alpha)
-            conc_warn("'%s' has %zu and %zu passed runs: Mann-Whitney cannot "
-                      "reach p < %g with them (best %.2g); run at least %zu "
-                      "a side", r->label, r->n_base, r->n_new, c->alpha,
-                      r->min_p, needed);
-    }
+    compare_warn_few_runs(c, needed);
     if (c->nonly_base && !c->allow_missing)
         conc_error_msg(0, "%zu cell%s of base '%s' %s missing from new: "
                        "failing (--allow-missing compares the rest)",

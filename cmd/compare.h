@@ -114,6 +114,14 @@ const char *compare_fmt_thr(char *buf, size_t len, double pct);
 /* The fewest runs a side with which Mann-Whitney can reach p < alpha. */
 size_t compare_runs_needed(double alpha);
 
+/*
+ * On stderr, the cells whose run counts cannot reach p < alpha however
+ * they differ: one warning for each pair of counts, listing its cells
+ * (a few, then how many more), never one a cell. needed is how many runs
+ * a side can.
+ */
+void compare_warn_few_runs(const struct conc_cmp *c, size_t needed);
+
 /* Prints c on stdout as the text table (--format text). */
 void compare_print_text(const struct conc_cmp *c);
 

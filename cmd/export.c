@@ -41,25 +41,6 @@ static void export_printf(struct export_buf *b, const char *fmt, ...)
 }
 
 /*
- * "n=1e8 segment=32KiB": the options the user set, as given, model's then
- * workload's, one space between each. Caller frees.
- */
-static char *export_options(const struct conc_cell *cell)
-{
-    struct export_buf b = { conc_xmalloc(64), 0, 64 };
-
-    b.s[0] = '\0';
-    for (int pass = 0; pass < 2; pass++) {
-        const struct conc_params *p = pass ? &cell->wp : &cell->mp;
-        for (int i = 0; p->opts && p->opts[i].key; i++)
-            if (p->v[i].set)
-                export_printf(&b, "%s%s=%s", b.len ? " " : "",
-                              p->opts[i].key, p->v[i].s);
-    }
-    return b.s;
-}
-
-/*
  * A CSV field as RFC 4180 has it: quoted, with each quote doubled, when it
  * holds a quote, a comma or a line break, or when `quote` asks (the options
  * column always is: it holds spaces); as it is otherwise.
@@ -103,11 +84,11 @@ int conc_export_csv(const char *path, const struct conc_cell *cells,
     export_printf(&b, "model,workload,options,tasks,run,wall_ns,user_ns,"
                       "sys_ns,max_rss_kib,ctxsw_voluntary,ctxsw_involuntary,"
                       "task_p50_ns,task_p99_ns,op_p50_ns,op_p99_ns,ops,bytes,"
-                      "errors,result,result_ok\n");
+                      "errors,result,result_ok,total_rss_kib\n");
     for (size_t c = 0; c < n; c++) {
         for (unsigned r = 0; r < results[c].nruns; r++) {
             const struct conc_run_stats *s = &results[c].runs[r];
-            char *opts = export_options(&cells[c]);
+            char *opts = conc_cell_opts_given(&cells[c]);
             export_csv_field(&b, cells[c].model->name, false);
             export_printf(&b, ",");
             export_csv_field(&b, cells[c].workload->name, false);
@@ -115,7 +96,7 @@ int conc_export_csv(const char *path, const struct conc_cell *cells,
             export_csv_field(&b, opts, true);
             free(opts);
             export_printf(&b, ",%u,%u,%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
-                              "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%s\n",
+                              "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%s,%llu\n",
                           cells[c].tasks, r + 1,
                           (unsigned long long)s->wall_ns,
                           (unsigned long long)s->user_ns,
@@ -131,7 +112,8 @@ int conc_export_csv(const char *path, const struct conc_cell *cells,
                           (unsigned long long)s->totals.bytes,
                           (unsigned long long)s->totals.errors,
                           (unsigned long long)s->totals.result,
-                          s->result_ok ? "true" : "false");
+                          s->result_ok ? "true" : "false",
+                          (unsigned long long)s->total_rss_kib);
         }
     }
     err = conc_write_atomic(path, b.s, b.len);
@@ -139,18 +121,73 @@ int conc_export_csv(const char *path, const struct conc_cell *cells,
     return err;
 }
 
+/*
+ * The one unit of a table's times: ms, or us when every mean is under
+ * 1 ms, or s when every one is 10 s or more.
+ */
+static void export_unit(const struct conc_cell_result *results, size_t n,
+                        double *scale, const char **unit)
+{
+    double lo = -1, hi = 0;
+
+    for (size_t c = 0; c < n; c++) {
+        double m = results[c].wall.mean;
+        if (results[c].skipped || !results[c].wall.n)
+            continue;
+        lo = lo < 0 || m < lo ? m : lo;
+        hi = m > hi ? m : hi;
+    }
+    *scale = 1e6;
+    *unit = "ms";
+    if (lo >= 0 && hi < 1e6) {
+        *scale = 1e3;
+        *unit = "\xc2\xb5s";
+    } else if (lo >= 10e9) {
+        *scale = 1e9;
+        *unit = "s";
+    }
+}
+
+/* A time of the table in its unit, to about 3 significant digits. */
+static void export_md_time(struct export_buf *b, double v)
+{
+    export_printf(b, v >= 100 ? "%.0f" : v >= 10 ? "%.1f" : v >= 1 ? "%.2f"
+                                                              : "%.3f", v);
+}
+
+/* A speedup cell: "1.95× (1.90–2.01)", ✗ when impossible, "1.00×". */
+static void export_md_speedup(struct export_buf *b,
+                              const struct conc_speedup *sp, bool baseline)
+{
+    if (sp->pairs > 1)
+        export_printf(b, " %.2f\xc3\x97 (%.2f\xe2\x80\x93%.2f)%s |", sp->value,
+                      sp->lo, sp->hi, sp->impossible ? " \xe2\x9c\x97" : "");
+    else if (sp->pairs)
+        export_printf(b, " %.2f\xc3\x97%s |", sp->value,
+                      sp->impossible ? " \xe2\x9c\x97" : "");
+    else
+        export_printf(b, " %s |", baseline ? "1.00\xc3\x97" : "\xe2\x80\x93");
+}
+
 int conc_export_markdown(const char *path, const struct conc_cell *cells,
-                         const struct conc_cell_result *results, size_t n)
+                         const struct conc_cell_result *results,
+                         const struct conc_export_speedups *speedups,
+                         size_t n)
 {
     struct export_buf b = { conc_xmalloc(256), 0, 256 };
+    const char *unit;
+    double scale;
     int err;
 
-    export_printf(&b, "| Model | Workload | Options | Tasks | Mean [ms] | "
-                      "Min [ms] | Max [ms] | Runs | Result |\n"
-                      "|:---|:---|:---|---:|---:|---:|---:|---:|:---:|\n");
+    export_unit(results, n, &scale, &unit);
+    export_printf(&b, "| Model | Workload | Options | Tasks | Mean [%s] | "
+                      "Min [%s] | Max [%s] | Runs | Result |%s\n"
+                      "|:---|:---|:---|---:|---:|---:|---:|---:|:---:|%s\n",
+                  unit, unit, unit, speedups ? " Speedup |" : "",
+                  speedups ? ":---|" : "");
     for (size_t c = 0; c < n; c++) {
         const struct conc_summary *w = &results[c].wall;
-        char *opts = export_options(&cells[c]);
+        char *opts = conc_cell_opts_given(&cells[c]);
         export_printf(&b, "| `");
         export_md_text(&b, cells[c].model->name);
         export_printf(&b, "` | `");
@@ -161,13 +198,29 @@ int conc_export_markdown(const char *path, const struct conc_cell *cells,
         if (results[c].skipped) {
             export_printf(&b, " | %u | | | | 0 | skipped: ", cells[c].tasks);
             export_md_text(&b, results[c].skipped);
-            export_printf(&b, " |\n");
+            export_printf(&b, " |%s\n", speedups ? " |" : "");
+            continue;
         }
-        else
-            export_printf(&b, " | %u | %.1f ± %.1f | %.1f | %.1f | %zu | %s |\n",
-                          cells[c].tasks, w->mean / 1e6, w->stddev / 1e6,
-                          w->min / 1e6, w->max / 1e6, w->n,
-                          results[c].failed ? "✗" : "✓");
+        export_printf(&b, " | %u | ", cells[c].tasks);
+        /* One run has no spread to show. */
+        if (w->n)
+            export_md_time(&b, w->mean / scale);
+        if (w->n >= 2) {
+            export_printf(&b, " \xc2\xb1 ");
+            export_md_time(&b, w->stddev / scale);
+        }
+        if (w->n) {
+            export_printf(&b, " | ");
+            export_md_time(&b, w->min / scale);
+            export_printf(&b, " | ");
+            export_md_time(&b, w->max / scale);
+            export_printf(&b, " | %zu | %s |", w->n,
+                          results[c].failed ? "\xe2\x9c\x97" : "\xe2\x9c\x93");
+        } else
+            export_printf(&b, " | | | 0 | \xe2\x9c\x97 |");
+        if (speedups)
+            export_md_speedup(&b, &speedups->sp[c], speedups->baseline[c]);
+        export_printf(&b, "\n");
     }
     err = conc_write_atomic(path, b.s, b.len);
     free(b.s);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/registry.h"
 #include "cmd/report-internal.h"
 #include "cmd/report.h"
 #include "lib/err.h"
@@ -152,12 +153,49 @@ static int report_kv_cmp(const void *a, const void *b)
                   ((const struct conc_rkv *)b)->key);
 }
 
+/* The option table of model (models) or workload name, or NULL. */
+static const struct conc_opt *report_table(const char *name, bool models)
+{
+    if (models) {
+        const struct conc_model *m = name ? conc_model_find(name) : NULL;
+        return m ? m->opts : NULL;
+    }
+    const struct conc_workload *w = name ? conc_workload_find(name) : NULL;
+    return w ? w->opts : NULL;
+}
+
+/*
+ * The option a concbench/2 key names: a duration's "ms_ns" is "ms". With
+ * no table (a model or workload this build does not know), any "_ns" is
+ * taken off, as only durations carry it. Into buf; returns buf.
+ */
+static const char *report_opt_name(const char *key,
+                                   const struct conc_opt *table, char *buf,
+                                   size_t len)
+{
+    size_t n = strlen(key);
+
+    snprintf(buf, len, "%s", key);
+    if (n <= 3 || strcmp(key + n - 3, "_ns") != 0 || n - 3 >= len)
+        return buf;
+    buf[n - 3] = '\0';
+    for (size_t i = 0; table && table[i].key; i++)
+        if (strcmp(table[i].key, buf) == 0 &&
+            table[i].type == CONC_OPT_DURATION)
+            return buf;
+    if (table)
+        snprintf(buf, len, "%s", key);
+    return buf;
+}
+
 static int report_read_opts(const struct report_ctx *ctx, const char *where,
-                            const json_t *o, struct conc_rkv **out, size_t *n)
+                            const json_t *o, const struct conc_opt *table,
+                            struct conc_rkv **out, size_t *n)
 {
     const char *key;
     json_t *v;
     size_t i = 0;
+    char name[256];
 
     *out = NULL;
     *n = 0;
@@ -170,7 +208,8 @@ static int report_read_opts(const struct report_ctx *ctx, const char *where,
             *n = i;
             return report_bad(ctx, where, "an option value is not a scalar");
         }
-        (*out)[i].key = conc_xstrdup(key);
+        (*out)[i].key = conc_xstrdup(report_opt_name(key, table, name,
+                                                     sizeof(name)));
         (*out)[i].val = text;
         i++;
     }
@@ -342,12 +381,14 @@ static int report_read_cell(const struct report_ctx *ctx, size_t index,
     c->skipped = skipped ? conc_xstrdup(json_string_value(skipped)) : NULL;
     snprintf(where, sizeof(where), "results[%zu].model_options", index);
     if ((err = report_read_opts(ctx, where, json_object_get(o, "model_options"),
-                                &c->mopts, &c->nmopts)))
+                                report_table(c->model, true), &c->mopts,
+                                &c->nmopts)))
         return err;
     snprintf(where, sizeof(where), "results[%zu].workload_options", index);
     if ((err = report_read_opts(ctx, where,
                                 json_object_get(o, "workload_options"),
-                                &c->wopts, &c->nwopts)))
+                                report_table(c->workload, false), &c->wopts,
+                                &c->nwopts)))
         return err;
     c->id = report_cell_id(c);
     if (host) {
@@ -392,10 +433,12 @@ char *report_result_id(const json_t *o)
     c.workload = conc_xstrdup(json_string_value(workload));
     c.tasks = (unsigned long long)json_integer_value(tasks);
     if (!report_read_opts(&ctx, "model_options",
-                          json_object_get(o, "model_options"), &c.mopts,
+                          json_object_get(o, "model_options"),
+                          report_table(c.model, true), &c.mopts,
                           &c.nmopts) &&
         !report_read_opts(&ctx, "workload_options",
-                          json_object_get(o, "workload_options"), &c.wopts,
+                          json_object_get(o, "workload_options"),
+                          report_table(c.workload, false), &c.wopts,
                           &c.nwopts))
         id = report_cell_id(&c);
     report_cell_fini(&c);
@@ -629,6 +672,49 @@ void conc_rfile_free(struct conc_rfile *f)
     free(f);
 }
 
+/*
+ * Renames the duration options of a concbench/1 object of options to
+ * their concbench/2 keys ("ms" to "ms_ns"), by the option table.
+ */
+static void report_upgrade_opts(json_t *o, const struct conc_opt *table)
+{
+    char key[80];
+
+    if (!json_is_object(o))
+        return;
+    for (size_t i = 0; table && table[i].key; i++) {
+        json_t *v = json_object_get(o, table[i].key);
+        if (!v || table[i].type != CONC_OPT_DURATION)
+            continue;
+        snprintf(key, sizeof(key), "%s_ns", table[i].key);
+        if (!json_object_get(o, key))
+            json_object_set(o, key, v);
+        json_object_del(o, table[i].key);
+    }
+}
+
+/*
+ * A concbench/1 document read as concbench/2: its results' duration
+ * options renamed, and its schema said to be /2, so that compare matches
+ * its cells with a new report's and merge writes one schema. What is
+ * not an object stays for the checks that follow to refuse.
+ */
+static void report_upgrade_v1(json_t *root)
+{
+    json_t *results = json_object_get(root, "results"), *r;
+    size_t i;
+
+    json_array_foreach(results, i, r) {
+        const json_t *m = json_object_get(r, "model"),
+                     *w = json_object_get(r, "workload");
+        report_upgrade_opts(json_object_get(r, "model_options"),
+                            report_table(json_string_value(m), true));
+        report_upgrade_opts(json_object_get(r, "workload_options"),
+                            report_table(json_string_value(w), false));
+    }
+    json_object_set_new(root, "schema", json_string(CONC_SCHEMA));
+}
+
 /* The report in root (owned by the result from here on, freed on error). */
 static int report_from_root(const char *name, json_t *root,
                             struct conc_rfile **out)
@@ -649,13 +735,17 @@ static int report_from_root(const char *name, json_t *root,
         return conc_error_msg(-EINVAL, "'%s' is not a concbench report (no "
                               "'schema')", name);
     }
-    if (strcmp(json_string_value(schema), CONC_SCHEMA) != 0) {
+    if (strcmp(json_string_value(schema), CONC_SCHEMA) != 0 &&
+        strcmp(json_string_value(schema), CONC_SCHEMA_V1) != 0) {
         err = conc_error_msg(-EPROTO, "'%s' has schema '%s'; this concbench "
-                             "reads '%s'", name, json_string_value(schema),
-                             CONC_SCHEMA);
+                             "reads '%s' and '%s'", name,
+                             json_string_value(schema), CONC_SCHEMA,
+                             CONC_SCHEMA_V1);
         json_decref(root);
         return err;
     }
+    if (strcmp(json_string_value(schema), CONC_SCHEMA_V1) == 0)
+        report_upgrade_v1(root);
     f = conc_xcalloc(1, sizeof(*f));
     f->root = root;
     f->path = conc_xstrdup(name);

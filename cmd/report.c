@@ -125,10 +125,14 @@ void conc_report_set_str(struct conc_report *rep, const char *key,
     json_object_set_new(rep->root, key, json_string(value));
 }
 
-/* Options as typed JSON: counts and sizes as integers, durations in ns. */
+/*
+ * Options as typed JSON: counts and sizes as integers, durations in ns
+ * under "<key>_ns", so that every time's unit is in its name.
+ */
 static json_t *report_options(const struct conc_params *p)
 {
     json_t *o = json_object();
+    char key[80];
 
     for (int i = 0; p->opts && p->opts[i].key; i++) {
         const struct conc_opt *opt = &p->opts[i];
@@ -143,7 +147,9 @@ static json_t *report_options(const struct conc_params *p)
         case CONC_OPT_STRING: j = json_string(v->s); break;
         default: j = report_u64(v->u); break;
         }
-        json_object_set_new(o, opt->key, j);
+        snprintf(key, sizeof(key), "%s%s", opt->key,
+                 opt->type == CONC_OPT_DURATION ? "_ns" : "");
+        json_object_set_new(o, key, j);
     }
     return o;
 }
@@ -166,6 +172,10 @@ static json_t *report_run(const struct conc_workload *w,
     json_object_set_new(r, "user_ns", report_u64(s->user_ns));
     json_object_set_new(r, "sys_ns", report_u64(s->sys_ns));
     json_object_set_new(r, "max_rss_kib", report_u64(s->max_rss_kib));
+    json_object_set_new(r, "total_rss_kib", report_u64(s->total_rss_kib));
+    json_object_set_new(r, "total_rss_source",
+                        json_string(s->total_rss_source ? s->total_rss_source
+                                                        : "rss"));
     json_object_set_new(r, "ctxsw_voluntary", report_u64(s->ctxsw_voluntary));
     json_object_set_new(r, "ctxsw_involuntary",
                         report_u64(s->ctxsw_involuntary));
@@ -185,6 +195,7 @@ static json_t *report_run(const struct conc_workload *w,
         json_object_set_new(r, "disturbed", why);
     }
     json_object_set_new(r, "task_ns", report_pcts(&s->task_ns));
+    json_object_set_new(r, "done_ns", report_pcts(&s->done_ns));
     if (w->op_name) {
         json_object_set_new(r, w->op_name, report_pcts(&s->op_ns));
         json_object_set_new(r, "op_count", report_u64(s->op_count));
@@ -224,6 +235,24 @@ json_t *report_summary_json(const struct conc_summary *wall, size_t passed,
                      (json_int_t)passed, "runs_failed", (json_int_t)failed);
 }
 
+/*
+ * The cell's warnings (conc_cell_warnings): [{"kind", "value", "text"}],
+ * the text following the cell's label as `run` prints it.
+ */
+static json_t *report_warnings(const struct conc_cell_result *res)
+{
+    struct conc_cell_warning w[CONC_CELL_WARN_MAX];
+    size_t n = conc_cell_warnings(res, w);
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:s,s:f,s:s}", "kind",
+                                           conc_cell_warn_keys[w[i].kind],
+                                           "value", w[i].value, "text",
+                                           w[i].text));
+    return a;
+}
+
 void conc_report_add(struct conc_report *rep, const struct conc_cell *cell,
                      const struct conc_cell_result *res)
 {
@@ -253,6 +282,7 @@ void conc_report_add(struct conc_report *rep, const struct conc_cell *cell,
                                 json_real(CONC_DISTURB_PCT));
             json_object_set_new(sum, "disturbed_runs", dist);
             json_object_set_new(o, "summary", sum);
+            json_object_set_new(o, "warnings", report_warnings(res));
         } else {
             /* No run passed: no numbers to summarize, and why. */
             json_object_set_new(o, "summary", json_null());

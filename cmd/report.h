@@ -8,7 +8,14 @@
 
 #include "cmd/cell.h"
 
-#define CONC_SCHEMA "concbench/1"
+/*
+ * The schema written. concbench/2 names every time field by its unit: a
+ * duration option is "<key>_ns" ("ms_ns": 20000000), where concbench/1
+ * wrote "ms". Readers take both (CONC_SCHEMA_V1 is read as if written
+ * /2: its duration options renamed by the option tables).
+ */
+#define CONC_SCHEMA "concbench/2"
+#define CONC_SCHEMA_V1 "concbench/1"
 
 /* Writing a report (run, sweep; report.c). */
 struct conc_report;
@@ -85,7 +92,11 @@ struct conc_rhost {
     char *fingerprint;          /* equal strings: the same kind of machine */
 };
 
-/* One option of a cell: its key and its JSON value as text (5000000, on). */
+/*
+ * One option of a cell: its name as the option tables declare it ("ms",
+ * written "ms_ns" in the report: a duration's value is in ns) and its JSON
+ * value as text (5000000, on).
+ */
 struct conc_rkv {
     char *key, *val;
 };

@@ -471,10 +471,15 @@ bad:
                             "as 2/4, auto or auto/N", s);
 }
 
-/* The swept options this cell uses, as "key=value key=value". */
-static char *sweep_opts_label(const struct sweep *sw, const struct conc_cell *c)
+/*
+ * The swept options this cell uses, as "key=value key=value", each value
+ * as people read it (gil=on for gil=yes); varying: only those swept over
+ * several values, which tell the cell from its neighbours.
+ */
+static char *sweep_opts_label(const struct sweep *sw, const struct conc_cell *c,
+                              bool varying)
 {
-    char buf[512];
+    char buf[512], val[256];
     int n = 0;
 
     buf[0] = '\0';
@@ -485,9 +490,10 @@ static char *sweep_opts_label(const struct sweep *sw, const struct conc_cell *c)
             p = &c->wp;
             k = conc_params_find(p, sw->opts[i].key);
         }
-        if (k >= 0)
+        if (k >= 0 && (!varying || sw->opts[i].nvals > 1))
             n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s%s=%s",
-                          n ? " " : "", sw->opts[i].key, p->v[k].s);
+                          n ? " " : "", sw->opts[i].key,
+                          conc_cell_opt_text(p, k, val, sizeof(val)));
     }
     return conc_xstrdup(buf);
 }
@@ -590,7 +596,8 @@ int sweep_build(struct sweep *sw)
                         if (conc_cell_set(&sc->cell, kv))
                             rc = CONC_EXIT_USAGE;
                     }
-                    sc->opts_label = sweep_opts_label(sw, &sc->cell);
+                    sc->opts_label = sweep_opts_label(sw, &sc->cell, false);
+                    sc->vary_label = sweep_opts_label(sw, &sc->cell, true);
                 }
             } while (!rc && sweep_next_combo(sw, use, pick));
         }
@@ -705,6 +712,7 @@ void sweep_fini(struct sweep *sw)
         conc_cell_result_fini(&sw->cells[i].res);
         conc_cell_fini(&sw->cells[i].cell);
         free(sw->cells[i].opts_label);
+        free(sw->cells[i].vary_label);
         free(sw->cells[i].skip_why);
     }
     free(sw->cells);

@@ -11,6 +11,7 @@
 #include "cmd/sweep.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/term.h"
 
 /* Whether a and b have the same workload option values. */
 static bool sweep_same_workload_opts(const struct conc_cell *a,
@@ -39,6 +40,11 @@ static const struct sweep_cell *sweep_baseline(const struct sweep *sw,
             return b;
     }
     return NULL;
+}
+
+bool sweep_is_baseline(const struct sweep *sw, const struct sweep_cell *sc)
+{
+    return sweep_baseline(sw, sc) == sc;
 }
 
 bool sweep_cpu_bound(const struct sweep_cell *sc)
@@ -136,35 +142,88 @@ static void sweep_print_impossible(FILE *f, const struct sweep *sw)
             "disturbed\n", more ? ", ..." : "");
 }
 
+/* Columns text takes on a terminal: UTF-8 continuation bytes take none. */
+static size_t sweep_columns(const char *text)
+{
+    size_t n = 0;
+
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        n += (*p & 0xc0) != 0x80;
+    return n;
+}
+
+/*
+ * The marks of a cell's warnings, in the order of the digest's lines that
+ * explain them: "~" noisy, "!" disturbed, "*" outliers, "<" too short.
+ */
+static void sweep_marks(char *buf, size_t len, const struct sweep_cell *sc)
+{
+    static const char mark[] = { [CONC_WARN_NOISY] = '~',
+                                 [CONC_WARN_DISTURBED] = '!',
+                                 [CONC_WARN_OUTLIERS] = '*',
+                                 [CONC_WARN_SHORT] = '<' };
+    static const enum conc_cell_warn_kind order[] = {
+        CONC_WARN_NOISY, CONC_WARN_DISTURBED, CONC_WARN_OUTLIERS,
+        CONC_WARN_SHORT,
+    };
+    struct conc_cell_warning w[CONC_CELL_WARN_MAX];
+    size_t n = conc_cell_warnings(&sc->res, w), at = 0;
+
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+        for (size_t i = 0; i < n; i++)
+            if (w[i].kind == order[k] && at + 1 < len) {
+                buf[at++] = mark[order[k]];
+                break;
+            }
+    buf[at] = '\0';
+}
+
 void sweep_print_table(FILE *f, const struct sweep *sw)
 {
     int ow = 7; /* "options" */
+    size_t sw_cols = 16; /* "speedup (95% CI)" */
+    struct conc_paint p;
 
-    for (size_t i = 0; i < sw->ncells; i++)
-        if (sw->cells[i].in_shard && (int)strlen(sw->cells[i].opts_label) > ow)
+    conc_term_paint(&p, fileno(f));
+    for (size_t i = 0; i < sw->ncells; i++) {
+        char sp[64];
+        if (!sw->cells[i].in_shard)
+            continue;
+        if ((int)strlen(sw->cells[i].opts_label) > ow)
             ow = (int)strlen(sw->cells[i].opts_label);
-    fprintf(f, "%-10s %-11s %-*s %7s %11s  %-25s  %s\n", "workload", "model",
-            ow, "options", "tasks", "median", "95% CI of the mean",
-            "speedup (95% CI)");
+        sweep_fmt_speedup(sp, sizeof(sp), sw, &sw->cells[i]);
+        if (sweep_columns(sp) > sw_cols)
+            sw_cols = sweep_columns(sp);
+    }
+    fprintf(f, "%s%-10s %-11s %-*s %7s %11s  %-25s  %-*s  %s%s\n", p.bold,
+            "workload", "model", ow, "options", "tasks", "median",
+            "95% CI of the mean", (int)sw_cols, "speedup (95% CI)", "notes",
+            p.reset);
     for (size_t i = 0; i < sw->ncells; i++) {
         const struct sweep_cell *sc = &sw->cells[i];
         const struct conc_summary *w = &sc->res.wall;
-        char a[32], b[32], c[32], ci[64], sp[64];
+        char a[32], b[32], c[32], ci[64], sp[64], marks[8];
 
         if (!sc->in_shard)
             continue;
         fprintf(f, "%-10s %-11s %-*s %7u ", sc->cell.workload->name,
                 sc->cell.model->name, ow, sc->opts_label, sc->cell.tasks);
         if (sc->res.skipped) {
-            fprintf(f, "skipped: %s\n", sc->res.skipped);
+            char *why = conc_sanitize_dup(sc->res.skipped);
+            fprintf(f, "%sskipped: %s%s\n", p.dim, why, p.reset);
+            free(why);
             continue;
         }
         if (!w->n) {
             const char *why = "";
+            char *safe;
             for (unsigned k = 0; k < sc->res.nruns && !*why; k++)
                 why = sc->res.runs[k].why;
-            fprintf(f, "failed: %s\n", *why ? why
-                    : sc->res.err ? strerror(-sc->res.err) : "no run passed");
+            safe = conc_sanitize_dup(*why ? why
+                                     : sc->res.err ? strerror(-sc->res.err)
+                                                   : "no run passed");
+            fprintf(f, "%sfailed: %s%s\n", p.red, safe, p.reset);
+            free(safe);
             continue;
         }
         /* Student's t over few noisy runs can reach below zero, which no
@@ -173,9 +232,148 @@ void sweep_print_table(FILE *f, const struct sweep *sw)
                  conc_fmt_ns(b, sizeof(b), w->ci95_lo > 0 ? w->ci95_lo : 0),
                  conc_fmt_ns(c, sizeof(c), w->ci95_hi));
         sweep_fmt_speedup(sp, sizeof(sp), sw, sc);
+        sweep_marks(marks, sizeof(marks), sc);
         /* The ellipsis is 3 bytes and 1 column: pad by 2 more. */
-        fprintf(f, "%11s  %-27s  %s%s\n", conc_fmt_ns(a, sizeof(a), w->median),
-                ci, sp, sc->res.failed ? "  (some runs failed)" : "");
+        fprintf(f, "%11s  %-27s  %s%s%s", conc_fmt_ns(a, sizeof(a), w->median),
+                ci, sc->speedup.impossible ? p.red : "", sp,
+                sc->speedup.impossible ? p.reset : "");
+        /* Notes pad the speedup to its column; none leave no trailing
+           blanks. */
+        if (*marks || sc->res.failed)
+            fprintf(f, "%*s  %s%s%s%s", (int)(sw_cols - sweep_columns(sp)), "",
+                    *marks ? p.yellow : "", marks, *marks ? p.reset : "",
+                    sc->res.failed ? "  (some runs failed)" : "");
+        fputc('\n', f);
     }
     sweep_print_impossible(f, sw);
+}
+
+/* The worst cell of one kind of warning, and how many cells had it. */
+struct sweep_worst {
+    size_t cells;
+    double value;   /* the warning's value (conc_cell_warning) */
+    const struct sweep_cell *sc;
+};
+
+static void sweep_worst_add(struct sweep_worst *w, const struct sweep_cell *sc,
+                            double value, bool lowest)
+{
+    if (!w->cells++ || (lowest ? value < w->value : value > w->value)) {
+        w->value = value;
+        w->sc = sc;
+    }
+}
+
+/* "primes under threads (gil=on, 64 tasks)": its varying options only. */
+static char *sweep_label(const struct sweep_cell *sc)
+{
+    char *label = conc_cell_label(&sc->cell, sc->vary_label);
+    char *safe = conc_sanitize_dup(label);
+
+    free(label);
+    return safe;
+}
+
+void sweep_print_digest(FILE *f, const struct sweep *sw)
+{
+    struct sweep_worst worst[4];
+    size_t ran = 0, failed = 0, few_runs = 0;
+    unsigned fewest = 0;
+    struct conc_paint p;
+    char *label, a[32];
+
+    memset(worst, 0, sizeof(worst));
+    conc_term_paint(&p, fileno(f));
+    for (size_t i = 0; i < sw->ncells; i++) {
+        const struct sweep_cell *sc = &sw->cells[i];
+        struct conc_cell_warning w[CONC_CELL_WARN_MAX];
+        double disturbed = 0;
+        size_t n;
+
+        if (!sc->in_shard || !sc->begun)
+            continue;
+        failed += sc->res.failed;
+        if (!sc->res.wall.n)
+            continue;
+        ran++;
+        if (sc->res.wall.n < CONC_OUTLIER_MIN_RUNS) {
+            few_runs++;
+            if (!fewest || sc->res.wall.n < fewest)
+                fewest = (unsigned)sc->res.wall.n;
+        }
+        n = conc_cell_warnings(&sc->res, w);
+        for (size_t k = 0; k < n; k++) {
+            if (w[k].kind == CONC_WARN_DISTURBED) {
+                /* The share of its runs, over every kind of interference. */
+                disturbed = w[k].value > disturbed ? w[k].value : disturbed;
+                continue;
+            }
+            sweep_worst_add(&worst[w[k].kind], sc, w[k].value,
+                            w[k].kind == CONC_WARN_SHORT);
+        }
+        if (disturbed)
+            sweep_worst_add(&worst[CONC_WARN_DISTURBED], sc,
+                            disturbed / (double)sc->res.wall.n, false);
+    }
+    if (!ran)
+        return;
+    if (worst[CONC_WARN_NOISY].cells) {
+        label = sweep_label(worst[CONC_WARN_NOISY].sc);
+        fprintf(f, "%s~%s %zu of %zu cells noisy: stddev over %.0f%% of the "
+                "mean (worst: %s, %.0f%%)\n", p.yellow, p.reset,
+                worst[CONC_WARN_NOISY].cells, ran, CONC_NOISY_PCT, label,
+                worst[CONC_WARN_NOISY].value);
+        free(label);
+    }
+    if (worst[CONC_WARN_DISTURBED].cells) {
+        const struct sweep_cell *sc = worst[CONC_WARN_DISTURBED].sc;
+        label = sweep_label(sc);
+        fprintf(f, "%s!%s %zu of %zu cells disturbed: other work took over "
+                "%.0f%% of some runs (worst: %s, %.0f of %zu runs)\n",
+                p.yellow, p.reset, worst[CONC_WARN_DISTURBED].cells, ran,
+                CONC_DISTURB_PCT, label,
+                worst[CONC_WARN_DISTURBED].value * (double)sc->res.wall.n,
+                sc->res.wall.n);
+        free(label);
+    }
+    if (worst[CONC_WARN_OUTLIERS].cells) {
+        label = sweep_label(worst[CONC_WARN_OUTLIERS].sc);
+        fprintf(f, "%s*%s %zu of %zu cells with outlier runs, kept in the "
+                "statistics (most: %s, %.0f)\n", p.yellow, p.reset,
+                worst[CONC_WARN_OUTLIERS].cells, ran, label,
+                worst[CONC_WARN_OUTLIERS].value);
+        free(label);
+    }
+    if (few_runs)
+        fprintf(f, "  outliers are called only with %d or more runs a cell: "
+                "%zu cell%s had %u\n", CONC_OUTLIER_MIN_RUNS, few_runs,
+                few_runs == 1 ? "" : "s", fewest);
+    if (worst[CONC_WARN_SHORT].cells) {
+        label = sweep_label(worst[CONC_WARN_SHORT].sc);
+        fprintf(f, "%s<%s %zu of %zu cells under %.0f ms, too short to time "
+                "well (shortest: %s, %s)\n", p.yellow, p.reset,
+                worst[CONC_WARN_SHORT].cells, ran, CONC_SHORT_NS / 1e6, label,
+                conc_fmt_ns(a, sizeof(a), worst[CONC_WARN_SHORT].value));
+        free(label);
+    }
+    if (failed)
+        fprintf(f, "%s%zu cell%s failed%s: the table says why\n", p.red,
+                failed, failed == 1 ? "" : "s", p.reset);
+    if (worst[0].cells || worst[1].cells || worst[2].cells || worst[3].cells)
+        fprintf(f, "  each cell's warnings: --verbose, and \"warnings\" in "
+                "the report\n");
+}
+
+void sweep_print_warnings(const struct sweep *sw)
+{
+    for (size_t i = 0; i < sw->ncells; i++) {
+        const struct sweep_cell *sc = &sw->cells[i];
+        char *label;
+
+        if (!sc->in_shard || !sc->begun || !sc->res.wall.n)
+            continue;
+        label = sweep_label(sc);
+        conc_cell_warn_print(&sc->res, label);
+        free(label);
+    }
 }

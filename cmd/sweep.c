@@ -12,8 +12,10 @@
 #include "cmd/cell.h"
 #include "cmd/cmds.h"
 #include "cmd/exit.h"
+#include "cmd/export.h"
 #include "cmd/flags.h"
 #include "cmd/host.h"
+#include "cmd/output.h"
 #include "cmd/report.h"
 #include "cmd/sweep.h"
 #include "lib/err.h"
@@ -25,7 +27,8 @@ static const char sweep_synopsis[] =
     "                       [-o key=v1,v2]... [--seed S]\n"
     "                       [--interleave|--no-interleave]\n"
     "                       [--shard K/N|auto|auto/N] [--dry-run]\n"
-    "                       [--json FILE|-]";
+    "                       [--json FILE|-] [--export-csv FILE]\n"
+    "                       [--export-markdown FILE] [--verbose]";
 
 static const char sweep_epilogue[] =
     "Cells a model cannot run (unavailable in this build, or over a limit)\n"
@@ -39,11 +42,28 @@ static const char sweep_epilogue[] =
     "wholly above min(tasks, usable CPUs) is marked impossible: the\n"
     "baseline was disturbed.\n"
     "\n"
+    "The table marks cells with warnings (~ noisy, ! disturbed, * outliers,\n"
+    "< too short to time) and a few lines after it count them and name the\n"
+    "worst; --verbose prints each cell's, and the report keeps them.\n"
+    "Progress goes to stderr: a bar on a terminal, else a line every few\n"
+    "seconds with the ETA.\n"
+    "\n"
     "--shard auto takes K/N from a Slurm job array (SLURM_ARRAY_TASK_ID\n"
     "and the array's bounds; auto/N: the indices are the shard numbers) or\n"
     "a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, from 0; auto/N only).\n"
     "--dry-run prints the plan, this shard's cells and a time estimate, and\n"
     "runs and writes nothing.\n";
+
+/* Whether a cell before cells[i] was skipped for the reason why. */
+static bool sweep_said_before(const struct sweep *sw, size_t i,
+                              const char *why)
+{
+    for (size_t k = 0; k < i; k++)
+        if (sw->cells[k].in_shard && !sw->cells[k].begun &&
+            sw->cells[k].skip_why && strcmp(sw->cells[k].skip_why, why) == 0)
+            return true;
+    return false;
+}
 
 /*
  * Checks every cell of the shard up front, so a refusal shows before the
@@ -53,7 +73,7 @@ static const char sweep_epilogue[] =
  */
 static size_t sweep_begin(struct sweep *sw, size_t *unavailable)
 {
-    size_t ran = 0;
+    size_t ran = 0, repeats = 0, said = 0;
 
     *unavailable = 0;
     for (size_t i = 0; i < sw->ncells; i++) {
@@ -77,20 +97,33 @@ static size_t sweep_begin(struct sweep *sw, size_t *unavailable)
             (*unavailable)++;
             continue;
         }
+        conc_error_quiet(true);
         r = conc_cell_begin(&sc->cell, &sc->res);
+        conc_error_quiet(false);
         if (r) {
             /* Over a limit the model or workload checks (CONC_EXIT_USAGE):
-               the check printed why, and the report keeps that reason. */
+               the report keeps the check's reason, and stderr says each
+               reason once, not once a cell. */
             sc->skip_why = conc_xstrdup(*conc_error_last()
                                             ? conc_error_last()
                                             : "refused by the limits check");
             sc->res.skipped = sc->skip_why;
             sc->res.failed = false;
+            if (sweep_said_before(sw, i, sc->skip_why)) {
+                repeats++;
+            } else {
+                conc_error_msg(0, "%s", sc->skip_why);
+                said++;
+            }
             continue;
         }
         sc->begun = true;
         ran++;
     }
+    if (repeats)
+        conc_warn("%zu more cell%s skipped for %s; the table and the "
+                  "report name each", repeats, repeats == 1 ? " was" : "s were",
+                  said == 1 ? "the same reason" : "the reasons above");
     /* Once per unavailable model or workload, not once per cell. */
     for (size_t i = 0; i < sw->nmodels; i++)
         if (sw->models[i]->unavailable)
@@ -130,7 +163,7 @@ static int sweep_execute(struct sweep *sw, bool interleave, uint64_t seed)
            the cell keeps the runs it has and is marked failed. */
         if (!sc->res.err)
             r = conc_cell_runs(&sc->cell, &sc->res, steps[i].runs);
-        sweep_progress_step(&progress, steps[i].runs);
+        sweep_progress_step(&progress, steps[i].runs, sc);
         if (r >= 128 || conc_interrupted) {
             sweep_progress_clear(&progress);
             free(steps);
@@ -201,11 +234,52 @@ static int sweep_write_report(const struct sweep *sw, int argc, char **argv,
     return rc;
 }
 
+/*
+ * --export-csv and --export-markdown of the shard's cells, in matrix
+ * order, the Markdown table with each cell's speedup. 0, or -1 with the
+ * message printed.
+ */
+static int sweep_exports(const struct sweep *sw, const char *csv,
+                         const char *md)
+{
+    struct conc_cell *cells = conc_xcalloc(sw->ncells + 1, sizeof(*cells));
+    struct conc_cell_result *res = conc_xcalloc(sw->ncells + 1, sizeof(*res));
+    struct conc_speedup *sp = conc_xcalloc(sw->ncells + 1, sizeof(*sp));
+    bool *base = conc_xcalloc(sw->ncells + 1, sizeof(*base));
+    size_t n = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < sw->ncells; i++) {
+        if (!sw->cells[i].in_shard)
+            continue;
+        /* Shallow copies: the exports only read them. */
+        cells[n] = sw->cells[i].cell;
+        res[n] = sw->cells[i].res;
+        sp[n] = sw->cells[i].speedup;
+        base[n] = sweep_is_baseline(sw, &sw->cells[i]);
+        n++;
+    }
+    if (csv && conc_export_csv(csv, cells, res, n))
+        rc = -1;
+    if (md) {
+        const struct conc_export_speedups s = { sp, base };
+        if (conc_export_markdown(md, cells, res, &s, n))
+            rc = -1;
+    }
+    free(cells);
+    free(res);
+    free(sp);
+    free(base);
+    return rc;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     const char *models = NULL, *workloads = NULL, *tasks = NULL,
-               *seed_s = NULL, *shard_s = NULL, *json = NULL;
-    bool inter_on = false, inter_off = false, dry_run = false, interleave;
+               *seed_s = NULL, *shard_s = NULL, *json = NULL, *csv = NULL,
+               *md = NULL;
+    bool inter_on = false, inter_off = false, dry_run = false, interleave,
+         verbose = false;
     unsigned long long runs = 5, warmup = 1;
     struct conc_flag_list opts;
     const struct conc_flag flags[] = {
@@ -240,6 +314,13 @@ int cmd_sweep(int argc, char **argv)
           "nothing and write no report", 0, 0 },
         { CONC_FLAG_STRING, 0, "json", &json, "FILE",
           "write the report ('-': stdout)", 0, 0 },
+        { CONC_FLAG_STRING, 0, "export-csv", &csv, "FILE",
+          "one CSV row per run of every cell", 0, 0 },
+        { CONC_FLAG_STRING, 0, "export-markdown", &md, "FILE",
+          "the table as Markdown, one row a cell, with its speedup", 0, 0 },
+        { CONC_FLAG_SWITCH, 'v', "verbose", &verbose, NULL,
+          "print each cell's warnings (noisy, outliers, disturbed, too "
+          "short), not only the digest after the table", 0, 0 },
         { CONC_FLAG_END },
     };
     const struct conc_command cmd = {
@@ -253,6 +334,7 @@ int cmd_sweep(int argc, char **argv)
     uint64_t seed = 0;
     struct sweep sw;
     char seed_text[24];
+    FILE *human;
     int rc;
 
     memset(&sw, 0, sizeof(sw));
@@ -282,10 +364,16 @@ int cmd_sweep(int argc, char **argv)
     for (size_t i = 0; i < opts.n; i++)
         if (sweep_add_opt(&sw, opts.v[i]))
             goto out;
-    /* A dry run writes nothing, so its --json need not be writable yet
+    /* A dry run writes nothing, so its outputs need not be writable yet
        (a job's output directory is often made by the job). */
-    if (json && !dry_run && conc_report_check_path(json))
-        goto out;
+    if (!dry_run) {
+        const struct conc_output outs[] = {
+            { "--json", json }, { "--export-csv", csv },
+            { "--export-markdown", md },
+        };
+        if (conc_outputs_check(outs, 3))
+            goto out;
+    }
     sw.runs = (unsigned)runs;
     sw.warmup = (unsigned)warmup;
     interleave = inter_on || (!inter_off && runs > 1);
@@ -319,9 +407,19 @@ int cmd_sweep(int argc, char **argv)
     conc_host_read(&host);
     sweep_speedups(&sw, host.usable_cpus);
 
-    sweep_print_table(json && strcmp(json, "-") == 0 ? stderr : stdout, &sw);
+    if (verbose)
+        sweep_print_warnings(&sw);
+    /* The table and its digest never mix into an output on stdout. */
+    human = conc_output_is_stdout(json) || conc_output_is_stdout(csv) ||
+                    conc_output_is_stdout(md)
+                ? stderr : stdout;
+    sweep_print_table(human, &sw);
+    sweep_print_digest(human, &sw);
+    fflush(human);
     if (json && sweep_write_report(&sw, argc, argv, json, interleave, seed,
                                    shard_s ? &slice : NULL, ids))
+        rc = CONC_EXIT_FAILED;
+    if ((csv || md) && sweep_exports(&sw, csv, md))
         rc = CONC_EXIT_FAILED;
 out:
     sweep_plan_ids_free(ids, sw.ncells);

@@ -13,6 +13,7 @@
 
 #include "cmd/cell.h"
 #include "cmd/paired.h"
+#include "lib/clock.h"
 
 /* One -o key=v1,v2: the values to sweep for key. */
 struct sweep_opt {
@@ -26,6 +27,7 @@ struct sweep_cell {
     struct conc_cell cell;
     struct conc_cell_result res;
     char *opts_label; /* the swept options it uses: "gil=on workers=2" */
+    char *vary_label; /* of them, those swept over several values */
     char *skip_why;   /* owned reason a check refused the cell */
     bool begun;       /* conc_cell_begin passed: the cell has runs to do */
     bool in_shard;
@@ -177,7 +179,12 @@ struct sweep_progress {
     unsigned warmup;
     uint64_t t0_ns, done_w, total_w; /* weights are runs, warmups included */
     size_t done_steps, total_steps;
+    uint64_t logged_ns;  /* off a terminal: when the last line was printed */
 };
+
+/* Off a terminal, a progress line at most this often (and after the first
+   and the last step). */
+#define SWEEP_LOG_NS (5 * CONC_NS_PER_S)
 
 /* Starts the clock of the ETA over these steps, each after warmup runs. */
 void sweep_progress_start(struct sweep_progress *p,
@@ -185,15 +192,21 @@ void sweep_progress_start(struct sweep_progress *p,
                           unsigned warmup);
 
 /*
- * Draws the bar, the step count, sc (the cell about to run, or NULL) and
- * the ETA, ending at column 0 so a warning printed during the step starts
- * on a clean column.
+ * On a terminal, draws the bar, the step count, sc (the cell about to run,
+ * or NULL) and the ETA on one line that fits the terminal's width, ending
+ * at column 0 so a warning printed during the step starts on a clean
+ * column. Off a terminal it draws nothing.
  */
 void sweep_progress_show(const struct sweep_progress *p,
                          const struct sweep_cell *sc);
 
-/* Counts a finished step of `runs` timed runs. */
-void sweep_progress_step(struct sweep_progress *p, unsigned runs);
+/*
+ * Counts a finished step of `runs` timed runs of sc. Off a terminal (a CI
+ * log), prints a line with the count, the time so far and the ETA after
+ * the first step, the last, and otherwise at most every SWEEP_LOG_NS.
+ */
+void sweep_progress_step(struct sweep_progress *p, unsigned runs,
+                         const struct sweep_cell *sc);
 
 /* Erases the line, before anything else is printed for good. */
 void sweep_progress_clear(const struct sweep_progress *p);
@@ -207,6 +220,9 @@ void sweep_progress_clear(const struct sweep_progress *p);
  * baseline itself, and a cell with no baseline or no passed run, get none.
  */
 void sweep_speedups(struct sweep *sw, double usable_cpus);
+
+/* Whether sc is its own baseline: a sequential cell that ran. */
+bool sweep_is_baseline(const struct sweep *sw, const struct sweep_cell *sc);
 
 /*
  * Whether a cell's work is CPU-bound, so that its speedup cannot pass
@@ -222,5 +238,17 @@ bool sweep_cpu_bound(const struct sweep_cell *sc);
  * a line after the table says why.
  */
 void sweep_print_table(FILE *f, const struct sweep *sw);
+
+/*
+ * After the table, a few lines on what went wrong beside the numbers: how
+ * many cells were noisy, disturbed, had outliers or ran too short, each
+ * with the worst one, led by the mark the table gives such a cell (the
+ * legend); that outliers need CONC_OUTLIER_MIN_RUNS runs when cells had
+ * fewer; how many failed. Nothing when there is nothing to say.
+ */
+void sweep_print_digest(FILE *f, const struct sweep *sw);
+
+/* --verbose: every cell's warnings, one line each, on stderr. */
+void sweep_print_warnings(const struct sweep *sw);
 
 #endif

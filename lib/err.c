@@ -12,6 +12,7 @@
 
 /* Per thread, so workers printing at once never race on it. */
 static _Thread_local char err_last[1024];
+static _Thread_local bool err_quiet;
 
 size_t conc_sanitize(char *dst, size_t len, const char *src)
 {
@@ -84,10 +85,11 @@ static void err_vprint(const char *prefix, int err, const char *fmt,
     safe = malloc(conc_sanitize(NULL, 0, msg) + 1);
     if (safe)
         conc_sanitize(safe, conc_sanitize(NULL, 0, msg) + 1, msg);
-    if (err < 0)
+    /* Quiet: an error is kept below for conc_error_last(), not printed. */
+    if (err < 0 && !(err_quiet && !*prefix))
         fprintf(stderr, "concbench: %s%s: %s\n", prefix, safe ? safe : msg,
                 strerror(-err));
-    else
+    else if (!(err_quiet && !*prefix))
         fprintf(stderr, "concbench: %s%s\n", prefix, safe ? safe : msg);
     if (!*prefix)
         snprintf(err_last, sizeof(err_last), err < 0 ? "%s: %s" : "%s",
@@ -100,6 +102,11 @@ static void err_vprint(const char *prefix, int err, const char *fmt,
 const char *conc_error_last(void)
 {
     return err_last;
+}
+
+void conc_error_quiet(bool quiet)
+{
+    err_quiet = quiet;
 }
 
 int conc_error(int err, const char *fmt, ...)

@@ -7,6 +7,7 @@
 #define CONC_ERR_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -29,6 +30,14 @@ int conc_error_vmsg(int err, const char *fmt, va_list ap)
  * calling thread, without the "concbench: " prefix ("" if none). Thread-local; valid until this thread's next error.
  */
 const char *conc_error_last(void);
+
+/*
+ * While quiet is true, conc_error() and conc_error_msg() from the calling
+ * thread keep their message for conc_error_last() and print nothing (a
+ * warning still prints): for a caller that says the same refusal once for
+ * many cells.
+ */
+void conc_error_quiet(bool quiet);
 
 /* Prints "concbench: warning: <fmt>". */
 void conc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

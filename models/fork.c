@@ -23,6 +23,7 @@
 
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/proc.h"
 #include "models/limits.h"
 #include "models/model.h"
 
@@ -54,6 +55,59 @@ static long fork_futex(atomic_int *addr, int op, int val)
 {
     /* Not FUTEX_PRIVATE: the word is shared by several processes. */
     return syscall(SYS_futex, (void *)addr, op, val, NULL, NULL, 0);
+}
+
+/* The number of kB on the line that starts with key in a /proc text. */
+static uint64_t fork_kib(const char *text, const char *key)
+{
+    size_t n = strlen(key);
+
+    for (const char *p = text; p; p = strchr(p, '\n')) {
+        if (*p == '\n')
+            p++;
+        if (strncmp(p, key, n) == 0)
+            return strtoull(p + n, NULL, 10);
+    }
+    return 0;
+}
+
+/*
+ * A child's own memory, added to r->mem as its last act: its unique set
+ * (smaps_rollup's Private_* lines: pages it alone maps; what it still
+ * shares with the parent is in the parent's RSS), or, without a rollup,
+ * statm's resident pages less its file-backed and shared ones; and its
+ * page tables (status's VmPTE), kernel memory that each process has of its
+ * own and a thread does not. The rollup costs a page-table walk: about
+ * 0.2 ms in a fresh child here, a tenth of what its fork, exit and reaping
+ * cost (docs/report.md).
+ */
+static void fork_add_memory(const struct conc_run *r)
+{
+    char buf[2048];
+    unsigned long long size, res, shared;
+    uint64_t kib;
+
+    if (!r->mem)
+        return;
+    if (conc_proc_read("/proc/self/smaps_rollup", buf, sizeof(buf)) > 0) {
+        kib = fork_kib(buf, "Private_Clean:") +
+              fork_kib(buf, "Private_Dirty:") +
+              fork_kib(buf, "Private_Hugetlb:");
+    } else if (conc_proc_read("/proc/self/statm", buf, sizeof(buf)) > 0 &&
+               sscanf(buf, "%llu %llu %llu", &size, &res, &shared) == 3) {
+        kib = (res > shared ? res - shared : 0) *
+              (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
+        atomic_fetch_add_explicit(&r->mem->anon, 1, memory_order_relaxed);
+    } else {
+        return;
+    }
+    if (conc_proc_read("/proc/self/status", buf, sizeof(buf)) > 0 &&
+        strstr(buf, "VmPTE:")) {
+        kib += fork_kib(buf, "VmPTE:");
+        atomic_fetch_add_explicit(&r->mem->pte, 1, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(&r->mem->kib, kib, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->mem->children, 1, memory_order_relaxed);
 }
 
 /*
@@ -100,6 +154,7 @@ static _Noreturn void fork_child(const struct conc_run *r,
      */
     free(task);
     conc_worker_end(r);
+    fork_add_memory(r);
     _exit(0);
 }
 

@@ -36,6 +36,20 @@ struct conc_runqueue {
 };
 
 /*
+ * The memory of a run's child processes (fork's), each adding its own as
+ * its last act: its unique set (the pages no other process maps, from
+ * smaps_rollup) or, where the kernel has no rollup, its anonymous resident
+ * pages (statm), and its page tables (VmPTE) where status has them. Pages
+ * a child shares with the parent are the parent's.
+ */
+struct conc_memsum {
+    _Atomic uint64_t kib;
+    atomic_uint children;  /* how many added theirs */
+    atomic_uint anon;      /* of them, how many could only give statm's */
+    atomic_uint pte;       /* of them, how many added their page tables */
+};
+
+/*
  * What every task of a run shares about coordination, in MAP_SHARED
  * memory (fork's children too): the first failure that should stop the
  * waiting (a task that failed while others may wait on a lock it held, a
@@ -89,6 +103,9 @@ struct conc_run {
                                      thread or child adds its run-queue
                                      wait at its end (conc_worker_end);
                                      NULL: not counted this run */
+    struct conc_memsum *mem;      /* in MAP_SHARED memory, zeroed: each
+                                     child process adds its memory at its
+                                     end; NULL: not counted */
     const struct conc_params *wp; /* the workload's options, for a model
                                      that runs the workload in another
                                      program (python) */

@@ -9,8 +9,12 @@ chart shows:
   headline     speedup over sequential against tasks: CPU-bound (primes)
                beside I/O-bound (sleep, http), 95% intervals, ideal dashed
   walltime     wall time per series at the largest task count, CI whiskers
-  scaling-W    time and peak memory per task against tasks (log-log)
-  latency-W    per-task (and per-operation) latency percentiles
+  scaling-W    time and memory per task against tasks (log-log); memory is
+               every process of a run together (total_rss_kib), so that
+               fork's children count
+  latency-W    when each task's result was ready, from the run's start
+               (done_ns), beside each task's own time or its operations'
+               latency (the title of each panel says which)
   openloop-W   open-loop cells (a "rate" option): request latency p50, p99
                and p99.9 against the offered rate, one line per model (the
                hockey stick), beside the achieved rate; each model's
@@ -29,8 +33,12 @@ min(tasks, usable CPUs), 5% tolerance, cannot be real (the baseline was
 disturbed): it is drawn hatched, marked ✗, named on stderr and in the
 footnote, whether the report flagged it or only its numbers show it.
 Bars are median-based. Skipped and failed cells are not drawn; each chart's
-footnote counts them. Exit 2 on input that is not a concbench/1 report or a
-hyperfine export.
+footnote counts them. Noisy cells (stddev over 10% of the mean, or runs
+disturbed by other work: the report's "warnings") are drawn hollow or
+hatched and marked ~. A chart the data cannot support (one model, one task
+count, no sequential baseline) is not drawn, and stderr says why. Exit 2 on
+input that is not a concbench/2 or concbench/1 report or a hyperfine
+export.
 """
 import argparse
 import json
@@ -39,7 +47,11 @@ import os
 import sys
 from collections import OrderedDict, defaultdict
 
-SCHEMA = "concbench/1"
+# concbench/2 names a duration option "<key>_ns"; concbench/1 wrote the
+# same nanoseconds under "<key>" (docs/report.md).
+SCHEMAS = ("concbench/2", "concbench/1")
+V1_DURATIONS = ("ms", "jitter", "delay", "interval", "timeout", "duration",
+                "late", "slice", "burst", "hold")
 CPU_WORKLOADS = ("primes",)
 IO_WORKLOADS = ("sleep", "http")
 
@@ -55,8 +67,15 @@ MODEL_COLOURS = OrderedDict([
     ("threads", OKABE_ITO["blue"]),
     ("green", OKABE_ITO["green"]),
     ("eventloop", OKABE_ITO["orange"]),
+    ("uring", OKABE_ITO["purple"]),
+    ("python", "#8C564B"),
 ])
-SPARE_COLOURS = [OKABE_ITO["purple"], OKABE_ITO["sky"], OKABE_ITO["yellow"]]
+SPARE_COLOURS = [OKABE_ITO["sky"], "#999999", OKABE_ITO["yellow"]]
+# A legend's box: lines and marks never run through its text on a slide.
+LEGEND_BOX = {"frameon": True, "framealpha": 0.92, "facecolor": "white",
+              "edgecolor": "#BBBBBB"}
+NOISY = "~"
+FOOTNOTE_CHARS = 125
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 LINESTYLES = {"sleep": "-", "http": (0, (6, 2, 1, 2))}
 
@@ -67,8 +86,17 @@ LIMIT_TOLERANCE = 0.05
 IMPOSSIBLE = "\u2717"
 
 
+NOISY_NOTE = ("%s noisy: stddev over 10%% of the mean, or runs disturbed by "
+              "other work (the report's warnings)" % NOISY)
+
+
 class InputError(Exception):
     """Bad input: one line on stderr, exit 2."""
+
+
+def skipped(chart, why):
+    """Says on stderr that a chart is not drawn, and why."""
+    sys.stderr.write("plot.py: no %s chart: %s\n" % (chart, why))
 
 
 def die(msg, code=2):
@@ -81,11 +109,13 @@ def die(msg, code=2):
 class Cell:
     """One result of a report: a (model, workload, options, tasks) cell."""
 
-    def __init__(self, r, host, source):
+    def __init__(self, r, host, source, schema=SCHEMAS[0]):
         self.model = r.get("model")
         self.workload = r.get("workload")
-        self.mopts = r.get("model_options") or {}
-        self.wopts = r.get("workload_options") or {}
+        # Options by the names people type ("ms"), durations kept apart.
+        self.mopts, mdur = norm_opts(r.get("model_options"), schema)
+        self.wopts, wdur = norm_opts(r.get("workload_options"), schema)
+        self.durations = mdur | wdur
         self.tasks = r.get("tasks")
         self.skipped = r.get("skipped")
         self.failed = bool(r.get("failed"))
@@ -99,6 +129,13 @@ class Cell:
                      if isinstance(x, dict) and not x.get("failed")]
         self.walls = [float(x["wall_ns"]) for x in self.runs
                       if isinstance(x.get("wall_ns"), (int, float))]
+        warns = r.get("warnings")
+        if isinstance(warns, list):
+            kinds = {w.get("kind") for w in warns if isinstance(w, dict)}
+            self.noisy = bool(kinds & {"noisy", "disturbed"})
+        else:
+            # An older report: the same test as concbench's, on its runs.
+            self.noisy = len(self.walls) >= 2 and cv(self.walls) > 0.10
         if not isinstance(self.model, str) or not isinstance(
                 self.workload, str) or not isinstance(self.tasks, int) \
                 or isinstance(self.tasks, bool) or self.tasks < 1:
@@ -108,6 +145,18 @@ class Cell:
     @property
     def plottable(self):
         return not self.skipped and not self.failed and self.walls
+
+    def opt_text(self, key, workload=True):
+        opts = self.wopts if workload else self.mopts
+        return fmt_opt(key, opts[key], key in self.durations)
+
+    def memory(self):
+        """(median KiB of every process of a run, True) from total_rss_kib,
+        or (peak RSS of the largest process, False) from an older report."""
+        total = self.metric("total_rss_kib")
+        if total is not None:
+            return total, True
+        return self.metric("max_rss_kib"), False
 
     def metric(self, path):
         """The median over passed runs of a dotted run field, or None."""
@@ -123,6 +172,31 @@ class Cell:
 
 def is_num(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def cv(xs):
+    """The sample stddev over the mean."""
+    m = sum(xs) / len(xs)
+    if m <= 0:
+        return 0.0
+    return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) / m
+
+
+def norm_opts(opts, schema):
+    """({name: value}, {names that are durations in ns}) of a report's
+    options: concbench/2 writes a duration as "<name>_ns", concbench/1 as
+    "<name>" (known by V1_DURATIONS)."""
+    out, durations = {}, set()
+    if not isinstance(opts, dict):
+        return out, durations
+    for k, v in opts.items():
+        if schema != "concbench/1" and k.endswith("_ns") and len(k) > 3:
+            k = k[:-3]
+            durations.add(k)
+        elif schema == "concbench/1" and k in V1_DURATIONS:
+            durations.add(k)
+        out[k] = v
+    return out, durations
 
 
 def usable_cpus(host):
@@ -165,9 +239,10 @@ def load(paths):
             raise InputError("'%s' is not a concbench report or a hyperfine "
                              "export" % path)
         if "schema" in doc:
-            if doc["schema"] != SCHEMA:
+            if doc["schema"] not in SCHEMAS:
                 raise InputError("'%s' has schema '%s'; this plot.py reads "
-                                 "'%s'" % (path, doc["schema"], SCHEMA))
+                                 "%s" % (path, doc["schema"], " and ".join(
+                                     "'%s'" % v for v in SCHEMAS)))
             if not isinstance(doc.get("results"), list):
                 raise InputError("'%s' has no results list" % path)
             cells = []
@@ -175,7 +250,7 @@ def load(paths):
                 if not isinstance(r, dict):
                     raise InputError("'%s' has a result that is not an "
                                      "object" % path)
-                cells.append(Cell(r, doc.get("host"), path))
+                cells.append(Cell(r, doc.get("host"), path, doc["schema"]))
             reports.append((path, doc, cells))
         elif isinstance(doc.get("results"), list) and doc["results"] and all(
                 isinstance(r, dict) and "command" in r and "times" in r
@@ -239,12 +314,36 @@ def fmt_val(v):
     return str(v)
 
 
-def fmt_opt(key, v):
-    # Durations are ns in the report; show ms where that is what was typed.
-    if key in ("ms", "delay", "interval", "timeout", "duration", "late") \
-            and isinstance(v, int):
-        return "%s=%gms" % (key, v / 1e6)
+def fmt_opt(key, v, duration=False):
+    """key=value as people type it: a duration (ns in the report) in its
+    largest whole unit, as concbench prints it (20ms, 1500us)."""
+    if duration and is_num(v):
+        return "%s=%s" % (key, fmt_dur(v))
     return "%s=%s" % (key, fmt_val(v))
+
+
+def fmt_dur(ns):
+    ns = int(ns)
+    if not ns:
+        return "0"
+    for unit, k in (("s", 10 ** 9), ("ms", 10 ** 6), ("us", 10 ** 3)):
+        if ns % k == 0:
+            return "%d%s" % (ns // k, unit)
+    return "%dns" % ns
+
+
+def shade(colour, k):
+    """The k-th variant of a model's colour (k >= 1): alternately lighter
+    (mixed with white) and darker (with black), so that gil=on and gil=off
+    differ by colour, not only by marker."""
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    if k % 2:
+        f = 0.5 if k == 1 else 0.7
+        r, g, b = (round(x + (255 - x) * f) for x in (r, g, b))
+    else:
+        f = 0.45
+        r, g, b = (round(x * (1 - f)) for x in (r, g, b))
+    return "#%02X%02X%02X" % (r, g, b)
 
 
 class Data:
@@ -275,15 +374,22 @@ class Data:
         spare = iter(SPARE_COLOURS * 8)
         for m in self.models:
             self.colour[m] = MODEL_COLOURS.get(m) or next(spare)
+        # Every variant of each model, in one order for every chart: the
+        # same variant has the same colour and marker everywhere.
         self.variants = defaultdict(list)  # model -> [variant label]
+        # A variant that never ran gets no shade before one that did.
+        for c in sorted(self.cells, key=lambda c: (not c.plottable,
+                                                   self.variant(c))):
+            if self.variant(c) not in self.variants[c.model]:
+                self.variants[c.model].append(self.variant(c))
 
     def variant(self, c):
         """The distinguishing model options of c: "gil=on workers=2"."""
-        return " ".join(fmt_opt(k, c.mopts[k]) for k in sorted(c.mopts)
+        return " ".join(c.opt_text(k, False) for k in sorted(c.mopts)
                         if (c.model, k) in self.mvary)
 
     def wvariant(self, c):
-        return " ".join(fmt_opt(k, c.wopts[k]) for k in sorted(c.wopts)
+        return " ".join(c.opt_text(k) for k in sorted(c.wopts)
                         if (c.workload, k) in self.wvary)
 
     def label(self, c, with_workload=False):
@@ -301,13 +407,11 @@ class Data:
         return " ".join(parts)
 
     def style(self, c):
-        """Colour by model; marker by the model's variant."""
-        v = self.variant(c)
-        vs = self.variants[c.model]
-        if v not in vs:
-            vs.append(v)
-        return {"color": self.colour[c.model],
-                "marker": MARKERS[vs.index(v) % len(MARKERS)]}
+        """Colour by model, a shade of it and a marker by its variant."""
+        k = self.variants[c.model].index(self.variant(c))
+        base = self.colour[c.model]
+        return {"color": shade(base, k) if k else base,
+                "marker": MARKERS[k % len(MARKERS)]}
 
     def series(self, workloads, with_workload=False):
         """OrderedDict label -> (style cell, {tasks: cell}), plottable only."""
@@ -430,12 +534,38 @@ class Charts:
             parts.append("hyperfine: " + ", ".join(sorted(
                 {os.path.basename(p) for p, _ in self.hyper})))
         if extra:
-            parts.append(extra)
-        fig.text(0.01, 0.012, "  \u00b7  ".join(parts), fontsize=11,
-                 color="#444444", ha="left", va="bottom", wrap=True)
+            # Each fact of extra ("a  ·  b") is a part of its own.
+            parts += extra.split("  \u00b7  ")
+        # Readable from the back of the room: 14 pt on a 16-inch figure,
+        # about 140 characters a line. A line breaks between the facts, not
+        # inside one (a fact longer than a line still wraps).
+        lines, cur = [], ""
+        for p in parts:
+            cand = cur + "  \u00b7  " + p if cur else p
+            if cur and len(cand) > FOOTNOTE_CHARS:
+                lines.append(cur)
+                cand = p
+            cur = cand
+        lines.append(cur)
+        self.foot_lines = len(lines) + sum(len(x) // FOOTNOTE_CHARS
+                                           for x in lines)
+        fig.text(0.01, 0.012, "\n".join(lines), fontsize=14,
+                 color="#333333", ha="left", va="bottom", wrap=True)
 
-    def save(self, fig, name, labels):
-        fig.tight_layout(rect=(0, 0.05, 1, 0.95))
+    def save(self, fig, name, labels, top=0.95, legend=None):
+        """Writes fig as PNG and SVG. legend: a figure legend to keep right
+        of the panels, as wide as its longest label."""
+        # Room at the bottom for the footnote's lines.
+        bottom = 0.015 + 0.03 * getattr(self, "foot_lines", 2)
+        right = 1
+        if legend is not None:
+            fig.canvas.draw()
+            right = 0.985 - legend.get_window_extent().width / \
+                fig.bbox.width
+            legend.set_bbox_to_anchor((right + 0.005, 0.5),
+                                      transform=fig.transFigure)
+        fig.tight_layout(rect=(0, bottom, right, top))
+        self.foot_lines = 2
         for ext in ("png", "svg"):
             path = os.path.join(self.outdir, "%s.%s" % (name, ext))
             fig.savefig(path)
@@ -476,25 +606,54 @@ class Charts:
                 if (w, k) in data.wvary or k in ("seed", "jitter"):
                     continue
                 if all(c.wopts.get(k) == cs[0].wopts[k] for c in cs):
-                    fixed.setdefault(w, []).append(fmt_opt(k, cs[0].wopts[k]))
+                    fixed.setdefault(w, []).append(cs[0].opt_text(k))
         return "\n".join("%s: %s" % (w, " ".join(v[:3]))
                           for w, v in fixed.items())
 
     # ------------------------------------------------------------ headline
     def headline(self):
         d = self.data
-        fig, axes = self.plt.subplots(1, 2, figsize=(16, 9))
+
+        def compared(w):
+            return any(c.workload == w and c.model != "sequential" and
+                       c.plottable and d.baseline(c) for c in d.cells)
+        if not any(c.model == "sequential" and c.plottable
+                   for c in d.cells):
+            return skipped("headline", "no sequential cell ran, and a "
+                           "speedup is over sequential (sweep -m with "
+                           "sequential)")
+        # A panel a kind of workload, titled by the workloads it draws.
+        panels = []
+        for wls, kind, io in ((CPU_WORKLOADS, "CPU-bound", False),
+                              (IO_WORKLOADS, "I/O-bound", True)):
+            present = [w for w in wls if compared(w)]
+            if present:
+                panels.append((present, "%s: %s" % (kind, " and ".join(
+                    present)), io))
+            else:
+                sys.stderr.write("plot.py: headline: no %s panel: no %s "
+                                 "cell beside a sequential one of the same "
+                                 "options and tasks\n" % (
+                                     kind, " or ".join(wls)))
+        if not panels:
+            return skipped("headline", "no other model ran a primes, sleep "
+                           "or http cell beside a sequential one")
+        fig, axes = self.plt.subplots(1, len(panels), figsize=(16, 9),
+                                      squeeze=False)
         labels = []
         cpus = d.cpus()
-        methods, impossible = set(), []
-        panels = [(axes[0], CPU_WORKLOADS, "CPU-bound: primes", False),
-                  (axes[1], IO_WORKLOADS, "I/O-bound: sleep and http", True)]
+        methods, impossible, noisy = set(), [], False
+        # One legend for the figure, right of the panels: the models once
+        # (in the panels' order), then what the marks and lines mean.
+        models, extras = OrderedDict(), OrderedDict()
+        panels = [(ax, wls, title, io) for ax, (wls, title, io) in
+                  zip(axes[0], panels)]
         for ax, wls, title, io in panels:
-            present = [w for w in wls if any(
-                c.workload == w and c.plottable for c in d.cells)]
+            present = wls
             several = len(present) > 1
             series = d.series(list(wls), with_workload=several)
             tasks = set()
+            pnoisy = False
             # With several workloads in a panel, the legend names each model
             # once (its colour and marker) and each workload once (its line
             # style), rather than every pair.
@@ -506,7 +665,7 @@ class Charts:
                 # each other; the baseline, at 1 without one, stays put.
                 dodge = 1 if c0.model == "sequential" else \
                     2 ** (0.025 * (i - (len(series) - 1) / 2))
-                xs, ys, lo, hi = [], [], [], []
+                xs, ys, lo, hi, shaky = [], [], [], [], []
                 for t in sorted(by_t):
                     c = by_t[t]
                     b = d.baseline(c)
@@ -517,6 +676,8 @@ class Charts:
                     ys.append(y)
                     lo.append(l)
                     hi.append(h)
+                    if c.noisy or b.noisy:
+                        shaky.append((xs[-1], y))
                     if c is not b:
                         methods.add("paired" if was_paired else "medians")
                     if bad:
@@ -544,9 +705,14 @@ class Charts:
                                            zip(ys, hi)]],
                             fmt="none", ecolor=st["color"], elinewidth=1.8,
                             capsize=5, alpha=0.8)
+                if shaky:
+                    noisy = pnoisy = True
+                    self.noisy_marks(ax, shaky, st)
                 short = d.label(c0) if several else lab
-                if short not in handles:
-                    handles[short] = self.plt.Line2D(
+                key = (d.models.index(c0.model),
+                       d.variants[c0.model].index(d.variant(c0)), short)
+                if key not in models:
+                    models[key] = self.plt.Line2D(
                         [], [], linewidth=2.6, markersize=8, label=short,
                         **st) if several else line
                 if short not in labels:
@@ -556,29 +722,32 @@ class Charts:
                 ideal = [min(t, cpus) if (cpus and not io) else t for t in ts]
                 if several:
                     for w in present:
-                        handles[w] = self.plt.Line2D(
+                        extras[w] = self.plt.Line2D(
                             [], [], color="#444444", linewidth=2.2,
                             linestyle=LINESTYLES.get(w, "-"), label=w)
-                handles["ideal"], = ax.plot(
+                extras["ideal"], = ax.plot(
                     ts, ideal, linestyle="--", color="#777777", linewidth=1.8,
-                    label="ideal" + (" (min(tasks, %g usable CPUs))" % cpus
-                                     if cpus and not io else " (= tasks)"))
+                    label="ideal")
+                # Which ideal, beside its line: each panel has its own.
+                ax.annotate("ideal = min(tasks, %g usable CPUs)" % cpus
+                            if cpus and not io else "ideal = tasks",
+                            (ts[-1], ideal[-1]), xytext=(-6, 8),
+                            textcoords="offset points", ha="right",
+                            va="bottom", fontsize=14, color="#555555")
                 if any(a is ax for a, _, _, _ in impossible):
-                    handles["impossible"] = self.impossible_marks(
+                    extras["impossible"] = self.impossible_marks(
                         ax, [(t, y) for a, t, y, _ in impossible if a is ax])
+                if pnoisy:
+                    extras["noisy"] = self.plt.Line2D(
+                        [], [], marker="o", markersize=10, linestyle="none",
+                        markerfacecolor="white", color="#444444",
+                        label="%s hollow: noisy" % NOISY)
                 self.tasks_axis(ax, ts)
                 if io:
                     ax.set_yscale("log", base=2)
                     plain_log(ax, base=2)
                 else:
-                    ax.set_ylim(bottom=0)
-                ax.legend(handles=list(handles.values()), loc="upper left",
-                          frameon=False)
-                if not io and "impossible" in handles:
-                    # Marks far above the ideal line would run into the
-                    # legend: room for it above the highest interval.
-                    frac = max(0.3, 0.93 - 0.055 * len(handles))
-                    ax.set_ylim(0, max(top, max(ideal)) / frac)
+                    ax.set_ylim(0, max(top, max(ideal)) * 1.1)
             else:
                 ax.text(0.5, 0.5, "no %s cells with a sequential baseline" %
                         "/".join(wls), transform=ax.transAxes, ha="center",
@@ -589,6 +758,12 @@ class Charts:
                          fontsize=19)
         for ax, _, _, _ in panels:
             ax.set_ylabel("speedup over sequential (\u00d7, 95% CI)")
+        rank = {"ideal": 1, "impossible": 2, "noisy": 3}
+        leg = fig.legend(handles=[models[k] for k in sorted(models)] +
+                   [extras[k] for k in sorted(
+                       extras, key=lambda k: rank.get(k, 0))],
+                   loc="center left",
+                   bbox_to_anchor=(0.79, 0.5), **LEGEND_BOX)
         fig.suptitle("Which concurrency model wins? Speedup over sequential "
                      "(higher is better)")
         notes = []
@@ -604,8 +779,18 @@ class Charts:
                 else ""
             notes.append("%s impossible: above min(tasks, CPUs)%s, the "
                          "baseline was disturbed" % (IMPOSSIBLE, at))
+        if noisy:
+            notes.append(NOISY_NOTE)
         self.footnote(fig, "  \u00b7  ".join(notes))
-        self.save(fig, "headline", labels)
+        self.save(fig, "headline", labels, legend=leg)
+
+    def noisy_marks(self, ax, points, st):
+        """Hollow marks over the points of noisy cells (or of their
+        baseline): white inside, the series' colour around."""
+        ax.plot([p[0] for p in points], [p[1] for p in points],
+                linestyle="none", marker=st["marker"], markersize=12,
+                markerfacecolor="white", markeredgecolor=st["color"],
+                markeredgewidth=2.4, zorder=4)
 
     def impossible_marks(self, ax, points):
         """Hatched rings and a \u2717 over speedups that cannot be real;
@@ -637,10 +822,11 @@ class Charts:
                                       squeeze=False)
         labels = []
         prev_names = None
+        any_noisy = False
         for ax, w in zip(axes[0], wls):
             series = d.series([w])
             t = largest_tasks(series)
-            names, meds, errs, colours = [], [], [[], []], []
+            names, meds, errs, colours, shaky = [], [], [[], []], [], []
             missing = []
             for lab, (c0, by_t) in series.items():
                 c = by_t.get(t)
@@ -653,15 +839,23 @@ class Charts:
                 meds.append(m)
                 errs[0].append(max(m - ci[0], 0))
                 errs[1].append(max(ci[1] - m, 0))
-                colours.append(d.colour[c.model])
+                colours.append(d.style(c)["color"])
+                shaky.append(c.noisy)
                 if lab not in labels:
                     labels.append(lab)
             scale, unit = time_unit(max(meds))
             ys = range(len(names))
-            ax.barh(list(ys), [m / scale for m in meds],
-                    xerr=[[e / scale for e in errs[0]],
-                          [e / scale for e in errs[1]]],
-                    color=colours, capsize=6, error_kw={"elinewidth": 2})
+            bars = ax.barh(list(ys), [m / scale for m in meds],
+                           xerr=[[e / scale for e in errs[0]],
+                                 [e / scale for e in errs[1]]],
+                           color=colours, capsize=6,
+                           error_kw={"elinewidth": 2})
+            # A noisy cell's bar is hatched, its value marked ~.
+            for bar, bad in zip(bars, shaky):
+                if bad:
+                    bar.set_hatch("//")
+                    bar.set_edgecolor("white")
+                    any_noisy = True
             ax.set_yticks(list(ys))
             # Panels listing the same series in the same order name them
             # once, on the left.
@@ -671,9 +865,10 @@ class Charts:
             # Each bar's value at its end: bars of 1 s beside bars of 20 ms
             # are unreadable by length alone.
             top = max(m + e for m, e in zip(meds, errs[1])) / scale
-            for y, m, e in zip(ys, meds, errs[1]):
+            for y, m, e, bad in zip(ys, meds, errs[1], shaky):
                 ax.text((m + e) / scale + top * 0.02, y,
-                        fmt_time(m), va="center", fontsize=13)
+                        fmt_time(m) + (" " + NOISY if bad else ""),
+                        va="center", fontsize=15)
             ax.set_xlim(0, top * 1.3)
             ax.set_xlabel("wall time (%s, median; 95%% CI)" % unit)
             ax.set_title("%s, %d tasks" % (w, t))
@@ -684,7 +879,8 @@ class Charts:
                     ha="right", va="bottom", fontsize=12, color="#555555")
         fig.suptitle("Wall time per model at the largest task count "
                      "(shorter is better)")
-        self.footnote(fig)
+        self.footnote(fig, NOISY_NOTE.replace(" noisy", " hatched, noisy")
+                      if any_noisy else "")
         self.save(fig, "walltime", labels)
 
     # ------------------------------------------------------------- scaling
@@ -693,22 +889,27 @@ class Charts:
         for w in sorted({c.workload for c in d.cells if c.plottable}):
             series = d.series([w])
             if not any(len(by_t) > 1 for _, by_t in series.values()):
+                skipped("scaling-%s" % w, "every %s cell that ran has one "
+                        "task count (sweep -t 1,2,4,...)" % w)
                 continue
             fig, (a1, a2) = self.plt.subplots(1, 2, figsize=(16, 9))
             labels, tasks = [], set()
-            notes = []
+            peak_only = False
             marginal = whole = False
             for lab, (c0, by_t) in series.items():
                 ts = sorted(by_t)
                 st = d.style(c0)
                 per_t = [median(by_t[t].walls) / t for t in ts]
-                rss = [by_t[t].metric("max_rss_kib") for t in ts]
+                mem = {t: by_t[t].memory() for t in ts}
+                rss = [mem[t][0] for t in ts]
+                peak_only |= not all(m[1] for m in mem.values())
                 a1.plot(ts, [v / 1e3 for v in per_t], label=lab, linewidth=2.6,
                         markersize=8, **st)
-                # What each task adds: the peak over the same model's 1-task
-                # peak (the process itself), divided by the tasks. Without a
-                # 1-task cell, the whole peak over the tasks.
-                base = by_t[1].metric("max_rss_kib") if 1 in by_t else None
+                # What each task adds: the memory of all the run's processes
+                # over the same model's with 1 task (the process itself),
+                # divided by the tasks. Without a 1-task cell, the whole
+                # over the tasks.
+                base = mem[1][0] if 1 in by_t else None
                 if base is not None:
                     marginal = True
                     pts = [(t, (r - base) / t) for t, r in zip(ts, rss)
@@ -721,26 +922,32 @@ class Charts:
                             label=lab, linewidth=2.6, markersize=8, **st)
                 tasks.update(ts)
                 labels.append(lab)
-                if c0.model == "fork" and "fork" not in notes:
-                    notes.append("fork")
             for ax in (a1, a2):
                 self.tasks_axis(ax, tasks)
                 ax.set_yscale("log")
                 plain_log(ax)
-                ax.legend(loc="best", frameon=False)
+                ax.legend(loc="best", **LEGEND_BOX)
             a1.set_ylabel("wall time per task (\u00b5s, median / tasks)")
             a1.set_title("time per task")
+            what = "peak RSS" if peak_only else "all processes"
             if marginal and not whole:
-                a2.set_ylabel("KiB per task (peak RSS over 1 task's, / tasks)")
+                a2.set_ylabel("KiB per task (%s over 1 task's, / tasks)" %
+                              what)
             elif marginal:
-                a2.set_ylabel("KiB per task (peak RSS [over 1 task's] / tasks)")
+                a2.set_ylabel("KiB per task (%s [over 1 task's] / tasks)" %
+                              what)
             else:
-                a2.set_ylabel("KiB per task (peak RSS / tasks)")
-            a2.set_title("memory per task")
+                a2.set_ylabel("KiB per task (%s / tasks)" % what)
+            a2.set_title("memory per task, every process of a run"
+                         if not peak_only else "memory per task (peak RSS)")
             fig.suptitle("Scaling: %s, what each task costs as tasks grow "
                          "(log-log)" % w)
-            self.footnote(fig, "fork's peak RSS is its largest process, not "
-                          "the sum" if notes else "")
+            self.footnote(fig, "memory: this process's peak RSS plus each "
+                          "child process's own pages and page tables "
+                          "(total_rss_kib)"
+                          if not peak_only else "memory: peak RSS of the "
+                          "largest process, not the sum (a report without "
+                          "total_rss_kib): fork's children are not counted")
             self.save(fig, "scaling-%s" % w, labels)
 
     # ------------------------------------------------------------- latency
@@ -759,21 +966,36 @@ class Charts:
                     if c.runs and isinstance(c.runs[0].get(k), dict) and \
                             c.runs[0].get("op_count"):
                         op = op or k
-            panels = [("task_ns", "per-task latency (start to done)")]
+            # What each panel measures is its title: a task's own time
+            # favours sequential, whose tasks never wait to start, so the
+            # time to each result from the run's start comes first.
+            done = any(c.runs and isinstance(c.runs[0].get("done_ns"), dict)
+                       for _, _, c in cells)
+            panels = []
+            if done:
+                panels.append(("done_ns", "time to each task's result",
+                               "from the run's start: what a caller waits"))
             if op:
                 panels.append((op, {"lateness_ns": "wake-up lateness",
                                     "request_ns": "per-request latency"}
-                               .get(op, op)))
+                               .get(op, op), {
+                                   "lateness_ns": "how late each wait ended",
+                                   "request_ns": "each request, send to "
+                                   "answer"}.get(op, "per operation")))
+            if not done or not op:
+                panels.append(("task_ns", "each task's own time",
+                               "from its own start: a task that waited to "
+                               "start looks fast"))
             fig, axes = self.plt.subplots(1, len(panels), figsize=(16, 9),
                                           squeeze=False)
             labels = []
             pcts = [("p50", "o"), ("p90", "s"), ("p99", "^"), ("max", "x")]
-            for ax, (field, title) in zip(axes[0], panels):
+            for ax, (field, title, what) in zip(axes[0], panels):
                 allv = [c.metric(field + ".max") or 1 for _, _, c in cells]
                 scale, unit = time_unit(median(allv))
                 for i, (lab, c0, c) in enumerate(cells):
                     vals = [c.metric("%s.%s" % (field, p)) for p, _ in pcts]
-                    col = d.colour[c.model]
+                    col = d.style(c)["color"]
                     xs = [i + (j - 1.5) * 0.12 for j in range(len(pcts))]
                     ax.plot([x for x, v in zip(xs, vals) if v],
                             [v / scale for v in vals if v], color=col,
@@ -790,17 +1012,20 @@ class Charts:
                 ax.set_yscale("log")
                 plain_log(ax)
                 ax.set_ylabel("%s (%s, log scale)" % (title, unit))
-                ax.set_title("%s, %d tasks" % (title, t))
+                ax.set_title("%s\n(%s)" % (title, what), fontsize=18)
                 ax.grid(axis="x", alpha=0)
             handles = [self.plt.Line2D([], [], marker=mk, color="#444444",
                                        linestyle="none", markersize=10,
                                        label=p) for p, mk in pcts]
             fig.legend(handles=handles, loc="upper right", ncol=4,
-                       frameon=False, title="percentile (median over runs)",
-                       bbox_to_anchor=(0.99, 0.94))
-            fig.suptitle("Latency percentiles: %s" % w, x=0.3)
+                       title="percentile (median over runs)", **LEGEND_BOX,
+                       bbox_to_anchor=(0.99, 0.99))
+            fig.suptitle("Latency percentiles: %s, %d task%s" % (
+                w, t, "" if t == 1 else "s"), x=0.3)
             self.footnote(fig)
-            self.save(fig, "latency-%s" % w, labels)
+            # The percentiles' legend sits beside the title, above the
+            # panels' own titles.
+            self.save(fig, "latency-%s" % w, labels, top=0.9)
 
     # ----------------------------------------------------------- open loop
     # The hockey stick of open-loop cells (a "rate" workload option), drawn
@@ -906,8 +1131,8 @@ class Charts:
                         for p, ls in pcts]
             # Framed: the goal's line runs under it.
             a1.legend(handles=handles, loc="upper left", fontsize=13,
-                      frameon=True, framealpha=0.9, edgecolor="none")
-            a2.legend(loc="upper left", frameon=False, fontsize=13)
+                      **LEGEND_BOX)
+            a2.legend(loc="upper left", fontsize=13, **LEGEND_BOX)
             setting = self.setting(d, [w])
             fig.suptitle("Open loop: %s latency against offered load, "
                          "per model%s" % (w, "\n" + setting if setting
@@ -928,22 +1153,34 @@ class Charts:
         sds = [float(r.get("stddev") or 0) for _, r in self.hyper]
         scale, unit = time_unit(max(means) * 1e9)
         scale /= 1e9
-        colours = []
-        for n in names:
-            col = "#777777"
+        # A model's colour, a shade of it for each of its variants.
+        colours, seen = [], defaultdict(list)
+        common, short = split_common(names)
+        for n, lab in zip(names, short):
+            col, model = "#777777", None
             for m, c in MODEL_COLOURS.items():
                 if m in n.split():
-                    col = c
+                    col, model = c, m
+            if model:
+                if lab not in seen[model]:
+                    seen[model].append(lab)
+                k = seen[model].index(lab)
+                col = shade(col, k) if k else col
             colours.append(col)
         ys = list(range(len(names)))
         ax.barh(ys, [m / scale for m in means], xerr=[s / scale for s in sds],
                 color=colours, capsize=6)
-        short = [n if len(n) <= 60 else n[:57] + "..." for n in names]
+        # What tells the commands apart is often their last flag: the words
+        # they all share go to the title, and a label still too long loses
+        # its middle, never its end.
+        short = [n if len(n) <= 60 else n[:20] + "\u2026" + n[-39:]
+                 for n in short]
         ax.set_yticks(ys)
-        ax.set_yticklabels(short, fontsize=12)
+        ax.set_yticklabels(short, fontsize=15)
         ax.invert_yaxis()
         ax.set_xlabel("whole-process time (%s, mean \u00b1 \u03c3)" % unit)
-        ax.set_title("hyperfine: whole-process time")
+        ax.set_title("hyperfine: whole-process time" + (
+            "\n" + shorten(common, 90) if common else ""))
         ax.grid(axis="y", alpha=0)
         self.footnote(fig)
         self.save(fig, "hyperfine", short)
@@ -960,7 +1197,7 @@ def openloop_label(d, c, with_tasks):
     v = d.variant(c)
     if v:
         parts.append(v)
-    parts += [fmt_opt(k, c.wopts[k]) for k in sorted(c.wopts)
+    parts += [c.opt_text(k) for k in sorted(c.wopts)
               if (c.workload, k) in d.wvary and k != "rate"]
     if with_tasks:
         parts.append("%d task%s" % (c.tasks, "" if c.tasks == 1 else "s"))
@@ -1011,6 +1248,30 @@ def parse_goal(text):
     if not v > 0 or v != v or v == float("inf"):
         raise InputError("bad --goal '%s': must be above 0" % text)
     return v
+
+
+def split_common(commands):
+    """(the words every command shares, each command without them). A flag
+    and its value ("-o gil=on") are one word, so that a label keeps both."""
+    def words(c):
+        out, ws = [], c.split()
+        i = 0
+        while i < len(ws):
+            if ws[i].startswith("-") and i + 1 < len(ws) and \
+                    not ws[i + 1].startswith("-"):
+                out.append(ws[i] + " " + ws[i + 1])
+                i += 2
+            else:
+                out.append(ws[i])
+                i += 1
+        return out
+    split = [words(c) for c in commands]
+    if len(split) < 2:
+        return "", list(commands)
+    shared = set(split[0]).intersection(*map(set, split[1:]))
+    rest = [" ".join(w for w in ws if w not in shared) or c
+            for ws, c in zip(split, commands)]
+    return " ".join(w for w in split[0] if w in shared), rest
 
 
 def shorten(text, n):

@@ -170,7 +170,7 @@ overlap() {
         -o interval=2ms -o workers=1 --runs 1 --warmup 0 --json -
     [ "$status" -eq 0 ]
     [ "$(jq -c '.results[0].model_options' <<<"$output")" = \
-        '{"workers":1,"gil":"on","interval":2000000}' ]
+        '{"workers":1,"gil":"on","interval_ns":2000000}' ]
     run --separate-stderr "$CONCBENCH" -m threads -w sleep -o stack=1KiB
     [ "$status" -eq 2 ]
     [[ "$stderr" == *"stack"* ]]

@@ -70,9 +70,9 @@ el_json() {
 
 @test "the options are recorded in the report" {
     el_json -w yield -o count=10 -t 2 -o workers=2 -o offload=on -o pool=2
-    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":2,"offload":"on","pool":2,"slice":2000000}' ]
+    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":2,"offload":"on","pool":2,"slice_ns":2000000}' ]
     el_json -w yield -o count=10
-    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":1,"offload":"off","slice":2000000}' ]
+    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":1,"offload":"off","slice_ns":2000000}' ]
 }
 
 @test "pool without offload is a usage error" {

@@ -135,7 +135,7 @@ all_workloads() {
     [ "$mp_user" -ge $(( $(field user_ns) / 2 )) ]
     run --separate-stderr "$CONCBENCH" -m python -w primes -o n=1e6 --runs 1
     [ "$status" -eq 0 ]
-    [[ "$output" == *"Interpreter:         CPython 3."*", GIL on"* ]]
+    [[ "$output" == *"Interpreter:          CPython 3."*", GIL on"* ]]
 }
 
 @test "start-up is outside the timed section; python=PATH picks the interpreter" {

@@ -24,7 +24,7 @@ all_models() { list_names model | wc -l; }
     run -0 "$CONCBENCH" sweep --models all --workloads primes,sleep \
         --tasks 1,2 --runs 2 "${FAST[@]}" --json "$T/r.json"
     nmodels=$(all_models)
-    jq -e '.schema == "concbench/1"' "$T/r.json"
+    jq -e '.schema == "concbench/2"' "$T/r.json"
     [ "$(jq '.results | length' "$T/r.json")" -eq $((nmodels * 2 * 2)) ]
     [ "$(jq '.matrix_cells' "$T/r.json")" -eq $((nmodels * 2 * 2)) ]
     # A cell is either skipped with a reason, or has exactly --runs runs.
@@ -61,9 +61,10 @@ all_models() { list_names model | wc -l; }
         -o ms=1ms,3ms -o count=1,2 --json "$T/r.json"
     [ "$(jq '.results | length' "$T/r.json")" -eq 8 ]
     # Eight distinct (ms, count, tasks), each value as given.
-    [ "$(jq -c '[.results[] | [.workload_options.ms,
+    [ "$(jq -c '[.results[] | [.workload_options.ms_ns,
         .workload_options.count, .tasks]] | unique | length' "$T/r.json")" -eq 8 ]
-    jq -e '[.results[].workload_options.ms] | unique == [1000000, 3000000]' \
+    # A duration's unit is in its key: ns.
+    jq -e '[.results[].workload_options.ms_ns] | unique == [1000000, 3000000]' \
         "$T/r.json"
     # Each task does count waits: the result counts them.
     jq -e 'all(.results[]; .runs[0].result ==
@@ -210,12 +211,25 @@ order_of() {
     [ "$(order_of --runs 4 --no-interleave)" = "ms=1ms ms=2ms ms=3ms" ]
 }
 
-@test "no progress bar when stderr is not a terminal" {
+@test "off a terminal, progress is plain lines with the ETA, no bar" {
     run --separate-stderr -0 "$CONCBENCH" sweep -m sequential -w sleep -t 1,2 \
         --runs 2 -o ms=1ms --json "$T/r.json"
-    [[ "$stderr" != *ETA* ]]
     [[ "$stderr" != *$'\r'* ]]
+    [[ "$stderr" != *'[#'* && "$stderr" != *'[.'* ]]
+    # After the first step, then every few seconds, then the end.
+    [[ "$stderr" == *"sweep: 1/4 steps ("*"%), "*" elapsed, ETA "*"; last: sleep/sequential T="* ]]
+    [[ "$stderr" == *"sweep: 4/4 steps done in "* ]]
     [[ "$output" == *"workload"*"model"*"median"* ]]
+}
+
+@test "a long sweep off a terminal prints a line every few seconds" {
+    run --separate-stderr -0 "$CONCBENCH" sweep -m sequential -w sleep -t 1 \
+        --runs 12 --warmup 0 -o ms=700ms
+    # 12 steps of 0.7 s: a line after the first, one about every 5 s, and
+    # one at the end; not one a step.
+    n=$(grep -c '^sweep: ' <<<"$stderr")
+    [ "$n" -ge 3 ] && [ "$n" -le 6 ]
+    grep -q '^sweep: [0-9]*/12 steps ([0-9]*%), [0-9]*s elapsed, ETA [0-9]*s; last: ' <<<"$stderr"
 }
 
 @test "a progress bar with the cell and an ETA on a terminal" {
@@ -225,6 +239,77 @@ order_of() {
     grep -q 'ETA' "$T/tty.log"
     grep -q 'sleep/sequential T=2 ms=1ms' "$T/tty.log"
     grep -q '4/4' "$T/tty.log"
+}
+
+@test "the progress bar fits the terminal: no redraw wraps at 60 columns" {
+    command -v script >/dev/null || skip "script(1) is not installed"
+    COLUMNS=60 script -qec "'$CONCBENCH' sweep -m sequential -w sleep \
+        -t 1,2 --runs 2 -o ms=1ms -o count=1,2 -o jitter=0,1us \
+        --seed 5 >/dev/null" "$T/tty.log" >/dev/null
+    grep -q 'ETA' "$T/tty.log"
+    # Every redraw, its escapes taken off, is under 60 columns.
+    widest=$(tr '\r' '\n' <"$T/tty.log" | sed 's/\x1b\[K//g' | grep ETA |
+        awk '{ if (length($0) > w) w = length($0) } END { print w }')
+    [ "$widest" -gt 30 ] && [ "$widest" -le 59 ]
+}
+
+@test "the table marks warned cells, a digest explains the marks, --verbose lists each" {
+    # 3 runs of a 0.5 ms sleep (4 in the longest cell: well under
+    # 5 ms even on a loaded machine): too short to time well in every cell.
+    run --separate-stderr -0 "$CONCBENCH" sweep -m sequential -w sleep \
+        -t 1,2 --runs 3 -o ms=500us -o count=1,2 --json "$T/r.json"
+    [ "$(grep -c '^sleep .*<$' <<<"$output")" -eq 4 ]
+    [[ "$output" == *"< 4 of 4 cells under 5 ms, too short to time well (shortest: sleep under sequential (count="*" task"*")"* ]]
+    # With 3 runs outliers are not called, and the digest says why.
+    [[ "$output" == *"outliers are called only with 5 or more runs a cell: 4 cells had 3"* ]]
+    [[ "$output" == *'each cell'"'"'s warnings: --verbose, and "warnings" in the report'* ]]
+    # Without --verbose, no warning a cell on stderr.
+    [[ "$stderr" != *"too short to time well"* ]]
+    # The report keeps them.
+    jq -e 'all(.results[]; any(.warnings[]; .kind == "short" and
+           (.text | startswith("runs for under 5 ms"))))' "$T/r.json"
+    jq -e '[.results[].warnings[] | select(.kind == "outliers")] == []' \
+        "$T/r.json"
+    run --separate-stderr -0 "$CONCBENCH" sweep -m sequential -w sleep \
+        -t 1,2 --runs 3 -o ms=500us -o count=1,2 --verbose
+    # One line a cell, each saying which cell: count tells them apart,
+    # and one task is "1 task".
+    [ "$(grep -c 'too short to time well' <<<"$stderr")" -eq 4 ]
+    grep -qF 'warning: sleep under sequential (count=2, 1 task) runs for under 5 ms' <<<"$stderr"
+    grep -qF 'warning: sleep under sequential (count=1, 2 tasks) runs for under 5 ms' <<<"$stderr"
+    [[ "$stderr" != *"1 tasks"* ]]
+}
+
+@test "--export-csv and --export-markdown write the sweep's table" {
+    run --separate-stderr -0 "$CONCBENCH" sweep -m sequential,threads \
+        -w sleep -t 1,2 --runs 2 -o ms=2ms --export-csv "$T/r.csv" \
+        --export-markdown "$T/r.md"
+    nthreads=2
+    have_model threads || nthreads=0
+    # A row per run of every cell that ran.
+    [ "$(head -n1 "$T/r.csv")" = "model,workload,options,tasks,run,wall_ns,user_ns,sys_ns,max_rss_kib,ctxsw_voluntary,ctxsw_involuntary,task_p50_ns,task_p99_ns,op_p50_ns,op_p99_ns,ops,bytes,errors,result,result_ok,total_rss_kib" ]
+    [ "$(wc -l <"$T/r.csv")" -eq $((1 + 2 * (2 + nthreads))) ]
+    grep -q '^sequential,sleep,"ms=2ms",2,2,' "$T/r.csv"
+    # A row a cell, with the speedup: 1.00x for the baseline.
+    [ "$(sed -n 1p "$T/r.md")" = "| Model | Workload | Options | Tasks | Mean [ms] | Min [ms] | Max [ms] | Runs | Result | Speedup |" ]
+    [ "$(wc -l <"$T/r.md")" -eq 6 ]
+    grep -q '^| `sequential` | `sleep` | ms=2ms | 2 | .* | 2 | ✓ | 1.00× |$' "$T/r.md"
+    if [ "$nthreads" -gt 0 ]; then
+        grep -q '^| `threads` | `sleep` | ms=2ms | 2 | .* | [0-9.]*× ([0-9.]*–[0-9.]*) |$' "$T/r.md"
+    fi
+    # To stdout, the export alone: the table goes to stderr.
+    run --separate-stderr -0 "$CONCBENCH" sweep -m sequential -w sleep -t 1 \
+        --runs 1 -o ms=1ms --export-csv -
+    [ "${#lines[@]}" -eq 2 ]
+    [[ "${lines[0]}" == model,workload,* ]]
+    [[ "$stderr" == *median* ]]
+    # Bad or clashing paths are refused before anything runs.
+    run -2 "$CONCBENCH" sweep -m sequential -w sleep -t 1 -o ms=1ms \
+        --export-csv - --export-markdown -
+    [ "$output" = "concbench: '--export-csv' and '--export-markdown' both write to '-'; give each its own" ]
+    run -2 "$CONCBENCH" sweep -m sequential -w sleep -t 1 -o ms=1ms \
+        --export-markdown "$T/no/such/dir/r.md"
+    [ "$output" = "concbench: cannot write '$T/no/such/dir/r.md': No such file or directory" ]
 }
 
 @test "--json - writes the report to stdout and the table to stderr" {
@@ -245,4 +330,13 @@ order_of() {
     [ "$rc" -eq 130 ]
     [ ! -e "$T/r.json" ]
     grep -q 'interrupted by SIGINT' "$T/err"
+}
+
+@test "a refusal shared by many cells is said once, then counted" {
+    run --separate-stderr -0 "$CONCBENCH" sweep -m sequential -w yield,sleep \
+        -o stack_use=60MiB -o ms=1ms -t 1,2,4 --runs 1
+    [ "$(grep -c "needs 61440 KiB of stack a task" <<<"$stderr")" -eq 1 ]
+    [[ "$stderr" == *"concbench: warning: 2 more cells were skipped for the same reason; the table and the report name each"* ]]
+    # The table still names each.
+    [ "$(grep -c '^yield .* skipped: workload .yield. needs 61440 KiB' <<<"$output")" -eq 3 ]
 }

@@ -89,7 +89,7 @@ chart_ok() {
 @test "input it cannot read: one line, exit 2, no charts" {
     jq '.schema = "concbench/9"' "$FIX/sample-report.json" >"$T/v9.json"
     run -2 "$PLOT" "$T/v9.json" -o "$T/out"
-    [ "$output" = "plot.py: '$T/v9.json' has schema 'concbench/9'; this plot.py reads 'concbench/1'" ]
+    [ "$output" = "plot.py: '$T/v9.json' has schema 'concbench/9'; this plot.py reads 'concbench/2' and 'concbench/1'" ]
     [ ! -e "$T/out/headline.png" ]
 
     echo '{"results": [{"x": 1}]}' >"$T/other.json"
@@ -124,4 +124,53 @@ chart_ok() {
               | length > 0' "$T/demo/report.json" >/dev/null; then
         jq -e '.headline | index("threads gil=on") != null' "$T/demo/legend.json"
     fi
+}
+
+@test "a report of one model draws what it supports and says on stderr what it skips" {
+    run -0 "$CONCBENCH" sweep -m threads -w sleep -t 1,2 --runs 2 \
+        -o ms=1ms --json "$T/r.json"
+    run --separate-stderr -0 "$PLOT" "$T/r.json" -o "$T/out"
+    [[ "$stderr" == *"plot.py: no headline chart: no sequential cell ran"* ]]
+    [ ! -e "$T/out/headline.png" ]
+    for c in walltime scaling-sleep latency-sleep; do
+        chart_ok "$T/out/$c.png"
+    done
+    # One task count: no scaling chart, and why.
+    run -0 "$CONCBENCH" sweep -m sequential,threads -w sleep -t 2 --runs 2 \
+        -o ms=1ms --json "$T/one.json"
+    run --separate-stderr -0 "$PLOT" "$T/one.json" -o "$T/one"
+    [[ "$stderr" == *"plot.py: no scaling-sleep chart: every sleep cell that ran has one task count"* ]]
+    [ ! -e "$T/one/scaling-sleep.png" ]
+}
+
+@test "one workload: the headline's title names only it; gil=on has its own colour" {
+    run -0 "$CONCBENCH" sweep -m sequential,threads -w sleep -t 1,2 \
+        --runs 2 -o ms=1ms -o gil=off,on --json "$T/r.json"
+    jq -e '[.results[] | select(.model == "threads" and .skipped == null)]
+           | length == 4' "$T/r.json" || skip "threads did not run"
+    run --separate-stderr -0 "$PLOT" "$T/r.json" -o "$T/out"
+    [[ "$stderr" == *"plot.py: headline: no CPU-bound panel: no primes cell"* ]]
+    grep -qF 'I/O-bound: sleep<' "$T/out/headline.svg"
+    ! grep -qF 'http' "$T/out/headline.svg"
+    # threads is blue, its gil=on variant a lighter blue.
+    grep -qi '#0072b2' "$T/out/headline.svg"
+    grep -qi '#80b8d8' "$T/out/headline.svg"
+    grep -qF '>threads gil=on<' "$T/out/headline.svg"
+    # The legend has a background.
+    grep -q 'fill: #ffffff; opacity: 0.92' "$T/out/headline.svg"
+}
+
+@test "memory is every process of a run: fork's children count" {
+    run -0 "$CONCBENCH" sweep -m sequential,fork -w sleep -t 1,8 --runs 2 \
+        -o ms=1ms --json "$T/r.json"
+    jq -e '[.results[] | select(.model == "fork" and .tasks == 8) | .runs[]
+            | .total_rss_kib > .max_rss_kib] | all' "$T/r.json"
+    run -0 "$PLOT" "$T/r.json" -o "$T/out"
+    grep -qF 'every process of a run' "$T/out/scaling-sleep.svg"
+    grep -qF 'total_rss_kib' "$T/out/scaling-sleep.svg"
+    # An older report has no total: the chart says it shows peak RSS.
+    jq '.schema = "concbench/1" | del(.results[].runs[]?.total_rss_kib)' \
+        "$T/r.json" >"$T/v1.json"
+    run -0 "$PLOT" "$T/v1.json" -o "$T/v1"
+    grep -qF "fork's children are not counted" "$T/v1/scaling-sleep.svg"
 }

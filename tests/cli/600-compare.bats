@@ -177,7 +177,7 @@ gen() { /usr/bin/python3 "$gen" "$@"; }
     head -c 300 "$d/good.json" >"$d/truncated.json"
     printf 'not json at all' >"$d/garbage.json"
     : >"$d/empty.json"
-    gen "$d/schema2.json" --schema concbench/2
+    gen "$d/schema2.json" --schema concbench/9
     jq '.results[0].runs[0].wall_ns = "fast"' "$d/good.json" >"$d/wrongtype.json"
     jq 'del(.schema)' "$d/good.json" >"$d/noschema.json"
     jq '.results = {}' "$d/good.json" >"$d/noresults.json"
@@ -197,7 +197,7 @@ gen() { /usr/bin/python3 "$gen" "$@"; }
         done
     done
     run --separate-stderr "$CONCBENCH" compare "$d/good.json" "$d/schema2.json"
-    [[ "$stderr" == *"has schema 'concbench/2'; this concbench reads 'concbench/1'"* ]]
+    [[ "$stderr" == *"has schema 'concbench/9'; this concbench reads 'concbench/2' and 'concbench/1'"* ]]
     run --separate-stderr "$CONCBENCH" compare "$d/good.json" "$d/wrongtype.json"
     [[ "$stderr" == *"results[0].runs[0]"*"wall_ns"* ]]
 }

@@ -52,7 +52,7 @@ cellset() {
         [ "$(cellset "$d/m$n.json")" = "$(cellset "$d/full.json")" ]
         # No duplicates: the shards are disjoint.
         [ "$(jq '[.results[] | {model, model_options, workload, workload_options, tasks}] | unique | length' "$d/m$n.json")" -eq "$total" ]
-        jq -e --argjson n "$n" '.schema == "concbench/1" and (.merged_from | length) == $n' "$d/m$n.json"
+        jq -e --argjson n "$n" '.schema == "concbench/2" and (.merged_from | length) == $n' "$d/m$n.json"
         jq -e '.argv[0:2] == ["concbench", "merge"]' "$d/m$n.json"
         # One host: results carry no host of their own.
         jq -e '[.results[] | has("host")] | any | not' "$d/m$n.json"
@@ -101,10 +101,10 @@ cellset() {
 
 @test "different schemas are refused (exit 2) and nothing is written" {
     mkreport "$d/a.json" "CPU A" 1
-    mkreport "$d/b.json" "CPU A" 2 concbench/2
+    mkreport "$d/b.json" "CPU A" 2 concbench/9
     run --separate-stderr "$CONCBENCH" merge "$d/a.json" "$d/b.json" --json "$d/m.json"
     [ "$status" -eq 2 ]
-    [ "$stderr" = "concbench: '$d/b.json' has schema 'concbench/2'; this concbench reads 'concbench/1'" ]
+    [ "$stderr" = "concbench: '$d/b.json' has schema 'concbench/9'; this concbench reads 'concbench/2' and 'concbench/1'" ]
     [ ! -e "$d/m.json" ]
     # Not even a temporary file beside it.
     [ -z "$(ls -A "$d" | grep '^m\.json')" ]
@@ -178,7 +178,9 @@ mkshards() { # [extra sweep args...]
 }
 
 # A result's id as compare and merge compute it.
-jq_id='def id: "\(.model){\(.model_options | to_entries | sort_by(.key) | map("\(.key)=\(.value)") | join(","))} \(.workload){\(.workload_options | to_entries | sort_by(.key) | map("\(.key)=\(.value)") | join(","))} tasks=\(.tasks)";'
+# A cell's id names each option as the option tables do: a duration's
+# "ms_ns" key is its option "ms".
+jq_id='def opts: to_entries | map(.key |= sub("_ns$"; "")) | sort_by(.key) | map("\(.key)=\(.value)") | join(","); def id: "\(.model){\(.model_options | opts)} \(.workload){\(.workload_options | opts)} tasks=\(.tasks)";'
 
 @test "sweep --shard records its plan: k, n, a stable hash, the plan's cells and its own" {
     mkshards
@@ -319,10 +321,10 @@ concbench: plan "*" is incomplete: 12 of 15 shards, 12 of 15 cells missing; --al
     [ "$status" -eq 2 ]
     [ "$stderr" = "concbench: '$d/p1.json' and '$d/p2x.json' name plan $plan but list different cells in it" ]
     # A shard of another schema: one line, before any plan is looked at.
-    jq '.schema = "concbench/2"' "$d/p2.json" >"$d/p2s.json"
+    jq '.schema = "concbench/9"' "$d/p2.json" >"$d/p2s.json"
     run --separate-stderr "$CONCBENCH" merge "$d/p1.json" "$d/p2s.json" "$d/p3.json" --json "$d/m2.json"
     [ "$status" -eq 2 ]
-    [ "$stderr" = "concbench: '$d/p2s.json' has schema 'concbench/2'; this concbench reads 'concbench/1'" ]
+    [ "$stderr" = "concbench: '$d/p2s.json' has schema 'concbench/9'; this concbench reads 'concbench/2' and 'concbench/1'" ]
     [ ! -e "$d/m2.json" ]
 }
 

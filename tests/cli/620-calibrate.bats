@@ -47,7 +47,7 @@ mkpair() { # base new scale
     jq -e '.cells | length == 2' "$f"
     # Each cell: the report's identity, its rounds, its floor = max |change|.
     jq -e 'all(.cells[]; .model == "sequential" and .workload == "sleep"
-        and .workload_options.ms == 1000000 and (.tasks == 1 or .tasks == 2)
+        and .workload_options.ms_ns == 1000000 and (.tasks == 1 or .tasks == 2)
         and (.id | type) == "string" and .runs == 3 and .failed == false
         and (.rounds | length) == 2
         and all(.rounds[]; (.change_pct | type) == "number"

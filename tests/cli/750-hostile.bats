@@ -33,7 +33,7 @@ errs() { grep -v '^concbench: warning:' <<<"$stderr" || true; }
     wait
     [ "$status" -eq 0 ]
     [ -p f ]
-    [ "$(jq -r .schema fifo.out)" = "concbench/1" ]
+    [ "$(jq -r .schema fifo.out)" = "concbench/2" ]
     # A FIFO nobody reads: one line, no hang, still a FIFO.
     run --separate-stderr timeout 20 "$CONCBENCH" "${quick[@]}" --json f
     [ "$status" -eq 1 ]
@@ -52,7 +52,7 @@ errs() { grep -v '^concbench: warning:' <<<"$stderr" || true; }
     [ "$status" -eq 0 ] && [ -L devlink ]
     run --separate-stderr "$CONCBENCH" "${quick[@]}" --json /dev/stdout
     [ "$status" -eq 0 ]
-    [ "$(jq -r .schema <<<"$output")" = "concbench/1" ]
+    [ "$(jq -r .schema <<<"$output")" = "concbench/2" ]
     # A directory and a block device are refused with the reason.
     mkdir d
     run --separate-stderr "$CONCBENCH" "${quick[@]}" --export-markdown d
@@ -298,7 +298,7 @@ EOF
         -o 'url=http://127.0.0.1:1/a|b,"c"' -o requests=1 --runs 1 \
         --warmup 0 --export-csv u.csv --export-markdown u.md
     [ "$status" -eq 1 ]
-    [ "$(/usr/bin/python3 -c 'import csv; r=list(csv.reader(open("u.csv"))); print(len(r[1]), r[1][2])')" = '20 url=http://127.0.0.1:1/a|b,"c" requests=1' ]
+    [ "$(/usr/bin/python3 -c 'import csv; r=list(csv.reader(open("u.csv"))); print(len(r[1]), r[1][2])')" = '21 url=http://127.0.0.1:1/a|b,"c" requests=1' ]
     # Every Markdown row has the header's 9 cells.
     [ "$(sed -n 3p u.md | sed 's/\\|//g' | tr -cd '|' | wc -c)" -eq 10 ]
 }

@@ -288,7 +288,7 @@ Test(report_load, rejects_wrong_schema_and_types, .timeout = 10,
     static const char *const bad[] = {
         "[]",
         "{\"results\":[]}",
-        "{\"schema\":\"concbench/2\",\"results\":[]}",
+        "{\"schema\":\"concbench/9\",\"results\":[]}",
         "{\"schema\":1}",
         "{\"schema\":\"concbench/1\",\"host\":{\"cpu_model\":\"x\","
         "\"cpus\":1}}",
