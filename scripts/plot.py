@@ -1455,6 +1455,7 @@ def convoy(ch):
     setting = []
     for key, v in sorted(mix.wopts.items()):
         key = key.split(".")[-1]
+        key = key[:-3] if key.endswith("_ns") else key  # concbench/2
         if key not in ("ms", "count", "jitter", "burst") or not is_num(v):
             continue
         # Durations are ns; "never" is stored as -1 (UINT64_MAX).

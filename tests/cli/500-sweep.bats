@@ -254,10 +254,10 @@ order_of() {
 }
 
 @test "the table marks warned cells, a digest explains the marks, --verbose lists each" {
-    # 3 runs of a 0.5 ms sleep (4 in the longest cell: well under
+    # 3 runs of a 0.2 ms sleep (4 in the longest cell, 0.8 ms: well under
     # 5 ms even on a loaded machine): too short to time well in every cell.
     run --separate-stderr -0 "$CONCBENCH" sweep -m sequential -w sleep \
-        -t 1,2 --runs 3 -o ms=500us -o count=1,2 --json "$T/r.json"
+        -t 1,2 --runs 3 -o ms=200us -o count=1,2 --json "$T/r.json"
     [ "$(grep -c '^sleep .*<$' <<<"$output")" -eq 4 ]
     [[ "$output" == *"< 4 of 4 cells under 5 ms, too short to time well (shortest: sleep under sequential (count="*" task"*")"* ]]
     # With 3 runs outliers are not called, and the digest says why.
@@ -271,7 +271,7 @@ order_of() {
     jq -e '[.results[].warnings[] | select(.kind == "outliers")] == []' \
         "$T/r.json"
     run --separate-stderr -0 "$CONCBENCH" sweep -m sequential -w sleep \
-        -t 1,2 --runs 3 -o ms=500us -o count=1,2 --verbose
+        -t 1,2 --runs 3 -o ms=200us -o count=1,2 --verbose
     # One line a cell, each saying which cell: count tells them apart,
     # and one task is "1 task".
     [ "$(grep -c 'too short to time well' <<<"$stderr")" -eq 4 ]

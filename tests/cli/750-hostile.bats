@@ -250,7 +250,7 @@ big_report() {
     [[ "$stderr" =~ ^concbench:\ cannot\ start\ the\ server:\ it\ needs\ 5\ free\ file\ descriptors\ and\ [0-4]\ are\ left\ under\ \'ulimit\ -n\'\ 6\;\ raise\ it$ ]]
     run --separate-stderr lowfd 6 "$CONCBENCH" -m eventloop -w sleep -o ms=1
     [ "$status" -eq 2 ]
-    [[ "$stderr" =~ ^concbench:\ cannot\ start\ an\ event\ loop:\ it\ needs\ 4\ free\ file\ descriptors\ and\ [0-3]\ are\ left\ under\ \'ulimit\ -n\'\ 6\;\ raise\ it$ ]]
+    [[ "$stderr" =~ ^concbench:\ cannot\ start\ an\ event\ loop:\ it\ needs\ 5\ free\ file\ descriptors\ and\ [0-4]\ are\ left\ under\ \'ulimit\ -n\'\ 6\;\ raise\ it$ ]]
 }
 
 @test "crashes: running out of memory is a failed run with a message, not an abort" {

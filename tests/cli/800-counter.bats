@@ -95,7 +95,7 @@ lost() {
         -o lock=none -o increments=1000 -o yield_inside=on --runs 2 \
         --json c.json
     [ "$status" -eq 0 ]
-    [[ "$output" == *"Lost updates:        2,000 of 3,000 (66.7%)"* ]]
+    [[ "$output" == *"Lost updates:         2,000 of 3,000 (66.7%)"* ]]
     [ "$(jq '[.results[0].runs[] | .expected] | unique' -c c.json)" = "[3000]" ]
     [ "$(jq '.results[0].runs[0].result' c.json)" -eq 1000 ]
     jq -e '.results[0].runs[0].fairness_jain > 0 and

@@ -15,7 +15,7 @@ setup() {
     "$CONCBENCH" run -m threads -w sleep:3+primes:1 -t 4 -o ms=5 \
         -o sleep.count=2 -o primes.n=1e7 -r 1 --warmup 0 --json m.json
     jq -e '.results[0] | .workload == "sleep:3+primes:1" and .tasks == 4 and
-        .workload_options == {"ms": 5000000, "sleep.count": 2,
+        .workload_options == {"ms_ns": 5000000, "sleep.count": 2,
                               "primes.n": 10000000}' m.json
     jq -e '.results[0].runs[0] | .failed == false and
         .result == 664579 + 6 and .op_count == 6 and
@@ -48,7 +48,7 @@ setup() {
         [{"workload": "sleep", "tasks": 3},
          {"workload": "sleep:2+primes:1", "tasks": 3}]' s.json
     jq -e '[.results[].runs[0].lateness_ns.p50 > 0] | all' s.json
-    jq -e '[.results[] | .workload_options.ms] == [2000000, 2000000]' s.json
+    jq -e '[.results[] | .workload_options.ms_ns] == [2000000, 2000000]' s.json
 }
 
 @test "bad mixes exit 2 with one line" {
