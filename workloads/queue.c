@@ -68,6 +68,8 @@ struct queue_mut {
     atomic_uint finished;            /* tasks whose result is in */
     _Atomic uint64_t full_wait_ns;   /* producers, summed */
     _Atomic uint64_t empty_wait_ns;  /* consumers, summed */
+    _Atomic uint64_t put_sum;        /* the producers' checksum of ids */
+    _Atomic uint64_t put_count;      /* items the producers put */
     struct conc_hist item_ns;        /* put to get */
     struct queue_item ring[];        /* [capacity] (shm) */
 };
@@ -76,7 +78,6 @@ struct queue_shared {
     enum queue_channel channel;
     uint64_t items, capacity, work_ns;
     unsigned tasks, producers, consumers;
-    uint64_t checksum;    /* of every id, what the consumers must sum to */
     int pipe_rd, pipe_wr; /* channel=pipe, nonblocking */
     struct queue_mut *mut;
     size_t mut_bytes;
@@ -92,7 +93,7 @@ struct queue_task {
     int fd;               /* channel=pipe: this task's own end (a dup) */
     uint64_t next_id;     /* producer: the next id it puts */
     uint64_t moved;       /* items put or got */
-    uint64_t sum;         /* consumer: checksum of the ids got */
+    uint64_t sum;         /* checksum of the ids put or got */
     uint64_t wait_from;   /* when the current full or empty wait began */
     uint64_t wait_ns;     /* full (producer) or empty (consumer) waits */
     unsigned sentinels;   /* the last producer's, still to send */
@@ -207,6 +208,8 @@ static void queue_run_start(void *shared)
     atomic_store(&m->finished, 0);
     atomic_store(&m->full_wait_ns, 0);
     atomic_store(&m->empty_wait_ns, 0);
+    atomic_store(&m->put_sum, 0);
+    atomic_store(&m->put_count, 0);
     conc_hist_init(&m->item_ns);
     /* A run that failed may have left items in the pipe. */
     if (sh->channel == QUEUE_PIPE)
@@ -264,8 +267,6 @@ static int queue_setup(void **shared, const struct conc_params *p,
     sh->producers = (unsigned)conc_param_u64(p, "producers");
     sh->consumers = tasks - sh->producers;
     sh->pipe_rd = sh->pipe_wr = -1;
-    for (uint64_t id = 0; id < sh->items; id++)
-        sh->checksum += queue_mix(id);
     /* Shared memory: fork's children put into and get from the very same
        ring, and wait on the very same semaphores. */
     sh->mut_bytes = sizeof(*sh->mut);
@@ -533,6 +534,7 @@ static int queue_step_producer(struct queue_task *t, struct conc_wait *w)
                                      : !queue_pipe_put(t, w, t->next_id,
                                                        true, &err))
             return err;
+        t->sum += queue_mix(t->next_id);
         t->next_id += sh->producers;
         t->moved++;
     }
@@ -616,6 +618,10 @@ static int queue_task_result(const void *task, struct conc_task_out *out)
                      t->wait_ns);
     if (t->item_ns)
         queue_hist_merge_atomic(&m->item_ns, t->item_ns);
+    if (t->producer) {
+        atomic_fetch_add(&m->put_sum, t->sum);
+        atomic_fetch_add(&m->put_count, t->moved);
+    }
     /* The last task in hands every item's latency to the run's histogram. */
     if (atomic_fetch_add(&m->finished, 1) + 1 == t->sh->tasks)
         conc_hist_merge(out->op_ns, &m->item_ns);
@@ -633,18 +639,28 @@ static void queue_task_fini(void *task)
     t->item_ns = NULL;
 }
 
-/* Every item got exactly once: the count, and the checksum of the ids. */
+/*
+ * Every item got exactly once: the producers put items 0 .. items-1, and
+ * the consumers got as many, with the same checksum of ids (the
+ * producers' own, summed as they put, so that no setup walks every id).
+ */
 static int queue_verify(void *shared, const struct conc_totals *t, char *why,
                         size_t why_len)
 {
     struct queue_shared *sh = shared;
+    uint64_t put = atomic_load(&sh->mut->put_count);
 
+    if (put != sh->items) {
+        snprintf(why, why_len, "producers put %llu items, expected %llu",
+                 (unsigned long long)put, (unsigned long long)sh->items);
+        return -EINVAL;
+    }
     if (t->ops != sh->items) {
         snprintf(why, why_len, "consumers got %llu items, %llu were put",
                  (unsigned long long)t->ops, (unsigned long long)sh->items);
         return -EINVAL;
     }
-    if (t->result != sh->checksum) {
+    if (t->result != atomic_load(&sh->mut->put_sum)) {
         snprintf(why, why_len, "consumers got %llu items, but not each of "
                  "the %llu ids once: the checksum of their ids is off",
                  (unsigned long long)t->ops, (unsigned long long)sh->items);

@@ -114,3 +114,27 @@ q() {
     [[ "$stderr" == "concbench: channel=pipe cannot hold capacity=10000000 items: a pipe holds at most "* ]]
     [ "${#lines[@]}" -eq 0 ]
 }
+
+@test "SIGINT ends queue, event and philosophers under every model at once, leaving no child" {
+    local spec m pid st ms t0
+    for spec in "queue -t 3 -o items=1e12 -o capacity=4" \
+        "queue -t 3 -o items=1e9 -o capacity=4 -o channel=pipe" \
+        "event -t 4 -o rounds=1e9 -o delay=1us" \
+        "philosophers -t 5 -o meals=1e9 -o eat=10us"; do
+        for m in threads fork green eventloop uring; do
+            # shellcheck disable=SC2086
+            "$CONCBENCH" -m "$m" -w $spec --runs 1 --warmup 0 \
+                >/dev/null 2>err &
+            pid=$!
+            sleep 0.5
+            t0=$(date +%s%N)
+            kill -INT "$pid"
+            wait "$pid" && st=0 || st=$?
+            ms=$((($(date +%s%N) - t0) / 1000000))
+            echo "$m $spec: exit $st after $ms ms"
+            [ "$st" -eq 130 ]
+            [ "$ms" -lt 1000 ]
+            [ -z "$(pgrep -P "$pid" 2>/dev/null)" ]
+        done
+    done
+}
