@@ -107,3 +107,27 @@ MANY=("threads -o gil=on" "green -o workers=2" "eventloop -o workers=2"
     [ "$status" -eq 2 ] || [ "$status" -eq 3 ]
     [[ "$stderr" == *"'philosophers'"* ]]
 }
+
+@test "scripts/plot.py draws the queue, event and philosophers charts" {
+    /usr/bin/python3 -c 'import matplotlib, numpy' 2>/dev/null ||
+        skip "python3-matplotlib is not installed"
+    local root
+    root=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+    "$CONCBENCH" sweep -m threads,green -w queue -t 2,4 -o items=5000 \
+        --runs 1 --warmup 0 --json q.json >/dev/null 2>&1
+    "$CONCBENCH" sweep -m threads,green -w event -t 3,5 -o rounds=10 \
+        --runs 1 --warmup 0 --json e.json >/dev/null 2>&1
+    # naive deadlocks: the sweep records the failed cell and exits 1.
+    run "$CONCBENCH" sweep -m green -w philosophers -t 5 \
+        -o strategy=ordered,naive -o meals=10 --runs 1 --warmup 0 \
+        --json p.json
+    [ "$status" -eq 1 ]
+    run "$root/scripts/plot.py" q.json e.json p.json -o out
+    [ "$status" -eq 0 ]
+    for c in coord-queue coord-event coord-philosophers; do
+        [ -s "out/$c.png" ] && [ -s "out/$c.svg" ]
+    done
+    [ "$(jq -c '."coord-queue"' out/legend.json)" = '["threads","green"]' ]
+    [ "$(jq -c '."coord-philosophers"' out/legend.json)" = '["green strategy=ordered"]' ]
+    grep -qF 'a deadlocked table (naive) is a failed cell' out/coord-philosophers.svg
+}
