@@ -75,6 +75,8 @@ for ((i = 0; i < RUNS; i++)); do
 done
 
 status=0
+# Other processes on the CPUs move every row: say how busy the machine was.
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-34s %12s %12s %8s %7s\n' "SPSC queue, per item" concbench raw \
     ratio target
 cb=$(median <"$tmp/spsc.cb")
