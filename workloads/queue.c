@@ -60,11 +60,16 @@ struct queue_item {
  * at head: the locks are skipped when one task is on their side.
  */
 struct queue_mut {
-    struct conc_sem slots, items;
-    struct conc_lock put_lock, get_lock;
-    uint64_t head, tail;             /* under get_lock, put_lock */
+    /* A cache line each: what the two ends write apart stays apart. */
+    _Alignas(64) struct conc_sem slots;
+    _Alignas(64) struct conc_sem items;
+    _Alignas(64) struct conc_lock put_lock;
+    uint64_t tail;                   /* under put_lock */
+    _Alignas(64) struct conc_lock get_lock;
+    uint64_t head;                   /* under get_lock */
     _Atomic uint64_t claimed;        /* items consumers have claimed (shm) */
-    atomic_uint producers_done;      /* the last one sends the sentinels */
+    _Alignas(64) atomic_uint producers_done; /* the last one sends the
+                                                sentinels */
     atomic_uint finished;            /* tasks whose result is in */
     _Atomic uint64_t full_wait_ns;   /* producers, summed */
     _Atomic uint64_t empty_wait_ns;  /* consumers, summed */
@@ -560,9 +565,12 @@ static int queue_step_consumer(struct queue_task *t, struct conc_wait *w)
             continue;
         }
         /* One claim per item: exactly `items` claims succeed, and the
-           consumer that made one waits until that item is there. */
+           consumer that made one waits until that item is there. A lone
+           consumer gets every item, and counts them itself. */
         if (!t->claimed) {
-            if (atomic_fetch_add(&m->claimed, 1) >= sh->items) {
+            if (sh->consumers == 1 ? t->moved == sh->items
+                                   : atomic_fetch_add(&m->claimed, 1) >=
+                                         sh->items) {
                 w->want = CONC_DONE;
                 return 0;
             }
