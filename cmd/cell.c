@@ -187,6 +187,8 @@ static void cell_collect(const struct conc_cell *cell, void *shared,
         snprintf(s->why, sizeof(s->why), "deadlock: every running task "
                  "waited for another to release what it held (%d of %u "
                  "tasks stopped)", s->task_failures, cell->tasks);
+        if (w->deadlock_why)
+            w->deadlock_why(shared, s->why, sizeof(s->why));
         s->result_ok = false;
     } else if (s->task_failures) {
         snprintf(s->why, sizeof(s->why), "%d of %u tasks failed: %s",
@@ -418,7 +420,9 @@ int conc_cell_begin(const struct conc_cell *cell, struct conc_cell_result *res)
         }
     }
     if ((err = cell_check_stack(cell)) != 0 ||
-        (err = cell_check_spin(cell)) != 0) {
+        (err = cell_check_spin(cell)) != 0 ||
+        (m->serial && w->serial_check &&
+         (err = w->serial_check(&cell->wp, cell->tasks)) != 0)) {
         res->err = err;
         res->failed = true;
         return CONC_EXIT_USAGE;

@@ -11,6 +11,8 @@ extern const struct conc_model conc_model_sequential, conc_model_fork,
     conc_model_uring, conc_model_python;
 extern const struct conc_workload conc_workload_primes, conc_workload_sleep,
     conc_workload_yield, conc_workload_http, conc_workload_counter;
+extern const struct conc_workload conc_workload_queue, conc_workload_event,
+    conc_workload_philosophers;
 
 const struct conc_model *const conc_models[] = {
     &conc_model_sequential, &conc_model_fork,      &conc_model_threads,
@@ -25,6 +27,9 @@ const struct conc_workload *const conc_workloads[] = {
     &conc_workload_yield,
     &conc_workload_http,
     &conc_workload_counter,
+    &conc_workload_queue,
+    &conc_workload_event,
+    &conc_workload_philosophers,
     NULL,
 };
 

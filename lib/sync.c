@@ -190,7 +190,23 @@ void conc_lock_release(struct conc_lock *l)
 void conc_sem_init(struct conc_sem *s, int64_t count)
 {
     atomic_init(&s->count, count);
+    atomic_init(&s->waiters, 0);
     conc_waitq_init(&s->q);
+}
+
+/* Takes up to n of s's tokens; how many it took. */
+static uint32_t sync_sem_tokens(struct conc_sem *s, uint32_t n)
+{
+    uint32_t w = atomic_load_explicit(&s->waiters, memory_order_seq_cst);
+
+    while (w > 0) {
+        uint32_t k = w < n ? w : n;
+        if (atomic_compare_exchange_weak_explicit(&s->waiters, &w, w - k,
+                                                  memory_order_seq_cst,
+                                                  memory_order_seq_cst))
+            return k;
+    }
+    return 0;
 }
 
 bool conc_sem_try(struct conc_sem *s, uint32_t *seq)
@@ -203,20 +219,33 @@ bool conc_sem_try(struct conc_sem *s, uint32_t *seq)
                     &s->count, &c, c - 1, memory_order_acquire,
                     memory_order_relaxed))
                 return true;
-        /* Empty: read the number, then look once more. A post adds to the
-           count before it moves the number, so a post in between is either
-           seen here or moves the number and the park does not happen. */
+        /*
+         * Empty: read the number, leave a token, then look once more. A
+         * post adds to the count before it looks for tokens, and this
+         * try leaves its token before it looks at the count (both
+         * seq_cst): either the look sees the unit, or the post sees the
+         * token and its wake moves the number, so the park does not
+         * happen or is woken.
+         */
         *seq = conc_waitq_seq(&s->q);
+        atomic_fetch_add_explicit(&s->waiters, 1, memory_order_seq_cst);
         c = atomic_load_explicit(&s->count, memory_order_seq_cst);
         if (c <= 0)
             return false;
+        /* A unit after all: take a token back (a post may have taken it,
+           and woken a task that then only looks again). */
+        sync_sem_tokens(s, 1);
     }
 }
 
 void conc_sem_post(struct conc_sem *s, uint32_t n)
 {
+    uint32_t k;
+
     atomic_fetch_add_explicit(&s->count, n, memory_order_seq_cst);
-    conc_waitq_wake(&s->q, n);
+    k = sync_sem_tokens(s, n);
+    if (k)
+        conc_waitq_wake(&s->q, k);
 }
 
 void conc_event_init(struct conc_event *e)

@@ -112,10 +112,19 @@ void conc_lock_release(struct conc_lock *l);
 /*
  * A counting semaphore (queue slots and items, a pool of forks):
  * conc_sem_try() takes one unit or returns false with the number to wait
- * on, as conc_lock_try(); conc_sem_post() adds n and wakes as many.
+ * on, as conc_lock_try(); conc_sem_post() adds n and wakes as many of the
+ * tasks that may wait. A failed try leaves a token in `waiters`, and a
+ * post wakes only for tokens it takes (as glibc's sem_post wakes only for
+ * its counted waiters): a producer that posts item after item while its
+ * consumer is still on its way back from a wake makes no wake syscall for
+ * each, which the queue's sleepers count alone would (the sleeper counts
+ * itself out only once it runs again). A token left over (a try that
+ * found a unit on its second look and a post took the token first) costs
+ * one wake that finds no one, never a lost one.
  */
 struct conc_sem {
     _Atomic int64_t count;
+    _Atomic uint32_t waiters; /* failed tries not yet woken */
     struct conc_waitq q;
 };
 

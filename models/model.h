@@ -167,6 +167,13 @@ struct conc_model {
     bool (*preemptive)(const struct conc_params *mp);
 
     /*
+     * Whether the model runs each task to its end before it starts the
+     * next (sequential): a task that waits for a later one never runs
+     * again, so the cell asks the workload's serial_check first.
+     */
+    bool serial;
+
+    /*
      * Optional: releases what the model kept from one run for the next of
      * the same cell (green's stack pool), so it never counts against
      * another cell. Called once the cell's runs are over.

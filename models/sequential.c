@@ -34,4 +34,5 @@ const struct conc_model conc_model_sequential = {
     .like = "a plain for loop",
     .run = sequential_run,
     .stack_size = sequential_stack_size,
+    .serial = true,
 };

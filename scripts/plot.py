@@ -1350,6 +1350,7 @@ def main(argv):
         ch.walltime()
         ch.scaling()
         ch.latency()
+        coord(ch)
         if any(is_num(c.wopts.get("rate")) for c in data.cells):
             ch.openloop(goal)
         convoy(ch)
@@ -1597,6 +1598,122 @@ def race(ch):
     ch.footnote(fig, "each bar: median over passed runs of lost_updates / "
                 "expected; the lost updates are the measurement")
     ch.save(fig, "race", labels)
+
+
+def coord(ch):
+    """The coordination charts, for the reports that hold them:
+    coord-queue (items per second against producers x consumers per model,
+    beside each item's put-to-get latency p50), coord-event (the wake p50
+    against the number of waiters per model) and coord-philosophers (Jain's
+    fairness and meals per second per model and strategy)."""
+    d = ch.data
+    plt = ch.plt
+
+    def by_model(workload):
+        out = OrderedDict()
+        for c in sorted((c for c in d.cells if c.workload == workload and
+                         c.plottable),
+                        key=lambda c: (d.models.index(c.model),
+                                       d.variant(c), c.tasks)):
+            lab = d.label(c)
+            out.setdefault(lab, (c, []))[1].append(c)
+        return out
+
+    queue = by_model("queue")
+    if queue:
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(16, 9))
+        shapes = sorted({(int(c.wopts.get("producers", 1)), c.tasks -
+                          int(c.wopts.get("producers", 1)))
+                         for _, cs in queue.values() for c in cs})
+        xs = {sh: i for i, sh in enumerate(shapes)}
+        labels = []
+        for lab, (c0, cs) in queue.items():
+            pts = sorted((xs[(int(c.wopts.get("producers", 1)), c.tasks -
+                              int(c.wopts.get("producers", 1)))],
+                          c.metric("items_per_s"),
+                          c.metric("item_ns.p50")) for c in cs)
+            pts = [p for p in pts if p[1] is not None]
+            if not pts:
+                continue
+            st = d.style(c0)
+            a1.plot([p[0] for p in pts], [p[1] for p in pts], label=lab,
+                    linewidth=2.5, markersize=9, **st)
+            lat = [p for p in pts if p[2]]
+            a2.plot([p[0] for p in lat], [p[2] / 1e3 for p in lat],
+                    label=lab, linewidth=2.5, markersize=9, **st)
+            labels.append(lab)
+        for ax in (a1, a2):
+            ax.set_xticks(range(len(shapes)))
+            ax.set_xticklabels(["%d\u00d7%d" % sh for sh in shapes])
+            ax.set_xlabel("producers \u00d7 consumers")
+        a1.set_yscale("log")
+        a1.set_ylabel("items per second (median, log)")
+        a1.set_title("Throughput")
+        a2.set_yscale("log")
+        plain_log(a2)
+        a2.set_ylabel("put to get, p50 (\u00b5s, log)")
+        a2.set_title("Item latency")
+        a1.legend(loc="best")
+        fig.suptitle("Producers and consumers through one bounded queue")
+        ch.footnote(fig)
+        ch.save(fig, "coord-queue", labels)
+
+    event = by_model("event")
+    if event:
+        fig, ax = plt.subplots(figsize=(16, 9))
+        labels = []
+        waiters = set()
+        for lab, (c0, cs) in event.items():
+            pts = sorted((c.tasks - 1, c.metric("wake_ns.p50"))
+                         for c in cs)
+            pts = [p for p in pts if p[1]]
+            if not pts:
+                continue
+            waiters.update(p[0] for p in pts)
+            ax.plot([p[0] for p in pts], [p[1] / 1e3 for p in pts],
+                    label=lab, linewidth=2.5, markersize=9, **d.style(c0))
+            labels.append(lab)
+        ch.tasks_axis(ax, waiters)
+        ax.set_xlabel("waiters")
+        ax.set_yscale("log")
+        plain_log(ax)
+        ax.set_ylabel("wake after the set, p50 (\u00b5s, log)")
+        ax.legend(loc="best")
+        fig.suptitle("What a broadcast wake costs (threading.Event and kin)")
+        ch.footnote(fig)
+        ch.save(fig, "coord-event", labels)
+
+    phil = [c for c in d.cells if c.workload == "philosophers" and
+            c.plottable]
+    if phil:
+        phil.sort(key=lambda c: (str(c.wopts.get("strategy")),
+                                 d.models.index(c.model), d.variant(c),
+                                 c.tasks))
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(16, 9))
+        many = len({c.tasks for c in phil}) > 1
+        names = [d.label(c) + (" \u00b7 %d" % c.tasks if many else "")
+                 for c in phil]
+        ys = list(range(len(phil)))
+        cols = [d.colour[c.model] for c in phil]
+        a1.barh(ys, [c.metric("fairness_jain") or 0 for c in phil],
+                color=cols)
+        a1.set_xlim(0, 1.05)
+        a1.set_xlabel("fairness (Jain's index; 1: every philosopher alike)")
+        a1.set_yticks(ys)
+        a1.set_yticklabels(names)
+        a1.invert_yaxis()
+        a2.barh(ys, [c.metric("meals_per_s") or 0 for c in phil],
+                color=cols)
+        a2.set_yticks(ys)
+        a2.set_yticklabels([])
+        a2.invert_yaxis()
+        a2.set_xlabel("meals per second (median)")
+        for ax in (a1, a2):
+            ax.grid(axis="y", alpha=0)
+        fig.suptitle("The dining philosophers: fairness and meals")
+        ch.footnote(fig, "a deadlocked table (naive) is a failed cell, "
+                    "not drawn")
+        ch.save(fig, "coord-philosophers", names)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,15 @@ struct conc_workload {
     bool (*spins)(const struct conc_params *p);
 
     /*
+     * Optional: whether the workload can run under a model that runs each
+     * task to its end before it starts the next (a conc_model's `serial`):
+     * tasks that wait for one another (a consumer for its producer) cannot,
+     * or only in some configurations. 0, or -errno with the reason printed
+     * (the request is refused, exit 2).
+     */
+    int (*serial_check)(const struct conc_params *p, unsigned tasks);
+
+    /*
      * Optional: resets what tasks mutate (a shared counter) before each
      * run, untimed; shared from setup.
      */
@@ -154,6 +163,14 @@ struct conc_workload {
                           const struct conc_task_out *out, unsigned tasks,
                           struct conc_metric *m, size_t max, char *note,
                           size_t note_len);
+
+    /*
+     * Optional, after a run that ended in a deadlock: what the tasks were
+     * waiting for, read from shared ("deadlock: 5 philosophers each hold
+     * one fork and wait for the next"), into why; leave why as it is when
+     * the state says nothing better than the generic reason there.
+     */
+    void (*deadlock_why)(void *shared, char *why, size_t why_len);
 
     /* Frees shared (untimed). */
     void (*teardown)(void *shared);

@@ -129,6 +129,44 @@ Test(sync, unlink_takes_a_waiter_out, .timeout = 10)
 }
 
 /*
+ * A semaphore wakes only for failed tries: posts nobody waits for leave
+ * the number alone (no wake syscall), and two parked waiters are each
+ * woken by a post of their own, the second with no new failed try.
+ */
+Test(sync, a_semaphore_wakes_only_for_its_waiters, .timeout = 10)
+{
+    struct conc_sem s;
+    struct sync_probe p[2];
+    uint32_t seq, seq2;
+
+    conc_sem_init(&s, 1);
+    memset(p, 0, sizeof(p));
+    seq = conc_waitq_seq(&s.q);
+    cr_assert(conc_sem_try(&s, &seq2));
+    conc_sem_post(&s, 1);
+    conc_sem_post(&s, 1);
+    cr_assert_eq(conc_waitq_seq(&s.q), seq);
+    cr_assert(conc_sem_try(&s, &seq2));
+    cr_assert(conc_sem_try(&s, &seq2));
+    for (int i = 0; i < 2; i++) {
+        p[i].w.wake = sync_probe_wake;
+        cr_assert_not(conc_sem_try(&s, &seq2));
+        cr_assert(conc_waitq_link(&s.q, seq2, &p[i].w));
+    }
+    cr_assert_eq(atomic_load(&s.waiters), 2);
+    conc_sem_post(&s, 1);
+    cr_assert_eq(p[0].woken, 1);
+    cr_assert_eq(p[1].woken, 0);
+    conc_sem_post(&s, 1);
+    cr_assert_eq(p[1].woken, 1);
+    cr_assert_eq(atomic_load(&s.waiters), 0);
+    seq = conc_waitq_seq(&s.q);
+    conc_sem_post(&s, 1);
+    cr_assert_eq(conc_waitq_seq(&s.q), seq);
+    cr_assert_eq(atomic_load(&s.count), 3);
+}
+
+/*
  * Two waiters; a release wakes one, which takes the free lock with a plain
  * try: the lock stays marked awaited, so its release wakes the other.
  */
