@@ -279,6 +279,26 @@ static int mix_check(const struct conc_params *p, unsigned tasks)
     return err;
 }
 
+/* Under a serial model, each part must be able to run its tasks one
+   after another (a queue's consumers after its producers). */
+static int mix_serial_check(const struct conc_params *p, unsigned tasks)
+{
+    struct mix *m = mix_of(p);
+    unsigned count[CONC_MIX_PARTS_MAX];
+    int err = mix_counts(m, tasks, count);
+
+    for (unsigned k = 0; k < m->nparts && !err; k++) {
+        struct conc_params pp;
+        if (!m->part[k].w->serial_check)
+            continue;
+        if ((err = mix_part_params(m, p, k, &pp)))
+            break;
+        err = m->part[k].w->serial_check(&pp, count[k]);
+        conc_params_fini(&pp);
+    }
+    return err;
+}
+
 static bool mix_spins(const struct conc_params *p)
 {
     struct mix *m = mix_of(p);
@@ -359,6 +379,16 @@ static int mix_setup(void **shared, const struct conc_params *p,
     }
     *shared = sh;
     return 0;
+}
+
+/* Each part that can say what its tasks waited for says it, in turn. */
+static void mix_deadlock_why(void *shared, char *why, size_t why_len)
+{
+    struct mix_shared *sh = shared;
+
+    for (unsigned k = 0; k < sh->m->nparts; k++)
+        if (sh->m->part[k].w->deadlock_why)
+            sh->m->part[k].w->deadlock_why(sh->shared[k], why, why_len);
 }
 
 static void mix_run_start(void *shared)
@@ -730,6 +760,7 @@ const struct conc_workload *conc_mix_find(const char *spec)
         .task_size = sizeof(struct mix_task) + task_size,
         .check = mix_check,
         .spins = mix_spins,
+        .serial_check = mix_serial_check,
         .run_start = mix_run_start,
         .stack_need = mix_stack_need,
         .setup = mix_setup,
@@ -739,6 +770,7 @@ const struct conc_workload *conc_mix_find(const char *spec)
         .task_fini = mix_task_fini,
         .verify = mix_verify,
         .run_metrics = mix_run_metrics,
+        .deadlock_why = mix_deadlock_why,
         .teardown = mix_teardown,
     };
     m->next = mix_list;

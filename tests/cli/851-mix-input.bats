@@ -76,3 +76,13 @@ EOF
     run -2 "$CONCBENCH" sweep -m threads -w sleep,sleep+nope:1 -t 2
     [ "$output" = "concbench: unknown workload 'nope' in mix 'sleep+nope:1' (see 'concbench list')" ]
 }
+
+@test "a mix asks each part whether it can run one task after another" {
+    run --separate-stderr "$CONCBENCH" run -m sequential -w queue:2+sleep:1 \
+        -t 3 -o capacity=4 -o items=100 -o ms=1 -r 1 --warmup 0
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "concbench: queue with capacity=4 < items=100 cannot run one task after another: the producers, run first, would wait on a full queue for consumers that run only after them (give capacity >= items)" ]
+    # With room for every item it runs: producers first, then consumers.
+    run -0 "$CONCBENCH" run -m sequential -w queue:2+sleep:1 -t 3 \
+        -o capacity=100 -o items=100 -o ms=1 -r 1 --warmup 0
+}
