@@ -342,13 +342,18 @@ void conc_report_add_speedup(struct conc_report *rep,
 {
     json_t *last = json_array_get(rep->results,
                                   json_array_size(rep->results) - 1);
+    const char *model;
     json_t *o;
 
     if (!last)
         return;
+    /* sweep-table.c's baseline: python's is CPython's own plain loop. */
+    model = json_string_value(json_object_get(last, "model"));
     o = json_pack("{s:f,s:[f,f],s:I,s:s,s:s,s:o,s:b}", "value", sp->value,
                   "ci95", sp->lo, sp->hi, "pairs", (json_int_t)sp->pairs,
-                  "baseline", "sequential", "method",
+                  "baseline", model && strcmp(model, "python") == 0
+                                  ? "python api=sequential" : "sequential",
+                  "method",
                   "median of ratios of runs paired nearest in time; "
                   "bootstrap 95% CI",
                   "limit", sp->limit > 0 ? json_real(sp->limit) : json_null(),

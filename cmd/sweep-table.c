@@ -26,14 +26,41 @@ static bool sweep_same_workload_opts(const struct conc_cell *a,
     return true;
 }
 
-/* The sequential cell with the same workload, options and tasks, or NULL. */
+/*
+ * Whether b's model is the baseline of c's: the sequential model for every
+ * C model; for python, CPython's own plain loop (api=sequential) in the
+ * same interpreter with the same GIL setting, since CPython's sieve runs
+ * about 100x slower than the C one and a speedup over C would say only
+ * that.
+ */
+static bool sweep_baseline_model(const struct conc_cell *b,
+                                 const struct conc_cell *c)
+{
+    if (strcmp(c->model->name, "python") != 0)
+        return strcmp(b->model->name, "sequential") == 0;
+    if (b->model != c->model ||
+        strcmp(conc_param_str(&b->mp, "api"), "sequential") != 0)
+        return false;
+    for (int i = 0; b->mp.opts && b->mp.opts[i].key; i++) {
+        const struct conc_val *x = &b->mp.v[i], *y = &c->mp.v[i];
+        const char *key = b->mp.opts[i].key;
+        if (strcmp(key, "api") == 0 || strcmp(key, "workers") == 0)
+            continue;
+        if (x->present != y->present ||
+            (x->present && strcmp(x->s, y->s) != 0))
+            return false;
+    }
+    return true;
+}
+
+/* The baseline cell with the same workload, options and tasks, or NULL. */
 static const struct sweep_cell *sweep_baseline(const struct sweep *sw,
                                                const struct sweep_cell *sc)
 {
     for (size_t i = 0; i < sw->ncells; i++) {
         const struct sweep_cell *b = &sw->cells[i];
         if (b->in_shard && b->begun && b->res.wall.n &&
-            strcmp(b->cell.model->name, "sequential") == 0 &&
+            sweep_baseline_model(&b->cell, &sc->cell) &&
             b->cell.workload == sc->cell.workload &&
             b->cell.tasks == sc->cell.tasks &&
             sweep_same_workload_opts(&b->cell, &sc->cell))

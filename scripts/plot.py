@@ -428,10 +428,22 @@ class Data:
             out[lab][1].setdefault(c.tasks, c)
         return out
 
+    @staticmethod
+    def baseline_model(b, c):
+        """Whether b's model is the baseline of c's: sequential for the C
+        models; for python, CPython's own plain loop (api=sequential) in
+        the same interpreter, as concbench sweep takes it."""
+        if c.model != "python":
+            return b.model == "sequential"
+        skip = ("api", "workers")
+        return b.model == "python" and b.mopts.get("api") == "sequential" \
+            and {k: v for k, v in b.mopts.items() if k not in skip} == \
+            {k: v for k, v in c.mopts.items() if k not in skip}
+
     def baseline(self, c):
-        """The sequential cell matching c (workload, its options, tasks)."""
+        """The baseline cell matching c (workload, its options, tasks)."""
         for b in self.cells:
-            if b.model == "sequential" and b.plottable and \
+            if self.baseline_model(b, c) and b.plottable and \
                     b.workload == c.workload and b.tasks == c.tasks and \
                     b.wopts == c.wopts and host_key(b.host) == host_key(c.host):
                 return b
@@ -772,6 +784,9 @@ class Charts:
         if "medians" in methods:
             notes.append("speedup%s: ratio of medians" % (
                 " without pairs" if "paired" in methods else ""))
+        if any(c.model == "python" for c in d.cells):
+            notes.append("python: over python api=sequential (CPython's own "
+                         "loop)")
         if impossible:
             limits = sorted({lim for _, _, _, lim in impossible
                              if lim is not None})

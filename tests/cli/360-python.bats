@@ -294,3 +294,13 @@ interrupt() {
     run make -s -n -C "$ROOT" NO_DEPS=1 install DESTDIR="$T/d" PREFIX=/usr
     [[ "$output" == *"scripts/concbench_model.py"*"$T/d/usr/share/concbench/concbench_model.py"* ]]
 }
+
+@test "a python cell's speedup is over python api=sequential, not over C" {
+    "$CONCBENCH" sweep -m sequential,python -w primes -t 2 -o n=1e6 \
+        -o api=sequential,threading --runs 2 --warmup 0 --json "$T/s.json" \
+        >/dev/null 2>&1
+    jq -e '[.results[] | select(.model == "python" and .model_options.api == "threading") | .speedup.baseline] == ["python api=sequential"]' "$T/s.json"
+    # CPython's threads under its GIL: near its own loop, not near 0.01x.
+    jq -e '.results[] | select(.model == "python" and .model_options.api == "threading") | .speedup.value > 0.3 and .speedup.value < 1.5' "$T/s.json"
+    jq -e '[.results[] | select(.model == "python" and .model_options.api == "sequential") | .speedup] == [null]' "$T/s.json"
+}
