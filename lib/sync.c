@@ -54,40 +54,47 @@ static long sync_futex(_Atomic uint32_t *addr, int op, uint32_t val,
     return syscall(SYS_futex, (void *)addr, op, val, ts, NULL, 0);
 }
 
+/* Waiters taken from the list under its lock, then woken outside it. */
+#define SYNC_WAKE_BATCH 32
+
 void conc_waitq_wake(struct conc_waitq *q, uint32_t n)
 {
-    struct conc_waiter *woken = NULL, **tail = &woken;
-    uint32_t count = 0;
+    struct conc_waiter *batch[SYNC_WAKE_BATCH];
+    uint32_t count = 0, k;
 
     atomic_fetch_add_explicit(&q->seq, 1, memory_order_seq_cst);
     if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst))
         sync_futex(&q->seq, FUTEX_WAKE, n > INT32_MAX ? INT32_MAX : n, NULL);
-    /* The list, under its lock: a waiter links only after it saw the old
-       number under this same lock, so it is either here or not parking. */
-    sync_spin_lock(&q->lock);
-    while (q->head && count < n) {
-        struct conc_waiter *w = q->head;
-        q->head = w->next;
-        if (q->head)
-            q->head->prev = NULL;
-        else
-            q->tail = NULL;
-        w->next = w->prev = NULL;
-        w->linked = false;
-        *tail = w;
-        tail = &w->next;
-        count++;
-    }
-    if (count)
-        sync_linked_add(q, -(int32_t)count);
-    sync_spin_unlock(&q->lock);
-    /* Called outside the lock: a wake may take the model's own locks. */
-    while (woken) {
-        struct conc_waiter *w = woken;
-        woken = w->next;
-        w->next = NULL;
-        w->wake(w);
-    }
+    /*
+     * The list, under its lock: a waiter links only after it saw the old
+     * number under this same lock, so it is either here or not parking.
+     * Each waiter is unlinked wholly under the lock: once the lock is
+     * released its task may run (a model that polls the number may resume
+     * it before its wake is called) and park again, so nothing of it is
+     * written after; the wakes are called outside the lock, since a wake
+     * may take the model's own locks.
+     */
+    do {
+        k = 0;
+        sync_spin_lock(&q->lock);
+        while (q->head && count < n && k < SYNC_WAKE_BATCH) {
+            struct conc_waiter *w = q->head;
+            q->head = w->next;
+            if (q->head)
+                q->head->prev = NULL;
+            else
+                q->tail = NULL;
+            w->next = w->prev = NULL;
+            w->linked = false;
+            batch[k++] = w;
+            count++;
+        }
+        if (k)
+            sync_linked_add(q, -(int32_t)k);
+        sync_spin_unlock(&q->lock);
+        for (uint32_t i = 0; i < k; i++)
+            batch[i]->wake(batch[i]);
+    } while (k == SYNC_WAKE_BATCH && count < n);
 }
 
 bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
