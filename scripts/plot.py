@@ -44,6 +44,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from collections import OrderedDict, defaultdict
 
@@ -1624,17 +1625,21 @@ def coord(ch):
     d = ch.data
     plt = ch.plt
 
-    def by_model(workload):
+    def by_model(workload, axis=None):
+        """Cells of workload a line per label; axis: the option the x axis
+        shows, left out of the labels."""
         out = OrderedDict()
         for c in sorted((c for c in d.cells if c.workload == workload and
                          c.plottable),
                         key=lambda c: (d.models.index(c.model),
                                        d.variant(c), c.tasks)):
             lab = d.label(c)
+            if axis:
+                lab = re.sub(r" %s=\S+" % axis, "", lab)
             out.setdefault(lab, (c, []))[1].append(c)
         return out
 
-    queue = by_model("queue")
+    queue = by_model("queue", "producers")
     if queue:
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(16, 9))
         shapes = sorted({(int(c.wopts.get("producers", 1)), c.tasks -
