@@ -44,20 +44,11 @@ PYTHON=/usr/bin/python3
 need_concbench
 need_workload sleep
 need_workload primes
-"$PYTHON" -c 'import matplotlib' 2>/dev/null ||
-    unavailable "$PYTHON has no matplotlib (scripts/deps.sh installs python3-matplotlib)"
+need_matplotlib
 mkdir -p "$OUT" || exit 2
 
 # Only the models this build has; each one's variants where it is swept.
-models=()
-for m in ${MODELS//,/ }; do
-    if have_model "$m"; then
-        models+=("$m")
-    else
-        echo "$me: skipping $m: $CB_WHY" >&2
-    fi
-done
-[ "${#models[@]}" -gt 0 ] || unavailable "none of $MODELS is in this build"
+pick_models "$MODELS"
 mlist=$(IFS=,; echo "${models[*]}")
 model_opts=()
 [[ ",$mlist," == *,threads,* ]] &&

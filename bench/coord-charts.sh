@@ -36,18 +36,9 @@ need_tools jq
 for w in counter queue event philosophers; do
     need_workload "$w"
 done
-"$PYTHON" -c 'import matplotlib' 2>/dev/null ||
-    unavailable "$PYTHON has no matplotlib (scripts/deps.sh installs python3-matplotlib)"
+need_matplotlib
 mkdir -p "$OUT" || exit 2
-models=()
-for m in ${MODELS//,/ }; do
-    if have_model "$m"; then
-        models+=("$m")
-    else
-        echo "$me: skipping $m: $CB_WHY" >&2
-    fi
-done
-[ "${#models[@]}" -gt 0 ] || unavailable "none of $MODELS is in this build"
+pick_models "$MODELS"
 ms=$(IFS=,; echo "${models[*]}")
 
 # sweep NAME ARGS...: one interleaved sweep into OUT/coord-NAME.json (its

@@ -36,8 +36,7 @@ PYTHON=/usr/bin/python3
 . bench/lib.sh
 
 need_concbench
-"$PYTHON" -c 'import matplotlib' 2>/dev/null ||
-    unavailable "$PYTHON has no matplotlib (scripts/deps.sh installs python3-matplotlib)"
+need_matplotlib
 mkdir -p "$OUT" || exit 2
 
 # http joins the I/O panel when this build has it.
@@ -52,6 +51,7 @@ fi
 gil_opts=()
 if [ "$MODELS" = all ] || [[ ",$MODELS," == *,threads,* ]]; then
     if "$CONCBENCH" list | grep -q -- '-o gil='; then
+        # shellcheck disable=SC2054 # one option value: a comma list
         gil_opts=(-o gil=off,on)
     fi
 fi

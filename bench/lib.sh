@@ -117,6 +117,29 @@ have_workload() { _cb_have workload "$1"; }
 need_model() { have_model "$1" || unavailable "$CB_WHY"; }
 need_workload() { have_workload "$1" || unavailable "$CB_WHY"; }
 
+# need_matplotlib: Debian's python3 with matplotlib (what scripts/plot.py
+# runs on), or the suite cannot draw: unavailable (exit 3).
+need_matplotlib() {
+    /usr/bin/python3 -c 'import matplotlib' 2>/dev/null ||
+        unavailable "/usr/bin/python3 has no matplotlib (scripts/deps.sh installs python3-matplotlib)"
+}
+
+# pick_models LIST: sets the array `models` to the models of the comma
+# list that this build has, saying on stderr which it skips and why;
+# unavailable (exit 3) when none is left.
+pick_models() {
+    local m
+    models=()
+    for m in ${1//,/ }; do
+        if have_model "$m"; then
+            models+=("$m")
+        else
+            echo "${me:-bench}: skipping $m: $CB_WHY" >&2
+        fi
+    done
+    [ "${#models[@]}" -gt 0 ] || unavailable "none of $1 is in this build"
+}
+
 # have_serve: whether this build has `concbench serve` (it needs libuv and
 # http-parser): without, serve exits 3 before it parses --bind.
 have_serve() {

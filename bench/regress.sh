@@ -133,6 +133,7 @@ fi
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 per=$(((RUNS + ROUNDS - 1) / ROUNDS))
 start=$(date +%s)
+# shellcheck disable=SC2016 # the quotes are text; $against expands
 echo "$me: $ROUNDS rounds of $per runs a cell with '$CONCBENCH'" \
     "${against:+and '$against' (base), alternating}" >&2
 base_rounds=()

@@ -58,16 +58,9 @@ _Thread_local struct eventloop_loop *eventloop_self;
 
 static int eventloop_check(const struct conc_params *mp, unsigned tasks)
 {
-    uint64_t workers = conc_param_u64(mp, "workers");
-    int err;
+    int err = conc_limits_check_workers(mp, tasks);
 
-    if (workers > tasks)
-        workers = tasks;
-    if (workers > 1 &&
-        (err = conc_limits_check_tasks((unsigned long)workers - 1,
-                                       "threads")) != 0)
-        return err;
-    return eventloop_prepare(mp);
+    return err ? err : eventloop_prepare(mp);
 }
 
 /*

@@ -6,12 +6,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "lib/err.h"
+#include "lib/opts.h"
 #include "lib/proc.h"
 #include "models/limits.h"
 
@@ -114,4 +116,15 @@ int conc_limits_check_tasks(unsigned long n, const char *what)
             "or run fewer with -o workers=N", n, what, threads_max, in_use);
     }
     return 0;
+}
+
+int conc_limits_check_workers(const struct conc_params *mp, unsigned tasks)
+{
+    uint64_t workers = conc_param_u64(mp, "workers");
+
+    if (workers > tasks)
+        workers = tasks;
+    return workers > 1 ? conc_limits_check_tasks((unsigned long)workers - 1,
+                                                 "threads")
+                       : 0;
 }

@@ -15,6 +15,15 @@
  */
 int conc_limits_check_tasks(unsigned long n, const char *what);
 
+struct conc_params;
+
+/*
+ * The same for a model whose first worker is the main thread and every
+ * other (its `workers` option, at most one a task) a new thread: eventloop
+ * and uring.
+ */
+int conc_limits_check_workers(const struct conc_params *mp, unsigned tasks);
+
 /*
  * The number of tasks (threads) whose real uid is uid, counted from /proc,
  * or -1 when /proc cannot be read.

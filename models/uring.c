@@ -295,16 +295,9 @@ static int uring_prepare(void)
 
 static int uring_check(const struct conc_params *mp, unsigned tasks)
 {
-    uint64_t workers = conc_param_u64(mp, "workers");
-    int err;
+    int err = conc_limits_check_workers(mp, tasks);
 
-    if (workers > tasks)
-        workers = tasks;
-    if (workers > 1 &&
-        (err = conc_limits_check_tasks((unsigned long)workers - 1,
-                                       "threads")) != 0)
-        return err;
-    return uring_prepare();
+    return err ? err : uring_prepare();
 }
 
 static int uring_run(struct conc_run *r)
