@@ -683,6 +683,13 @@ class Charts:
                     c = by_t[t]
                     b = d.baseline(c)
                     if not b:
+                        if c.model == "python":
+                            sys.stderr.write(
+                                "plot.py: headline: %s with %d task%s not "
+                                "drawn: no python api=sequential cell of the "
+                                "same options and tasks to be its baseline "
+                                "(sweep -o api=sequential,...)\n" % (
+                                    d.label(c), t, "" if t == 1 else "s"))
                         continue
                     y, l, h, was_paired, limit, bad = d.speedup(self.rng, c, b)
                     xs.append(t * dodge)
