@@ -14,7 +14,9 @@
 # other charts of scripts/plot.py, and prints where.
 #
 # Environment: CONCBENCH (default ./concbench), OUT (the folder), and the
-# knobs MODELS (all), TASKS (1,2,4,8,16,32,64), RUNS (5), WARMUP (0), N (3e9:
+# knobs MODELS (the six C models; add python, or give all, for CPython's
+# sequential, threading and multiprocessing beside them: minutes more, as
+# CPython sieves about 100x slower), TASKS (1,2,4,8,16,32,64), RUNS (5), WARMUP (0), N (3e9:
 # primes up to n, split over the tasks), MS (20ms: each sleep), REQUESTS (2
 # fetches per task), DELAY (10ms: the server's wait per request), SEED.
 set -uo pipefail
@@ -22,7 +24,7 @@ set -uo pipefail
 me=bench/io-vs-cpu.sh
 cd "$(dirname "$0")/.." || exit 2
 CONCBENCH=${CONCBENCH:-./concbench}
-MODELS=${MODELS:-all}
+MODELS=${MODELS:-sequential,fork,threads,green,eventloop,uring}
 TASKS=${TASKS:-1,2,4,8,16,32,64}
 RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-0}
@@ -56,6 +58,14 @@ if [ "$MODELS" = all ] || [[ ",$MODELS," == *,threads,* ]]; then
     fi
 fi
 
+# python's own baseline (api=sequential) and the two apis the headline sets
+# beside threads' gil=on and gil=off.
+api_opts=()
+if [ "$MODELS" = all ] || [[ ",$MODELS," == *,python,* ]]; then
+    # shellcheck disable=SC2054 # one option value: a comma list
+    api_opts=(-o api=sequential,threading,multiprocessing)
+fi
+
 seed_opts=()
 [ -n "${SEED:-}" ] && seed_opts=(--seed "$SEED")
 
@@ -64,7 +74,7 @@ echo "$me: $MODELS x $workloads x tasks $TASKS, $RUNS runs each," \
 start=$(date +%s)
 "$CONCBENCH" sweep --models "$MODELS" --workloads "$workloads" \
     --tasks "$TASKS" --runs "$RUNS" --warmup "$WARMUP" \
-    -o "n=$N" -o "ms=$MS" "${http_opts[@]}" "${gil_opts[@]}" \
+    -o "n=$N" -o "ms=$MS" "${http_opts[@]}" "${gil_opts[@]}" "${api_opts[@]}" \
     "${seed_opts[@]}" --json "$OUT/report.json" >"$OUT/table.txt"
 rc=$?
 # 1: some cell failed (recorded, not plotted); anything else: nothing to draw.
