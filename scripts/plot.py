@@ -918,7 +918,7 @@ class Charts:
             fig, (a1, a2) = self.plt.subplots(1, 2, figsize=(16, 9))
             labels, tasks = [], set()
             peak_only = False
-            marginal = whole = False
+            marginal = whole = any_noisy = False
             for lab, (c0, by_t) in series.items():
                 ts = sorted(by_t)
                 st = d.style(c0)
@@ -928,6 +928,11 @@ class Charts:
                 peak_only |= not all(m[1] for m in mem.values())
                 a1.plot(ts, [v / 1e3 for v in per_t], label=lab, linewidth=2.6,
                         markersize=8, **st)
+                shaky = [(t, v / 1e3) for t, v in zip(ts, per_t)
+                         if by_t[t].noisy]
+                if shaky:
+                    self.noisy_marks(a1, shaky, st)
+                    any_noisy = True
                 # What each task adds: the memory of all the run's processes
                 # over the same model's with 1 task (the process itself),
                 # divided by the tasks. Without a 1-task cell, the whole
@@ -965,12 +970,14 @@ class Charts:
                          if not peak_only else "memory per task (peak RSS)")
             fig.suptitle("Scaling: %s, what each task costs as tasks grow "
                          "(log-log)" % w)
-            self.footnote(fig, "memory: this process's peak RSS plus each "
+            self.footnote(fig, ("memory: this process's peak RSS plus each "
                           "child process's own pages and page tables "
                           "(total_rss_kib)"
                           if not peak_only else "memory: peak RSS of the "
                           "largest process, not the sum (a report without "
                           "total_rss_kib): fork's children are not counted")
+                          + ("\n" + NOISY_NOTE.replace(" noisy", " hollow, noisy")
+                             if any_noisy else ""))
             self.save(fig, "scaling-%s" % w, labels)
 
     # ------------------------------------------------------------- latency
@@ -1012,6 +1019,7 @@ class Charts:
             fig, axes = self.plt.subplots(1, len(panels), figsize=(16, 9),
                                           squeeze=False)
             labels = []
+            lat_noisy = False
             pcts = [("p50", "o"), ("p90", "s"), ("p99", "^"), ("max", "x")]
             for ax, (field, title, what) in zip(axes[0], panels):
                 allv = [c.metric(field + ".max") or 1 for _, _, c in cells]
@@ -1026,7 +1034,10 @@ class Charts:
                     for x, v, (p, mk) in zip(xs, vals, pcts):
                         if v:
                             ax.plot([x], [v / scale], marker=mk, color=col,
-                                    markersize=11, linestyle="none")
+                                    markersize=11, linestyle="none",
+                                    markerfacecolor="white" if c.noisy
+                                    else col, markeredgewidth=2.2)
+                    lat_noisy |= c.noisy
                     if lab not in labels:
                         labels.append(lab)
                 ax.set_xticks(range(len(cells)))
@@ -1045,7 +1056,8 @@ class Charts:
                        bbox_to_anchor=(0.99, 0.99))
             fig.suptitle("Latency percentiles: %s, %d task%s" % (
                 w, t, "" if t == 1 else "s"), x=0.3)
-            self.footnote(fig)
+            self.footnote(fig, NOISY_NOTE.replace(" noisy", " hollow, noisy")
+                          if lat_noisy else "")
             # The percentiles' legend sits beside the title, above the
             # panels' own titles.
             self.save(fig, "latency-%s" % w, labels, top=0.9)

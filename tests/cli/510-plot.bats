@@ -179,3 +179,16 @@ chart_ok() {
     run -0 "$PLOT" "$T/v1.json" -o "$T/v1"
     grep -qF "fork's children are not counted" "$T/v1/scaling-sleep.svg"
 }
+
+@test "noisy cells are hollow on the scaling and latency charts too, and the footnote says so" {
+    # Every primes cell of threads made noisy: walls 50% apart.
+    jq '(.results[] | select(.model == "threads" and .workload == "primes") | .runs) |=
+        [.[] as $r | $r] + [.[0] + {wall_ns: (.[0].wall_ns * 1.5)}, .[0] + {wall_ns: (.[0].wall_ns * 0.5)}]' \
+        "$FIX/sample-report.json" >"$T/noisy.json"
+    run -0 "$PLOT" "$T/noisy.json" -o "$T/out"
+    grep -q "hollow, noisy" "$T/out/scaling-primes.svg"
+    grep -q "hollow, noisy" "$T/out/latency-primes.svg"
+    # The sample itself is steady: no such note.
+    run -0 "$PLOT" "$FIX/sample-report.json" -o "$T/calm"
+    ! grep -q "hollow, noisy" "$T/calm/scaling-primes.svg"
+}
