@@ -89,7 +89,7 @@ vg_model() {
 # user memory the kernel could leave uninitialised behind memcheck's back:
 # the kernel only reads each timeout's timespec, at submission.
 @test "valgrind: uring, 2 rings, sqpoll=on" {
-    available uring || skip "uring is not in this build"
+    have_model uring || skip "uring is not in this build"
     vg_model -m uring
     vg_model -m uring -o workers=2
     vg_model -m uring -o workers=2 -o sqpoll=on
