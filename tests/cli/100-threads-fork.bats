@@ -27,22 +27,27 @@ cell() {
 best() { jq '.results[0].summary.wall_ns.min' "$1"; }
 
 # speedup MODEL MIN MAX ARGS...: primes with 2 tasks under MODEL against
-# sequential, the fastest run of each so far; passes when MIN <= speedup <=
-# MAX, measured up to 3 times (3 runs of each every time).
+# sequential, as sweep measures it: the two cells' runs interleaved and
+# each of MODEL's runs paired with the sequential run nearest in time, the
+# median of those ratios (this VM's speed drifts by a quarter from one
+# second to the next, which separate cells measured apart would take for a
+# speedup); passes when MIN <= speedup <= MAX in one of up to 3 sweeps of
+# 5 runs a cell.
 speedup() {
-    local m=$1 lo=$2 hi=$3 try s seq=0 mod=0 t
+    local m=$1 lo=$2 hi=$3 try s out=$BATS_TEST_TMPDIR/sp.json
     shift 3
     for try in 1 2 3; do
-        cell "$BATS_TEST_TMPDIR/seq.json" sequential -w primes -t 2 \
-            -o n=2e9 --runs 3 || return 1
-        cell "$BATS_TEST_TMPDIR/m.json" "$m" -w primes -t 2 -o n=2e9 \
-            --runs 3 "$@" || return 1
-        t=$(best "$BATS_TEST_TMPDIR/seq.json")
-        [ "$seq" -ne 0 ] && [ "$seq" -le "$t" ] || seq=$t
-        t=$(best "$BATS_TEST_TMPDIR/m.json")
-        [ "$mod" -ne 0 ] && [ "$mod" -le "$t" ] || mod=$t
-        s=$(jq -n "$seq / $mod")
-        echo "try $try: $m $* is ${s}x sequential ($mod ns against $seq ns)"
+        "$CONCBENCH" sweep -m sequential,"$m" -w primes -t 2 -o n=2e9 \
+            --runs 5 --warmup 1 "$@" --json "$out" >/dev/null 2>"$out.err" || {
+            echo "sweep -m sequential,$m $* failed: $(cat "$out.err")"
+            return 1
+        }
+        jq -e '[.results[] | .failed == false and
+                ([.runs[] | .result_ok] | all)] | all' "$out" >/dev/null ||
+            return 1
+        s=$(jq --arg m "$m" '.results[] | select(.model == $m) |
+                .speedup.value' "$out")
+        echo "try $try: $m $* is ${s}x sequential (paired runs, $(jq -c --arg m "$m" '.results[] | select(.model == $m) | .speedup.ci95' "$out") 95% CI)"
         jq -ne "$s >= $lo and $s <= $hi" >/dev/null && return 0
     done
     return 1
