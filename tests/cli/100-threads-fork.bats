@@ -45,9 +45,10 @@ speedup() {
         jq -e '[.results[] | .failed == false and
                 ([.runs[] | .result_ok] | all)] | all' "$out" >/dev/null ||
             return 1
+        record_disturbed "$out"
         s=$(jq --arg m "$m" '.results[] | select(.model == $m) |
                 .speedup.value' "$out")
-        echo "try $try: $m $* is ${s}x sequential (paired runs, $(jq -c --arg m "$m" '.results[] | select(.model == $m) | .speedup.ci95' "$out") 95% CI)"
+        echo "try $try: $m $* is ${s}x sequential (paired runs, $(jq -c --arg m "$m" '.results[] | select(.model == $m) | .speedup.ci95' "$out") 95% CI; $(jq '[.results[].runs[] | select(.disturbed)] | length' "$out") of 10 runs disturbed)"
         jq -ne "$s >= $lo and $s <= $hi" >/dev/null && return 0
     done
     return 1

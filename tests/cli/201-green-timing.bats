@@ -11,7 +11,7 @@ load parallel
 
 # The fastest wall_ns of a cell's runs (fewest interruptions by others).
 min_wall() {
-    "$CONCBENCH" -m green --json - "$@" 2>/dev/null |
+    "$CONCBENCH" -m green --json - "$@" 2>/dev/null | record_disturbed_stdin |
         jq '[.results[0].runs[] | select(.failed | not) | .wall_ns] | min'
 }
 

@@ -24,7 +24,7 @@ load parallel
 # The fastest of 3 timed runs of primes (n=2e9, 2 tasks), in ns.
 wall_min() {
     "$CONCBENCH" -w primes -o n=2e9 -t 2 --runs 3 --warmup 1 --json - "$@" \
-        2>/dev/null | jq -e '.results[0].summary.wall_ns.min'
+        2>/dev/null | record_disturbed_stdin | jq -e '.results[0].summary.wall_ns.min'
 }
 
 # a / b with two decimals; whether a ratio is >= or < a limit (exit status).
