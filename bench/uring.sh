@@ -43,6 +43,10 @@ fi
 # The rows of every table: label and model options.
 MODELS=("eventloop|-m eventloop" "uring|-m uring"
         "uring sqpoll=on|-m uring -o sqpoll=on")
+# The sleeps: uring's shared timeouts (slack, default 50 us) beside a
+# timeout request per sleep (slack=0).
+SLEEPERS=("eventloop|-m eventloop" "uring|-m uring"
+          "uring slack=0|-m uring -o slack=0")
 
 tmp=$(mktemp -d)
 serve_pid=
@@ -139,8 +143,9 @@ for round in $(seq "$ROUNDS"); do
         syscalls "$key" 50 "${args[@]}"
         syscalls "$key" 250 "${args[@]}"
     done
-    for row in "${MODELS[@]:0:2}"; do
+    for row in "${SLEEPERS[@]}"; do
         key=${row%%|*}
+        key=${key// /_}
         # shellcheck disable=SC2206
         args=(${row#*|})
         cell "s10k.$key" "${args[@]}" -w sleep -o ms=100ms -t 10000
@@ -177,9 +182,9 @@ done
 
 echo
 echo "Concurrent sleeps of 100 ms: wall / 100 ms (the ideal), lateness, memory; median (range) of $ROUNDS"
-printf '%-10s %-7s %22s %12s %12s %10s %12s\n' "" "tasks" "x ideal" "late p50 ms" \
+printf '%-14s %-7s %22s %12s %12s %10s %12s\n' "" "tasks" "x ideal" "late p50 ms" \
     "late p99 ms" "RSS MiB" "RSS B/task"
-for label in eventloop uring; do
+for label in eventloop uring uring_slack=0; do
     for t in 10k 100k; do
         n=${t%k}000
         per "s$t.$label" '.wall_ns / 1e8'
@@ -191,7 +196,7 @@ for label in eventloop uring; do
         p99=$(calc %.2f "$(median "$tmp/v")")
         per "s$t.$label" '.max_rss_kib'
         rss=$(median "$tmp/v")
-        printf '%-10s %-7s %8s (%s) %12s %12s %10.1f %12.0f\n' "$label" "$t" \
+        printf '%-14s %-7s %8s (%s) %12s %12s %10.1f %12.0f\n' "$label" "$t" \
             "$x" "$xr" "$p50" "$p99" "$(calc %f "$rss / 1024")" \
             "$(calc %f "$rss * 1024 / $n")"
         echo "$rss" >"$tmp/rss.$t.$label"
@@ -201,12 +206,12 @@ for label in eventloop uring; do
         awk '$1 > 0' "$tmp/v" | wc -l >"$tmp/dist.$t.$label"
     done
 done
-for label in eventloop uring; do
+for label in eventloop uring uring_slack=0; do
     marg=$(calc %.0f "($(cat "$tmp/rss.100k.$label") - $(cat "$tmp/rss.10k.$label")) * 1024 / 90000")
-    printf '  %-10s marginal RSS per sleeping task (100k - 10k): %s bytes; CPU per run: %s ms (10k), %s ms (100k); runs disturbed by other work: %s of %s (100k)\n' \
+    printf '  %-14s marginal RSS per sleeping task (100k - 10k): %s bytes; CPU per run: %s ms (10k), %s ms (100k); runs disturbed by other work: %s of %s (100k)\n' \
         "$label" "$marg" "$(cat "$tmp/cpu.10k.$label")" \
         "$(cat "$tmp/cpu.100k.$label")" "$(cat "$tmp/dist.100k.$label")" "$ROUNDS"
-    printf '  %-10s kernel slab per sleeping task (not in RSS; 100k tasks, system-wide, so noisy): %s bytes (%s)\n' \
+    printf '  %-14s kernel slab per sleeping task (not in RSS; 100k tasks, system-wide, so noisy): %s bytes (%s)\n' \
         "$label" "$(calc %.0f "$(median "$tmp/slab.$label")")" \
         "$(range "$tmp/slab.$label" %.0f)"
 done

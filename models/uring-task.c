@@ -199,8 +199,8 @@ static int uring_park(struct uring_task *t, const struct conc_wait *w)
  * queued ones are submitted first (a pass that arms more requests than the
  * ring holds costs one more io_uring_enter). NULL with *err on failure.
  */
-static struct io_uring_sqe *uring_sqe(struct uring_ring *rg, unsigned n,
-                                      int *err)
+struct io_uring_sqe *uring_get_sqe(struct uring_ring *rg, unsigned n,
+                                   int *err)
 {
     int ret;
 
@@ -234,7 +234,7 @@ static int uring_arm_timeout(struct uring_task *t, uint64_t deadline_ns)
     struct io_uring_sqe *sqe;
     int err = 0;
 
-    if (!(sqe = uring_sqe(t->rg, 1, &err)))
+    if (!(sqe = uring_get_sqe(t->rg, 1, &err)))
         return err;
     uring_ts(t, deadline_ns);
     io_uring_prep_timeout(sqe, &t->ts, 0, IORING_TIMEOUT_ABS);
@@ -260,7 +260,7 @@ static int uring_arm_poll(struct uring_task *t, const struct conc_wait *w)
     struct io_uring_sqe *sqe;
     int err = 0;
 
-    if (!(sqe = uring_sqe(t->rg, w->deadline_ns ? 2 : 1, &err)))
+    if (!(sqe = uring_get_sqe(t->rg, w->deadline_ns ? 2 : 1, &err)))
         return err;
     io_uring_prep_poll_add(sqe, w->fd,
                            w->want == CONC_WAIT_READ ? POLLIN : POLLOUT);
@@ -299,7 +299,8 @@ static void uring_after_step(struct uring_task *t, int err,
             uring_ready_push(t);
             return;
         }
-        err = uring_arm_timeout(t, w->deadline_ns);
+        err = t->rg->slack_ns ? uring_timer_add(t, w->deadline_ns)
+                              : uring_arm_timeout(t, w->deadline_ns);
         goto armed;
     case CONC_WAIT_READ:
     case CONC_WAIT_WRITE:
@@ -354,18 +355,10 @@ void uring_pass(struct uring_ring *rg)
     }
 }
 
-/* A completion: the end of a task's wait, or one to pass over. */
-static void uring_complete(struct uring_ring *rg, uint64_t ud, int res)
+void uring_wait_over(struct uring_task *t, int res)
 {
-    struct uring_task *t = (struct uring_task *)(uintptr_t)ud;
-
-    if (ud == URING_UD_IGNORE || ud == URING_UD_DOORBELL ||
-        ud == LIBURING_UDATA_TIMEOUT)
-        return; /* a doorbell's tasks are on the remote list */
-    if (t->state != URING_WAIT)
-        return; /* ended by a stop while its request was in the ring */
     t->state = URING_READY; /* off the inflight count, not queued */
-    rg->inflight--;
+    t->rg->inflight--;
     /*
      * A poll's mask or a timeout's -ETIME; a poll whose linked deadline
      * came first is -ECANCELED. Either way step looks for itself. Any
@@ -376,6 +369,24 @@ static void uring_complete(struct uring_ring *rg, uint64_t ud, int res)
         uring_task_end(t, res);
     else
         uring_step(t);
+}
+
+/* A completion: the end of a task's wait (or of a shared timeout's
+   tasks'), or one to pass over. */
+static void uring_complete(struct uring_ring *rg, uint64_t ud, int res)
+{
+    struct uring_task *t = (struct uring_task *)(uintptr_t)ud;
+
+    if (ud == URING_UD_IGNORE || ud == URING_UD_DOORBELL ||
+        ud == LIBURING_UDATA_TIMEOUT)
+        return; /* a doorbell's tasks are on the remote list */
+    if (ud & URING_UD_TIMER) {
+        uring_timer_fire(rg, ud, res);
+        return;
+    }
+    if (t->state != URING_WAIT)
+        return; /* ended by a stop while its request was in the ring */
+    uring_wait_over(t, res);
 }
 
 /* Takes every completion there is, and steps the tasks they end. */

@@ -42,6 +42,11 @@ static const struct conc_opt uring_opts[] = {
     { "sqpoll", CONC_OPT_BOOL, "off", "a kernel thread per ring takes "
       "requests off its submission queue (IORING_SETUP_SQPOLL): no syscall "
       "to submit, a thread that polls while requests come", NULL, 0, 0 },
+    { "slack", CONC_OPT_DURATION, "50us", "sleeps whose deadlines fall in "
+      "the same slot of this length share one timeout request, for the "
+      "slot's end: at most this late, as the kernel's default timer slack "
+      "lets a thread's own sleep be (0: a request per sleep)", NULL, 0,
+      CONC_NS_PER_S },
     { NULL },
 };
 
@@ -305,6 +310,7 @@ static int uring_run(struct conc_run *r)
     unsigned workers = conc_model_workers(r->mp, r->tasks);
     unsigned entries = (unsigned)conc_param_u64(r->mp, "entries");
     bool sqpoll = conc_param_bool(r->mp, "sqpoll");
+    uint64_t slack = conc_param_u64(r->mp, "slack");
     size_t stride = URING_HDR + ((r->w->task_size + _Alignof(max_align_t) -
                                   1) & ~(_Alignof(max_align_t) - 1));
     struct uring_ring *rgs;
@@ -321,6 +327,7 @@ static int uring_run(struct conc_run *r)
                    rgs[k].first;
         rgs[k].stride = stride;
         rgs[k].abort = &abort;
+        rgs[k].slack_ns = slack;
         atomic_init(&rgs[k].remote, NULL);
         atomic_init(&rgs[k].sleeping, false);
     }
@@ -363,6 +370,7 @@ static int uring_run(struct conc_run *r)
         if (!err)
             err = rgs[k].err;
         free(rgs[k].tasks);
+        uring_timers_free(&rgs[k]);
     }
     free(rgs);
     if (conc_interrupted)

@@ -48,6 +48,8 @@ const char *uring_refusal(int err, int disabled, char *buf, size_t len);
  */
 #define URING_UD_IGNORE 1   /* a doorbell sent, a linked timeout */
 #define URING_UD_DOORBELL 2 /* another ring woke one of our tasks */
+/* A shared timeout (uring-timer.c): its timer's address with this bit set. */
+#define URING_UD_TIMER 1
 
 enum uring_state {
     URING_NEW,    /* not started (or its task_init failed) */
@@ -99,6 +101,13 @@ struct uring_ring {
        doorbell to see them. */
     _Atomic(struct uring_task *) remote;
     atomic_bool sleeping;
+    /* Shared timeouts (uring-timer.c): the slot length (0: a request per
+       sleep), the slots in flight by number, and their memory. */
+    uint64_t slack_ns;
+    struct uring_timer **ttbl;
+    size_t tmask, ntimers;
+    struct uring_timer *tfree;
+    struct uring_timer_chunk *tchunks;
 };
 
 /* The ring whose thread this is, for a wake to tell local from remote. */
@@ -121,6 +130,14 @@ static inline struct uring_task *uring_task_at(struct uring_ring *rg,
 }
 
 /* ---- uring-task.c, for the ring's loop (uring.c) ---- */
+
+/* n free submission entries, submitting the queued ones first when the
+   queue lacks room; the first of them, or NULL with *err set. */
+struct io_uring_sqe *uring_get_sqe(struct uring_ring *rg, unsigned n,
+                                   int *err);
+
+/* The end of t's wait (a completion's res): t steps, or ends on an error. */
+void uring_wait_over(struct uring_task *t, int res);
 
 /* A task's waiter's wake() (struct conc_waiter), on any thread. */
 void uring_on_wake(struct conc_waiter *w);
@@ -146,6 +163,18 @@ void uring_sync_check(struct uring_ring *rg);
 
 /* Ends every unfinished task of rg with err. */
 void uring_stop(struct uring_ring *rg, int err);
+
+/* ---- uring-timer.c: sleeps that share a timeout request ---- */
+
+/* Queues t (about to be URING_WAIT) on the slot of deadline_ns, arming the
+   slot's request when it is new. 0 or -errno. */
+int uring_timer_add(struct uring_task *t, uint64_t deadline_ns);
+
+/* A shared timeout's completion (its user_data ud): every task on it. */
+void uring_timer_fire(struct uring_ring *rg, uint64_t ud, int res);
+
+/* Frees the timers, once the ring is closed. */
+void uring_timers_free(struct uring_ring *rg);
 
 #endif /* CONC_HAVE_URING */
 

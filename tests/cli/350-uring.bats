@@ -23,16 +23,17 @@ ur_json() {
     fi
 }
 
-@test "list shows uring with workers, entries and sqpoll" {
+@test "list shows uring with workers, entries, sqpoll and slack" {
     run "$CONCBENCH" list
     [ "$status" -eq 0 ]
     [[ "$output" == *"uring        tasks on one io_uring per worker thread"* ]]
-    [[ "$output" == *"-o workers=<count>"*"-o entries=<count>"*"-o sqpoll=<bool>"* ]]
+    [[ "$output" == *"-o workers=<count>"*"-o entries=<count>"*"-o sqpoll=<bool>"*"-o slack=<duration>"* ]]
 }
 
 @test "every workload counts right under every option combination" {
     combos=("" "-o workers=2" "-o entries=2" "-o sqpoll=on"
-            "-o workers=2 -o sqpoll=on" "-o workers=5 -o entries=4")
+            "-o workers=2 -o sqpoll=on" "-o workers=5 -o entries=4"
+            "-o slack=0" "-o slack=5ms -o workers=2 -o entries=2")
     for c in "${combos[@]}"; do
         # shellcheck disable=SC2086
         ur_json -w primes -o n=1e7 -t 3 $c
@@ -92,9 +93,30 @@ ur_json() {
 
 @test "the options are recorded in the report" {
     ur_json -w yield -o count=10 -t 2 -o workers=2 -o entries=64 -o sqpoll=on
-    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":2,"entries":64,"sqpoll":"on"}' ]
+    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":2,"entries":64,"sqpoll":"on","slack_ns":50000}' ]
     ur_json -w yield -o count=10
-    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":1,"entries":256,"sqpoll":"off"}' ]
+    [ "$(jq -c '.results[0].model_options' <<<"$output")" = '{"workers":1,"entries":256,"sqpoll":"off","slack_ns":50000}' ]
+}
+
+@test "sleeps sharing a timeout wake at their slot's end: never early, up to the slack late" {
+    # 200 sleeps with deadlines spread over 40 ms: with slack=10ms each
+    # waits for the end of its 10 ms slot, so about 5 ms late on average
+    # and never early (the workload counts an early wake as an error);
+    # with slack=0, each has a timeout of its own, on time.
+    ur_json -w sleep -o ms=20ms -o jitter=40ms -o count=2 -t 200 -o slack=10ms
+    [ "$(jq '.results[0].runs[0].errors' <<<"$output")" -eq 0 ]
+    [ "$(jq '.results[0].runs[0].result' <<<"$output")" -eq 400 ]
+    p50=$(jq '.results[0].runs[0].lateness_ns.p50' <<<"$output")
+    echo "slack=10ms: late p50 $p50 ns"
+    [ "$p50" -ge 2000000 ]
+    for s in 0 50us; do
+        ur_json -w sleep -o ms=20ms -o jitter=40ms -o count=2 -t 200 -o slack=$s
+        [ "$(jq '.results[0].runs[0].errors' <<<"$output")" -eq 0 ]
+        [ "$(jq '.results[0].runs[0].result' <<<"$output")" -eq 400 ]
+        q50=$(jq '.results[0].runs[0].lateness_ns.p50' <<<"$output")
+        echo "slack=$s: late p50 $q50 ns"
+        [ "$q50" -lt "$p50" ]
+    done
 }
 
 # The fastest undisturbed run of up to 3 tries, as 301-eventloop-scaling.bats
