@@ -294,8 +294,10 @@ static void uring_after_step(struct uring_task *t, int err,
         err = uring_park(t, w);
         break;
     case CONC_WAIT_UNTIL:
-        /* A deadline already past needs no request. */
-        if (w->deadline_ns <= conc_now_ns()) {
+        /* A deadline already past needs no request. (The loop's clock
+           is behind, never ahead: a deadline it misses, its request
+           completes at once.) */
+        if (w->deadline_ns <= t->rg->now_ns) {
             uring_ready_push(t);
             return;
         }
@@ -304,7 +306,7 @@ static void uring_after_step(struct uring_task *t, int err,
         goto armed;
     case CONC_WAIT_READ:
     case CONC_WAIT_WRITE:
-        if (w->deadline_ns && w->deadline_ns <= conc_now_ns()) {
+        if (w->deadline_ns && w->deadline_ns <= t->rg->now_ns) {
             uring_ready_push(t);
             return;
         }

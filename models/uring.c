@@ -156,6 +156,8 @@ static void uring_ring_run(struct uring_ring *rg)
     /* Every task's first step, their requests queued for one submit. */
     for (; rg->started < rg->n && !conc_interrupted; rg->started++) {
         struct uring_task *t = uring_task_at(rg, rg->started);
+        if (rg->started % 64 == 0)
+            rg->now_ns = conc_now_ns();
         if (conc_task_start(r, t->index, uring_task_mem(t)))
             continue; /* recorded in out[]; nothing to release */
         rg->live++;
@@ -170,6 +172,7 @@ static void uring_ring_run(struct uring_ring *rg)
             uring_stop(rg, -ECANCELED);
             break;
         }
+        rg->now_ns = conc_now_ns();
         uring_pass(rg);
         uring_take_remote(rg);
         /* After the pass: a ring it left with only parked tasks looks at
@@ -194,6 +197,7 @@ static void uring_ring_run(struct uring_ring *rg)
             uring_stop(rg, err);
             break;
         }
+        rg->now_ns = conc_now_ns();
         uring_reap(rg);
         uring_take_remote(rg);
     }

@@ -92,6 +92,9 @@ struct uring_ring {
     struct uring_task *ready_head, *ready_tail;
     struct uring_task *parked_head;
     uint64_t scan_ns;    /* when the parked tasks are next looked at */
+    /* The clock as the loop last read it, at most a pass old: a deadline
+       at or before it is past, with no clock read a step. */
+    uint64_t now_ns;
     uint64_t since_ns, unparks; /* deadlock detection's state */
     atomic_bool *abort;  /* set when the run cannot start all its rings */
     int err;             /* the ring's own failure, 0 or -errno */

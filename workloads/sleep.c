@@ -37,7 +37,9 @@ struct sleep_task {
     uint64_t deadline_ns; /* the current wait's deadline, 0 before the first */
     unsigned woken;       /* waits completed */
     unsigned early;       /* wake-ups before their deadline (a model bug) */
-    uint64_t *late_ns;    /* [count] lateness of each wake */
+    uint64_t *late_ns;    /* [count] lateness of each wake: late_one, or
+                             made by task_init when count > 1 */
+    uint64_t late_one;    /* the one wake's, spared a malloc a task */
 };
 
 static uint64_t sleep_splitmix(uint64_t *s)
@@ -71,6 +73,10 @@ static int sleep_task_init(void *task, void *shared, unsigned index,
     (void)tasks;
     t->sh = sh;
     t->rng = sh->seed * 0x100000001b3ull + index;
+    if (sh->count == 1) {
+        t->late_ns = &t->late_one;
+        return 0;
+    }
     t->late_ns = malloc(sh->count * sizeof(*t->late_ns));
     return t->late_ns ? 0 : -ENOMEM;
 }
@@ -124,7 +130,8 @@ static void sleep_task_fini(void *task)
 {
     struct sleep_task *t = task;
 
-    free(t->late_ns);
+    if (t->late_ns != &t->late_one)
+        free(t->late_ns);
     t->late_ns = NULL;
 }
 
