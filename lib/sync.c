@@ -16,15 +16,84 @@
 #include "lib/clock.h"
 #include "lib/sync.h"
 
+/*
+ * On while the process's one run steps every task on the thread that set
+ * it (conc_sync_set_local): then no other thread or process can touch a
+ * sync object, and the read-modify-writes below become a load and a store,
+ * the list's lock nothing. A locked instruction is most of a green lock
+ * handoff's cost otherwise (docs/workloads.md). Written only between runs,
+ * before the run's threads start; read by every operation.
+ */
+static atomic_bool sync_local_flag;
+
+void conc_sync_set_local(bool local)
+{
+    atomic_store_explicit(&sync_local_flag, local, memory_order_relaxed);
+}
+
+bool conc_sync_local(void)
+{
+    return atomic_load_explicit(&sync_local_flag, memory_order_relaxed);
+}
+
+/* A plain load on x86 and arm64: relaxed, since it changes only between
+   runs, ordered before the run by the threads' creation or its end. */
+#define sync_local atomic_load_explicit(&sync_local_flag, memory_order_relaxed)
+
 static void sync_spin_lock(atomic_flag *f)
 {
+    if (sync_local)
+        return;
     while (atomic_flag_test_and_set_explicit(f, memory_order_acquire))
         ; /* held for a few instructions: a list splice */
 }
 
 static void sync_spin_unlock(atomic_flag *f)
 {
-    atomic_flag_clear_explicit(f, memory_order_release);
+    if (!sync_local)
+        atomic_flag_clear_explicit(f, memory_order_release);
+}
+
+/* *p += d, the old value returned; seq_cst unless local. */
+static uint32_t sync_add32(_Atomic uint32_t *p, uint32_t d)
+{
+    uint32_t v;
+
+    if (!sync_local)
+        return atomic_fetch_add_explicit(p, d, memory_order_seq_cst);
+    v = atomic_load_explicit(p, memory_order_relaxed);
+    atomic_store_explicit(p, v + d, memory_order_relaxed);
+    return v;
+}
+
+/* *p = v, the old value returned, with order mo unless local. */
+static uint32_t sync_xchg32(_Atomic uint32_t *p, uint32_t v,
+                            memory_order mo)
+{
+    uint32_t old;
+
+    if (!sync_local)
+        return atomic_exchange_explicit(p, v, mo);
+    old = atomic_load_explicit(p, memory_order_relaxed);
+    atomic_store_explicit(p, v, memory_order_relaxed);
+    return old;
+}
+
+/* *p = v if it is *expect (true), else *expect = *p (false). */
+static bool sync_cas32(_Atomic uint32_t *p, uint32_t *expect, uint32_t v)
+{
+    uint32_t cur;
+
+    if (!sync_local)
+        return atomic_compare_exchange_strong_explicit(
+            p, expect, v, memory_order_acquire, memory_order_relaxed);
+    cur = atomic_load_explicit(p, memory_order_relaxed);
+    if (cur != *expect) {
+        *expect = cur;
+        return false;
+    }
+    atomic_store_explicit(p, v, memory_order_relaxed);
+    return true;
 }
 
 /* Under q's lock, the only writer: no locked instruction needed. */
@@ -62,7 +131,7 @@ void conc_waitq_wake(struct conc_waitq *q, uint32_t n)
     struct conc_waiter *batch[SYNC_WAKE_BATCH];
     uint32_t count = 0, k;
 
-    atomic_fetch_add_explicit(&q->seq, 1, memory_order_seq_cst);
+    sync_add32(&q->seq, 1);
     if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst))
         sync_futex(&q->seq, FUTEX_WAKE, n > INT32_MAX ? INT32_MAX : n, NULL);
     /*
@@ -168,9 +237,7 @@ bool conc_lock_try(struct conc_lock *l, uint32_t *seq)
 {
     uint32_t c = 0;
 
-    if (atomic_compare_exchange_strong_explicit(&l->state, &c, 1,
-                                                memory_order_acquire,
-                                                memory_order_relaxed)) {
+    if (sync_cas32(&l->state, &c, 1)) {
         /*
          * Free, but maybe only because a release woke one of several
          * waiters (this task, or one that has not run yet): keep it marked
@@ -185,12 +252,12 @@ bool conc_lock_try(struct conc_lock *l, uint32_t *seq)
     /* Taken: mark it awaited. The number is read first, so a release
        between here and the park moves it and the park does not happen. */
     *seq = conc_waitq_seq(&l->q);
-    return atomic_exchange_explicit(&l->state, 2, memory_order_acquire) == 0;
+    return sync_xchg32(&l->state, 2, memory_order_acquire) == 0;
 }
 
 void conc_lock_release(struct conc_lock *l)
 {
-    if (atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2)
+    if (sync_xchg32(&l->state, 0, memory_order_release) == 2)
         conc_waitq_wake(&l->q, 1);
 }
 

@@ -47,6 +47,15 @@ struct conc_waitq {
 
 #define CONC_WAKE_ALL UINT32_MAX
 
+/*
+ * Says that, until it is called with false, every task of the run steps on
+ * this one OS thread of this one process (a model with one scheduler, loop
+ * or ring, or sequential): the objects then take no locked instruction.
+ * The model calls it before its run starts any thread, and again after.
+ */
+void conc_sync_set_local(bool local);
+bool conc_sync_local(void);
+
 /* An empty queue (also what zeroed memory is, but for the flag). */
 void conc_waitq_init(struct conc_waitq *q);
 

@@ -22,6 +22,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/proc.h"
+#include "lib/sync.h"
 #include "models/eventloop.h"
 #include "models/limits.h"
 #include "models/model.h"
@@ -289,8 +290,12 @@ static int eventloop_run(struct conc_run *r)
             break;
         }
     }
+    /* One loop and no pool: every step on this thread, sync with no
+       locked instruction. */
+    conc_sync_set_local(workers == 1 && !offload);
     if (!err)
         eventloop_loop_run(&lps[0]);
+    conc_sync_set_local(false);
     for (unsigned k = 1; k < started; k++)
         pthread_join(lps[k].thread, NULL);
     for (unsigned k = 0; k < opened; k++)

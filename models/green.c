@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lib/err.h"
+#include "lib/sync.h"
 #include "models/green.h"
 #include "models/model.h"
 
@@ -157,10 +158,14 @@ static int green_run(struct conc_run *r)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 
+    /* One scheduler: every step on this thread, sync with no locked
+       instruction. */
+    conc_sync_set_local(g.nsched == 1);
     if (!err)
         green_sched_run(&g.scheds[0]);
     else
         green_sched_abandon(&g.scheds[0]);
+    conc_sync_set_local(false);
     if (g.nsched > 1)
         green_join(&g, g.nsched - 1);
     green_segv_restore();

@@ -7,16 +7,19 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/sync.h"
 #include "models/model.h"
 
 static int sequential_run(struct conc_run *r)
 {
     void *task = conc_xcalloc(1, r->w->task_size);
 
+    conc_sync_set_local(true); /* every step on this thread */
     for (unsigned i = 0; i < r->tasks && !conc_interrupted; i++) {
         memset(task, 0, r->w->task_size);
         conc_drive_task(r, i, task, NULL);
     }
+    conc_sync_set_local(false);
     free(task);
     return conc_interrupted ? -EINTR : 0;
 }

@@ -362,8 +362,12 @@ static int uring_run(struct conc_run *r)
             break;
         }
     }
+    /* One ring: every step on this thread, sync with no locked
+       instruction. */
+    conc_sync_set_local(workers == 1);
     if (!err)
         uring_ring_run(&rgs[0]);
+    conc_sync_set_local(false);
     for (unsigned k = 1; k < started; k++)
         pthread_join(rgs[k].thread, NULL);
     /* Closing a ring cancels what is left in it; only then may the task

@@ -29,9 +29,12 @@ lost() {
     [ "$(nproc)" -ge 2 ] || skip "one CPU: threads cannot race in parallel here"
     local n best=0
     # Up to 3 tries: on a busy machine the threads may hardly overlap.
+    # Each task's updates take longer than a time slice (10 ms and more),
+    # so that even a machine busy enough to run them one at a time
+    # switches between them mid-update.
     for _ in 1 2 3; do
-        n=$(lost threads -t 4 -o lock=none -o increments=2000000)
-        echo "lost $n of 8000000"
+        n=$(lost threads -t 4 -o lock=none -o increments=10000000)
+        echo "lost $n of 40000000"
         [ "$n" -gt "$best" ] && best=$n
         [ "$best" -gt 1000 ] && break
     done
@@ -42,8 +45,8 @@ lost() {
     [ "$(nproc)" -ge 2 ] || skip "one CPU: processes cannot race in parallel here"
     local n best=0
     for _ in 1 2 3; do
-        n=$(lost fork -t 4 -o lock=none -o increments=2000000)
-        echo "lost $n of 8000000"
+        n=$(lost fork -t 4 -o lock=none -o increments=10000000)
+        echo "lost $n of 40000000"
         [ "$n" -gt "$best" ] && best=$n
         [ "$best" -gt 1000 ] && break
     done

@@ -313,6 +313,10 @@ Test(sync, a_lock_loses_no_update, .timeout = 60)
         cr_assert_eq(r.result, (uint64_t)tasks * COUNTER_K);
         cr_assert_eq(harness_count_fds(), fds0, "%s %s: fds leaked",
                      c->model, c->opts);
+        /* A one-thread model's lock-free mode ends with its run: the
+           next run may be threads. */
+        cr_assert(!conc_sync_local(), "%s %s left the sync layer local",
+                  c->model, c->opts);
         harness_result_fini(&r);
     }
 }
