@@ -455,6 +455,19 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
      * cell a sweep ran before it. Its own warmups refill what it reuses.
      */
     malloc_trim(0);
+    /*
+     * And keep what a run frees for the next run of the cell, as glibc
+     * itself does from a cell's third run on: its mmap threshold rises to
+     * the largest block freed, so a run's task array is mapped afresh in
+     * the first run, taken from a heap grown for it in the second, and
+     * reused only from the third. Fixed thresholds make every run after
+     * the warmup the same: blocks up to 32 MiB (100,000 tasks' memory)
+     * come from the heap, and a free keeps up to 256 MiB at its top. On
+     * this VM first-touch page faults cost ~10 us each, which made the
+     * first timed run of 100,000 sleeps take 2x the others.
+     */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
     err = w->setup(&shared, &cell->wp, cell->tasks);
     if (err) {
