@@ -11,11 +11,13 @@
 #include "models/green.h"
 
 #ifdef CONC_HAVE_BOOST_CONTEXT
+/* A task's first run, always from the scheduler (a new task has no stack
+   until the scheduler gives it one): green_cur is the task. */
 static void green_fc_entry(transfer_t t)
 {
-    struct green_co *co = t.data;
+    struct green_co *co = green_cur;
 
-    co->s->fctx = t.fctx;
+    green_fc_land(co->s, t);
     green_co_main(co);
 }
 
