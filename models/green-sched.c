@@ -265,72 +265,6 @@ static void green_sync_check(struct green_sched *s)
     }
 }
 
-static bool green_stopping(const struct green_sched *s)
-{
-    return conc_interrupted ||
-           atomic_load_explicit(&s->g->stop, memory_order_relaxed);
-}
-
-/* After a task switched back: where it goes next. */
-static void green_after(struct green_sched *s, struct green_co *co)
-{
-    switch (co->state) {
-    case GREEN_RUNNABLE:
-        green_push(s, co);
-        break;
-    case GREEN_WAIT_TIMER:
-        green_heap_push(s, co);
-        break;
-    case GREEN_WAIT_FD:
-        s->nfd_waits++;
-        if (co->deadline_ns)
-            green_heap_push(s, co);
-        break;
-    case GREEN_DONE:
-        green_stack_detach(s, co);
-        s->done++;
-        break;
-    case GREEN_WAIT_SYNC:
-        break; /* its waiter is linked: its wake will queue it */
-    case GREEN_NEW:
-        abort();
-    }
-}
-
-/*
- * In the task, once it is parked (or queued, for a yield): switches away.
- * With GREEN_DIRECT and resumptions left in the scheduler's pass, the task
- * queues itself as the scheduler would and jumps straight to the next
- * runnable task, one switch where the scheduler in between makes two; the
- * pass's bound still holds, so fds and deadlines are looked at as often.
- * A new task (no stack yet), a stop, or the pass's end go through the
- * scheduler. Returns when the task is resumed, by either.
- */
-static void green_switch_away(struct green_sched *s, struct green_co *co)
-{
-#ifdef GREEN_DIRECT
-    if (s->pass_left && s->g->sw == &green_switches[GREEN_SWITCH_FCONTEXT] &&
-        !green_stopping(s)) {
-        struct green_co *next;
-
-        green_after(s, co);
-        next = s->head;
-        if (next && next->state == GREEN_RUNNABLE) {
-            green_pop(s);
-            s->pass_left--;
-            if (next == co)
-                return; /* the only one runnable: go on */
-            green_cur = next;
-            green_fc_land(s, jump_fcontext(next->fctx, co));
-            green_cur = co;
-            return;
-        }
-        co->after_done = true;
-    }
-#endif
-    green_suspend(s, co, false);
-}
-
 /*
  * In the task: parks it as w asks and switches to the scheduler, which
  * switches back when the wait is over. 0, or -errno when the wait cannot
@@ -376,14 +310,14 @@ static int green_park(struct green_sched *s, struct green_co *co,
         co->sync_q = w->q;
         co->state = GREEN_WAIT_SYNC;
         s->nsync++;
-        green_switch_away(s, co);
+        green_suspend(s, co, false);
         err = co->sync_err;
         co->sync_err = 0;
         return err;
     default:
         return -EINVAL;
     }
-    green_switch_away(s, co);
+    green_suspend(s, co, false);
     return 0;
 }
 
@@ -422,6 +356,11 @@ void green_co_main(struct green_co *co)
 
 /* ---- the scheduler ---- */
 
+static bool green_stopping(const struct green_sched *s)
+{
+    return conc_interrupted ||
+           atomic_load_explicit(&s->g->stop, memory_order_relaxed);
+}
 
 void green_stop_all(struct green_group *g)
 {
@@ -447,6 +386,31 @@ static void green_fail(struct green_group *g, int err, const char *what)
     green_stop_all(g);
 }
 
+/* After a task switched back: where it goes next. */
+static void green_after(struct green_sched *s, struct green_co *co)
+{
+    switch (co->state) {
+    case GREEN_RUNNABLE:
+        green_push(s, co);
+        break;
+    case GREEN_WAIT_TIMER:
+        green_heap_push(s, co);
+        break;
+    case GREEN_WAIT_FD:
+        s->nfd_waits++;
+        if (co->deadline_ns)
+            green_heap_push(s, co);
+        break;
+    case GREEN_DONE:
+        green_stack_detach(s, co);
+        s->done++;
+        break;
+    case GREEN_WAIT_SYNC:
+        break; /* its waiter is linked: its wake will queue it */
+    case GREEN_NEW:
+        abort();
+    }
+}
 
 /*
  * Waits in epoll for fds and the next deadline, without blocking when
@@ -558,14 +522,11 @@ static int green_poll(struct green_sched *s)
 static void green_sched_loop(struct green_sched *s)
 {
     while (s->done < s->ntasks && !green_stopping(s)) {
+        size_t n = s->nrunnable;
         int err;
 
-        /* A pass: the tasks runnable now, once each, whether the
-           scheduler resumes them or a task switches to the next. */
-        s->pass_left = s->nrunnable;
-        while (s->pass_left && !conc_interrupted) {
-            struct green_co *co = green_pop(s), *back;
-            s->pass_left--;
+        while (n-- && !conc_interrupted) {
+            struct green_co *co = green_pop(s);
             if (co->state == GREEN_NEW) {
                 err = green_stack_attach(s, co);
                 if (err) {
@@ -574,11 +535,8 @@ static void green_sched_loop(struct green_sched *s)
                 }
                 co->state = GREEN_RUNNABLE;
             }
-            back = green_resume(s, co);
-            if (back->after_done)
-                back->after_done = false;
-            else
-                green_after(s, back);
+            green_resume(s, co);
+            green_after(s, co);
         }
         if (s->done == s->ntasks)
             break;

@@ -11,13 +11,11 @@
 #include "models/green.h"
 
 #ifdef CONC_HAVE_BOOST_CONTEXT
-/* A task's first run, always from the scheduler (a new task has no stack
-   until the scheduler gives it one): green_cur is the task. */
 static void green_fc_entry(transfer_t t)
 {
-    struct green_co *co = green_cur;
+    struct green_co *co = t.data;
 
-    green_fc_land(co->s, t);
+    co->s->fctx = t.fctx;
     green_co_main(co);
 }
 

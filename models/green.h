@@ -115,8 +115,6 @@ struct green_co {
     struct conc_waitq *sync_q;
     struct green_co *rnext;  /* its scheduler's remote queue, once woken
                                 from another thread */
-    bool after_done;         /* it queued itself before switching to the
-                                scheduler (green_switch_away) */
 #ifdef GREEN_ASAN
     void *fake_stack;
 #endif
@@ -150,7 +148,6 @@ struct green_sched {
 
     struct green_co *head, *tail; /* FIFO run queue */
     size_t nrunnable;
-    size_t pass_left;           /* resumptions left in this pass */
     struct conc_heap heap;      /* parked tasks by deadline_ns */
     unsigned nfd_waits;         /* tasks parked in epoll */
     unsigned nsync;             /* tasks in GREEN_WAIT_SYNC */
@@ -326,18 +323,6 @@ void green_stop_all(struct green_group *g);
 /* ---- the switch itself: inline, on the hot path or once per task ---- */
 
 /*
- * Whether a task may switch straight to the next runnable task, one stack
- * switch where going through the scheduler is two: with fcontext, whose
- * jump hands over the jumper's context (so the task resumed can store it),
- * and outside ASan and TSan, which are told of every switch by its target
- * and follow the scheduler-in-the-middle path as they were written for.
- */
-#if defined(CONC_HAVE_BOOST_CONTEXT) && !defined(GREEN_ASAN) && \
-    !defined(GREEN_TSAN)
-#define GREEN_DIRECT 1
-#endif
-
-/*
  * Makes co's first context on [lo, lo + size), with g's switch, and tells
  * TSan and valgrind about that stack.
  */
@@ -369,56 +354,27 @@ static inline void green_switch_unmake(struct green_co *co)
 }
 
 #ifdef CONC_HAVE_BOOST_CONTEXT
-/*
- * Every fcontext jump carries the jumper: its task, or NULL for the
- * scheduler. Whoever lands stores the jumper's context where its next
- * resumption will look (green_fc_land); so a task can be resumed by the
- * scheduler or, switching directly, by another task.
- */
-static inline void green_fc_land(struct green_sched *s, transfer_t t)
-{
-    struct green_co *from = t.data;
-
-    if (from)
-        from->fctx = t.fctx;
-    else
-        s->fctx = t.fctx;
-}
-
-/* Scheduler to co; the task that switched back, its context stored. */
-static inline struct green_co *green_fc_resume_from(struct green_sched *s,
-                                                    struct green_co *co)
-{
-    transfer_t t = jump_fcontext(co->fctx, NULL);
-    struct green_co *back = t.data;
-
-    (void)s;
-    back->fctx = t.fctx;
-    return back;
-}
-
 static inline void green_fc_resume(struct green_sched *s,
                                    struct green_co *co)
 {
-    (void)green_fc_resume_from(s, co);
+    transfer_t t = jump_fcontext(co->fctx, co);
+
+    (void)s;
+    co->fctx = t.fctx;
 }
 
 static inline void green_fc_suspend(struct green_sched *s,
                                     struct green_co *co)
 {
-    green_fc_land(s, jump_fcontext(s->fctx, co));
+    transfer_t t = jump_fcontext(s->fctx, co);
+
+    s->fctx = t.fctx;
 }
 #endif
 
-/*
- * Scheduler to task: runs co until a task switches back, and returns that
- * task (co itself unless tasks switched directly meanwhile).
- */
-static inline struct green_co *green_resume(struct green_sched *s,
-                                            struct green_co *co)
+/* Scheduler to task: runs co until it switches back. */
+static inline void green_resume(struct green_sched *s, struct green_co *co)
 {
-    struct green_co *back = co;
-
     green_cur = co;
 #ifdef GREEN_ASAN
     __sanitizer_start_switch_fiber(&s->fake_stack, co->stack_lo,
@@ -431,7 +387,7 @@ static inline struct green_co *green_resume(struct green_sched *s,
     /* A direct call on the common path: the jump is a few ns, so is an
      * indirect call. */
     if (s->g->sw == &green_switches[GREEN_SWITCH_FCONTEXT])
-        back = green_fc_resume_from(s, co);
+        green_fc_resume(s, co);
     else
 #endif
         s->g->sw->resume(s, co);
@@ -439,7 +395,6 @@ static inline struct green_co *green_resume(struct green_sched *s,
     __sanitizer_finish_switch_fiber(s->fake_stack, NULL, NULL);
 #endif
     green_cur = NULL;
-    return back;
 }
 
 /* Task to scheduler; `last` when the task has finished for good. */
