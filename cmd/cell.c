@@ -466,8 +466,12 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
      * this VM first-touch page faults cost ~10 us each, which made the
      * first timed run of 100,000 sleeps take 2x the others.
      */
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    static bool malloc_fixed;
+    if (!malloc_fixed) {
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        mallopt(M_TRIM_THRESHOLD, 256 << 20);
+        malloc_fixed = true;
+    }
 #endif
     err = w->setup(&shared, &cell->wp, cell->tasks);
     if (err) {

@@ -31,18 +31,17 @@ void conc_sync_set_local(bool local)
     atomic_store_explicit(&sync_local_flag, local, memory_order_relaxed);
 }
 
+/* A plain load on x86 and arm64 (inlined here): relaxed, since it changes
+   only between runs, ordered before the run by the threads' creation or
+   its end. */
 bool conc_sync_local(void)
 {
     return atomic_load_explicit(&sync_local_flag, memory_order_relaxed);
 }
 
-/* A plain load on x86 and arm64: relaxed, since it changes only between
-   runs, ordered before the run by the threads' creation or its end. */
-#define sync_local atomic_load_explicit(&sync_local_flag, memory_order_relaxed)
-
 static void sync_spin_lock(atomic_flag *f)
 {
-    if (sync_local)
+    if (conc_sync_local())
         return;
     while (atomic_flag_test_and_set_explicit(f, memory_order_acquire))
         ; /* held for a few instructions: a list splice */
@@ -50,7 +49,7 @@ static void sync_spin_lock(atomic_flag *f)
 
 static void sync_spin_unlock(atomic_flag *f)
 {
-    if (!sync_local)
+    if (!conc_sync_local())
         atomic_flag_clear_explicit(f, memory_order_release);
 }
 
@@ -59,7 +58,7 @@ static uint32_t sync_add32(_Atomic uint32_t *p, uint32_t d)
 {
     uint32_t v;
 
-    if (!sync_local)
+    if (!conc_sync_local())
         return atomic_fetch_add_explicit(p, d, memory_order_seq_cst);
     v = atomic_load_explicit(p, memory_order_relaxed);
     atomic_store_explicit(p, v + d, memory_order_relaxed);
@@ -72,7 +71,7 @@ static uint32_t sync_xchg32(_Atomic uint32_t *p, uint32_t v,
 {
     uint32_t old;
 
-    if (!sync_local)
+    if (!conc_sync_local())
         return atomic_exchange_explicit(p, v, mo);
     old = atomic_load_explicit(p, memory_order_relaxed);
     atomic_store_explicit(p, v, memory_order_relaxed);
@@ -84,7 +83,7 @@ static bool sync_cas32(_Atomic uint32_t *p, uint32_t *expect, uint32_t v)
 {
     uint32_t cur;
 
-    if (!sync_local)
+    if (!conc_sync_local())
         return atomic_compare_exchange_strong_explicit(
             p, expect, v, memory_order_acquire, memory_order_relaxed);
     cur = atomic_load_explicit(p, memory_order_relaxed);

@@ -218,12 +218,6 @@ struct io_uring_sqe *uring_get_sqe(struct uring_ring *rg, unsigned n,
     return io_uring_get_sqe(&rg->ring);
 }
 
-static void uring_ts(struct uring_task *t, uint64_t deadline_ns)
-{
-    t->ts.tv_sec = (long long)(deadline_ns / CONC_NS_PER_S);
-    t->ts.tv_nsec = (long long)(deadline_ns % CONC_NS_PER_S);
-}
-
 /*
  * A timeout request on the absolute CLOCK_MONOTONIC deadline, the clock
  * conc_now_ns() reads: the kernel's hrtimer fires at or after it, never
@@ -236,7 +230,7 @@ static int uring_arm_timeout(struct uring_task *t, uint64_t deadline_ns)
 
     if (!(sqe = uring_get_sqe(t->rg, 1, &err)))
         return err;
-    uring_ts(t, deadline_ns);
+    t->ts = uring_timespec(deadline_ns);
     io_uring_prep_timeout(sqe, &t->ts, 0, IORING_TIMEOUT_ABS);
     io_uring_sqe_set_data(sqe, t);
     return 0;
@@ -269,7 +263,7 @@ static int uring_arm_poll(struct uring_task *t, const struct conc_wait *w)
         return 0;
     sqe->flags |= IOSQE_IO_LINK;
     sqe = io_uring_get_sqe(&t->rg->ring);
-    uring_ts(t, w->deadline_ns);
+    t->ts = uring_timespec(w->deadline_ns);
     io_uring_prep_link_timeout(sqe, &t->ts, IORING_TIMEOUT_ABS);
     sqe->flags |= t->rg->skip;
     io_uring_sqe_set_data64(sqe, URING_UD_IGNORE);

@@ -9,9 +9,9 @@
  * in, allocate, queue on an hrtimer and complete, over half of such a run
  * (perf, docs/models.md). slack=0 keeps a request per sleep.
  *
- * The slots in flight are a chained hash table keyed by slot number; their
- * memory stays until the ring is closed, since the kernel may still name
- * one in a completion (a stop leaves their requests in the ring).
+ * The slots in flight are a chained hash table keyed by slot number. A
+ * slot is freed when its timeout completes; those a stop leaves in the
+ * ring, which the kernel may still name, when the ring is closed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,40 +21,15 @@
 #include "models/uring.h"
 
 #ifdef CONC_HAVE_URING
-/* Timers made at a time; the table starts with this many chains. */
-#define URING_TIMER_CHUNK 256
+/* The table starts with this many chains. */
 #define URING_TIMER_CHAINS 1024
 
 struct uring_timer {
     uint64_t slot;                 /* the deadline's slot: its end is slot * slack */
-    struct uring_timer *hnext;     /* its chain, or the free list */
+    struct uring_timer *hnext;     /* its chain */
     struct uring_task *head, *tail; /* its tasks, through their next */
     struct __kernel_timespec ts;   /* read by the kernel at submission */
 };
-
-struct uring_timer_chunk {
-    struct uring_timer_chunk *next;
-    struct uring_timer t[URING_TIMER_CHUNK];
-};
-
-static struct uring_timer *uring_timer_new(struct uring_ring *rg)
-{
-    struct uring_timer *tm = rg->tfree;
-
-    if (!tm) {
-        struct uring_timer_chunk *c = conc_xmalloc(sizeof(*c));
-        c->next = rg->tchunks;
-        rg->tchunks = c;
-        for (size_t i = URING_TIMER_CHUNK; i-- > 1;) {
-            c->t[i].hnext = rg->tfree;
-            rg->tfree = &c->t[i];
-        }
-        tm = &c->t[0];
-    } else {
-        rg->tfree = tm->hnext;
-    }
-    return tm;
-}
 
 static size_t uring_timer_hash(uint64_t slot, size_t mask)
 {
@@ -104,11 +79,10 @@ int uring_timer_add(struct uring_task *t, uint64_t deadline_ns)
             goto join;
     if (!(sqe = uring_get_sqe(rg, 1, &err)))
         return err;
-    tm = uring_timer_new(rg);
+    tm = conc_xmalloc(sizeof(*tm));
     tm->slot = slot;
     tm->head = tm->tail = NULL;
-    tm->ts.tv_sec = (long long)(slot * rg->slack_ns / CONC_NS_PER_S);
-    tm->ts.tv_nsec = (long long)(slot * rg->slack_ns % CONC_NS_PER_S);
+    tm->ts = uring_timespec(slot * rg->slack_ns);
     io_uring_prep_timeout(sqe, &tm->ts, 0, IORING_TIMEOUT_ABS);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)tm | URING_UD_TIMER);
     tm->hnext = rg->ttbl[h];
@@ -137,8 +111,7 @@ void uring_timer_fire(struct uring_ring *rg, uint64_t ud, int res)
         pp = &(*pp)->hnext;
     *pp = tm->hnext;
     rg->ntimers--;
-    tm->hnext = rg->tfree;
-    rg->tfree = tm;
+    free(tm);
     /* Each task's next is read before its step, which may queue it again
        (on the ready queue, or on a timer, even this slot's new one). */
     for (; t; t = next) {
@@ -151,15 +124,15 @@ void uring_timer_fire(struct uring_ring *rg, uint64_t ud, int res)
 
 void uring_timers_free(struct uring_ring *rg)
 {
-    struct uring_timer_chunk *c = rg->tchunks, *next;
-
-    for (; c; c = next) {
-        next = c->next;
-        free(c);
+    for (size_t i = 0; rg->ttbl && i <= rg->tmask; i++) {
+        struct uring_timer *tm = rg->ttbl[i], *next;
+        for (; tm; tm = next) {
+            next = tm->hnext;
+            free(tm);
+        }
     }
     free(rg->ttbl);
-    rg->tchunks = NULL;
     rg->ttbl = NULL;
-    rg->tfree = NULL;
+    rg->ntimers = 0;
 }
 #endif

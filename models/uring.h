@@ -105,16 +105,22 @@ struct uring_ring {
     _Atomic(struct uring_task *) remote;
     atomic_bool sleeping;
     /* Shared timeouts (uring-timer.c): the slot length (0: a request per
-       sleep), the slots in flight by number, and their memory. */
+       sleep), and the slots in flight by number. */
     uint64_t slack_ns;
     struct uring_timer **ttbl;
     size_t tmask, ntimers;
-    struct uring_timer *tfree;
-    struct uring_timer_chunk *tchunks;
 };
 
 /* The ring whose thread this is, for a wake to tell local from remote. */
 extern _Thread_local struct uring_ring *uring_cur;
+
+/* An absolute CLOCK_MONOTONIC time as a timeout request reads it. */
+static inline struct __kernel_timespec uring_timespec(uint64_t ns)
+{
+    struct __kernel_timespec ts = { (long long)(ns / CONC_NS_PER_S),
+                                    (long long)(ns % CONC_NS_PER_S) };
+    return ts;
+}
 
 /* The workload's memory, after the header at the strictest alignment. */
 #define URING_HDR                                                          \
