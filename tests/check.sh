@@ -38,7 +38,7 @@ log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-passed=0 failed=0 skipped=0
+passed=0 failed=0 skipped=0 retries=0
 
 # count_unit LOG STATUS: adds a Criterion binary's totals. Its closing
 # line: "Synthesis: Tested: N | Passing: P | Failing: F | Crashing: C".
@@ -61,6 +61,8 @@ count_bats() {
     passed=$((passed + ok - skip))
     skipped=$((skipped + skip))
     failed=$((failed + bad))
+    # Timing tests (tests/cli/timing.bash) say each retry they take.
+    retries=$((retries + $(grep -c "^# timing test '.*': try " "$1")))
     [ "$2" -eq 0 ] || [ "$bad" -gt 0 ] || failed=$((failed + 1))
 }
 
@@ -83,7 +85,7 @@ if [ "$fast" = 0 ]; then
         failed=$((failed + 1))
     fi
 
-    echo "check: $passed passed, $failed failed, $skipped skipped"
+    echo "check: $passed passed, $failed failed, $skipped skipped, $retries timing retries"
     [ "$failed" -eq 0 ]
     exit
 fi
@@ -167,5 +169,5 @@ for i in "${!jobs[@]}"; do
 done
 
 echo "test: took $(($(date +%s) - start)) s"
-echo "test: $passed passed, $failed failed, $skipped skipped"
+echo "test: $passed passed, $failed failed, $skipped skipped, $retries timing retries"
 [ "$failed" -eq 0 ]

@@ -4,6 +4,7 @@
 # pools, and nothing left behind. Every timing is a ratio measured in the
 # same test; a ratio that fails under load is measured again, up to 5 times.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 setup() { : "${CONCBENCH:?set CONCBENCH to the binary}"; }
@@ -55,18 +56,21 @@ speedup() {
 }
 
 @test "threads sieve 2 tasks at least 1.4x faster than sequential" {
+    timing_test
     run speedup threads 1.4 100
     echo "$output"
     [ "$status" -eq 0 ] || skip_if_machine_busy threads
 }
 
 @test "fork sieves 2 tasks at least 1.4x faster than sequential" {
+    timing_test
     run speedup fork 1.4 100
     echo "$output"
     [ "$status" -eq 0 ] || skip_if_machine_busy fork
 }
 
 @test "threads under gil=on are no more than 1.15x faster than sequential" {
+    timing_test
     run speedup threads 0 1.15 -o gil=on
     echo "$output"
     [ "$status" -eq 0 ]
@@ -105,18 +109,21 @@ overlap() {
 }
 
 @test "100 sleeps overlap under threads" {
+    timing_test
     run overlap threads
     echo "$output"
     [ "$status" -eq 0 ]
 }
 
 @test "100 sleeps overlap under fork" {
+    timing_test
     run overlap fork
     echo "$output"
     [ "$status" -eq 0 ]
 }
 
 @test "100 sleeps overlap under threads with gil=on" {
+    timing_test
     run overlap threads -o gil=on
     echo "$output"
     [ "$status" -eq 0 ]

@@ -3,6 +3,7 @@
 # kinds and with several schedulers; limits are refused up front; a stack
 # overflow is reported; SIGINT ends a run promptly.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 setup() { : "${CONCBENCH:?set CONCBENCH to the binary}"; }
@@ -124,6 +125,7 @@ field() { jq -r ".results[0].runs[0].$1" <<<"$output"; }
 }
 
 @test "SIGINT ends green runs long before their work would, every worker woken" {
+    timing_test
     for args in "-w sleep -o ms=30s -t 2000" "-w sleep -o ms=30s -t 2000 -o workers=2" \
                 "-w yield -o count=1e9 -t 10 -o workers=2 -o switch=ucontext" \
                 "-w primes -o n=1e11 -t 4 -o workers=2"; do

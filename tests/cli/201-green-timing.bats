@@ -3,6 +3,7 @@
 # 10,000 concurrent sleeps cost about one sleep, and two schedulers sieve
 # two tasks faster than one.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 setup() { : "${CONCBENCH:?set CONCBENCH to the binary}"; }
@@ -16,6 +17,7 @@ min_wall() {
 }
 
 @test "10,000 sleeps of 50ms finish in under 3x one sleep" {
+    timing_test
     for try in 1 2 3; do
         one=$(min_wall -w sleep -o ms=50ms -t 1 --runs 3 --warmup 0)
         many=$(min_wall -w sleep -o ms=50ms -t 10000 --runs 2 --warmup 1)
@@ -28,6 +30,7 @@ min_wall() {
 }
 
 @test "primes with 2 tasks: workers=2 is at least 1.4x faster than workers=1" {
+    timing_test
     [ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
     for try in 1 2 3; do
         w1=$(min_wall -w primes -o n=2e9 -t 2 -o workers=1 --runs 3 --warmup 1)

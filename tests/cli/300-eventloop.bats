@@ -3,6 +3,7 @@
 # combination, its options and their refusals, 10,000 overlapping sleeps,
 # and a clean stop on SIGINT.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 # shellcheck source=bench/lib.sh
@@ -100,6 +101,7 @@ el_json() {
 }
 
 @test "10,000 sleeps of 50 ms take under 3x one sleep" {
+    timing_test
     # Judged against the model's own cost of 10,000 tasks with nothing to
     # wait for (which a loaded machine inflates), up to 3 tries: run one
     # after another they would take 10,000 sleeps more.
@@ -125,6 +127,7 @@ el_json() {
 }
 
 @test "SIGINT stops every kind of eventloop run at once: exit 130, no file" {
+    timing_test
     for opts in "-w sleep -o ms=30s -t 2000 -o workers=2" \
                 "-w primes -o n=1e12 -t 2 -o offload=on -o pool=2" \
                 "-w yield -o count=1e9 -t 4"; do

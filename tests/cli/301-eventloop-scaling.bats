@@ -4,6 +4,7 @@
 # pool=2) can. Ratios of walls measured in the same test, best of up to 5 tries,
 # since CI machines are shared.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 # shellcheck source=bench/lib.sh
@@ -35,6 +36,7 @@ below() { awk -v r="$1" -v l="$2" 'BEGIN { exit !(r < l) }'; }
 min_of() { if [ "$1" -eq 0 ] || [ "$2" -lt "$1" ]; then echo "$2"; else echo "$1"; fi; }
 
 @test "primes: workers=2 and offload=on pool=2 speed up 2 tasks by 1.4x" {
+    timing_test
     # The fastest run of each over up to 5 tries: the runs least disturbed
     # by whatever else the machine is doing.
     one=0 two=0 pool=0
@@ -55,6 +57,7 @@ min_of() { if [ "$1" -eq 0 ] || [ "$2" -lt "$1" ]; then echo "$2"; else echo "$1
 }
 
 @test "primes: one loop, or a pool of one, does not speed up 2 tasks" {
+    timing_test
     seq=0 one=0 pool1=0
     for try in 1 2 3 4 5; do
         seq=$(min_of "$seq" "$(wall_min -m sequential)")

@@ -5,6 +5,7 @@
 # refuses io_uring (simulated with a seccomp filter an LD_PRELOAD shim
 # installs) listed and refused with exit 3 and the kernel's reason.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 setup() {
@@ -99,6 +100,7 @@ ur_json() {
 }
 
 @test "sleeps sharing a timeout wake at their slot's end: never early, up to the slack late" {
+    timing_test
     # 200 sleeps with deadlines spread over 40 ms: with slack=10ms each
     # waits for the end of its 10 ms slot, so about 5 ms late on average
     # and never early (the workload counts an early wake as an error);
@@ -128,6 +130,7 @@ ur_json() {
 # each, about 1.2 us here) puts every run above 1.10x; bench/uring.sh
 # measures both.
 @test "10,000 sleeps of 100 ms take at most 1.10x the ideal 100 ms" {
+    timing_test
     best=0 busy=0
     for try in 1 2 3; do
         run --separate-stderr "$CONCBENCH" -m uring -w sleep -o ms=100ms \
@@ -156,6 +159,7 @@ ur_json() {
 }
 
 @test "SIGINT stops every kind of uring run at once: exit 130, no file" {
+    timing_test
     for opts in "-w sleep -o ms=30s -t 2000 -o workers=2" \
                 "-w primes -o n=1e12 -t 2 -o workers=2" \
                 "-w yield -o count=1e9 -t 4 -o sqpoll=on" \

@@ -7,6 +7,7 @@
 # margins; SIGINT leaves nothing behind; what is missing is unavailable
 # (exit 3) and what the script does not run is refused (exit 2).
 
+load timing
 bats_require_minimum_version 1.5.0
 
 load parallel
@@ -139,6 +140,7 @@ all_workloads() {
 }
 
 @test "start-up is outside the timed section; python=PATH picks the interpreter" {
+    timing_test
     # An interpreter that takes a second to start.
     printf '#!/bin/sh\nsleep 1\nexec /usr/bin/python3 "$@"\n' >"$T/slowpy"
     chmod +x "$T/slowpy"
@@ -157,6 +159,7 @@ best() {
 }
 
 @test "the GIL: two threads sieve no faster than one (at most 1.15x)" {
+    timing_test
     local one two ok=0
     # Up to 3 tries: a busy machine can slow the one-thread run alone.
     for _ in 1 2 3; do
@@ -169,6 +172,7 @@ best() {
 }
 
 @test "multiprocessing on two cores sieves at least 1.4x sequential python" {
+    timing_test
     [ "$(nproc)" -ge 2 ] || skip "one CPU: no parallelism to show"
     local one two
     for _ in 1 2 3; do
@@ -183,6 +187,7 @@ best() {
 }
 
 @test "asyncio and gevent overlap 100 sleeps of 50 ms" {
+    timing_test
     for api in asyncio gevent; do
         [ "$api" = gevent ] && ! have_gevent && continue
         py "$api" sleep -t 100 -o ms=50ms
@@ -296,6 +301,7 @@ interrupt() {
 }
 
 @test "a python cell's speedup is over python api=sequential, not over C" {
+    timing_test
     "$CONCBENCH" sweep -m sequential,python -w primes -t 2 -o n=1e6 \
         -o api=sequential,threading --runs 2 --warmup 0 --json "$T/s.json" \
         >/dev/null 2>&1

@@ -3,6 +3,7 @@
 # after the asked delay, query overrides, error statuses, keep-alive and
 # Connection: close, and a clean stop on SIGTERM and SIGINT.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 load http-helpers
@@ -89,6 +90,7 @@ teardown() { serve_stop KILL; }
 }
 
 @test "query parameters override size and delay per request" {
+    timing_test
     serve_start -o delay=0 -o size=10
     http_raw "$PORT" 'GET /?size=4KiB HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >"$BATS_TEST_TMPDIR/resp"
     [[ "$(cat "$BATS_TEST_TMPDIR/resp")" == *$'\r\nContent-Length: 4096\r\n'* ]]
@@ -154,6 +156,7 @@ teardown() { serve_stop KILL; }
 }
 
 @test "slow requests in flight cost the server no thread" {
+    timing_test
     models=$(available_models | grep -E '^(eventloop|green|threads)$' | head -1)
     [ -n "$models" ] || skip "no concurrent model in this build"
     serve_start -o delay=0

@@ -4,6 +4,7 @@
 # of one such task alone. Both times are measured here, in the same test
 # (best of 2 runs each), never compared with an absolute time.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 load http-helpers
@@ -22,6 +23,7 @@ best_wall() {
 }
 
 @test "32 tasks of 10 fetches take under 3x one task under every model but sequential" {
+    timing_test
     serve_start -o delay=0 -o size=1KiB
     n=0
     for m in $(available_models); do
@@ -37,6 +39,7 @@ best_wall() {
 }
 
 @test "sequential does not overlap: 4 tasks take about 4x one" {
+    timing_test
     serve_start -o delay=0 -o size=1KiB
     one=$(best_wall sequential 1)
     four=$(best_wall sequential 4)

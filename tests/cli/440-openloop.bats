@@ -7,6 +7,7 @@
 # over rates draws the hockey stick. Margins are wide: the facts checked
 # are about the schedule, not about this machine's speed.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 load http-helpers
@@ -38,6 +39,7 @@ f() {
 }
 
 @test "far below capacity every model achieves the offered rate at the server's delay" {
+    timing_test
     for m in $(open_models); do
         # One task with 4 connections (its own epoll), and 4 tasks of one
         # connection each; sequential runs tasks one after another, so it
@@ -63,6 +65,7 @@ f() {
 }
 
 @test "above capacity latency from the intended time grows with the run; closed loop's does not" {
+    timing_test
     m=eventloop
     available_models | grep -qx eventloop || m=threads
     # 2 tasks of one connection each, 50 ms a request: 40 requests/s at
@@ -97,6 +100,7 @@ f() {
 }
 
 @test "sequential runs one task at a time: the later tasks' requests leave late" {
+    timing_test
     open sequential -t 4 -o rate=100 -o requests=10 -o delay=20ms -o keepalive=on
     echo "sequential: p99 $(f request_ns.p99) late $(f send_late) lag p99 $(f send_lag_p99_ns) achieved $(f achieved_rps)"
     [ "$(f ops)" -eq 40 ]
@@ -108,6 +112,7 @@ f() {
 }
 
 @test "poisson arrivals hold their mean rate, the same schedule for the same seed" {
+    timing_test
     m=eventloop
     available_models | grep -qx eventloop || m=threads
     open "$m" -t 2 -o rate=200 -o duration=2s -o arrivals=poisson -o seed=5 -o connections=8 -o delay=5ms -o keepalive=on
@@ -175,6 +180,7 @@ EOF
 }
 
 @test "a sweep over rates draws the hockey stick and names each model's highest rate within the goal" {
+    timing_test
     /usr/bin/python3 -c 'import matplotlib, numpy' 2>/dev/null ||
         skip "python3-matplotlib is not installed"
     models=$(available_models | grep -xE 'eventloop|threads' | paste -sd, -)

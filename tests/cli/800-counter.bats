@@ -4,6 +4,7 @@
 # models (who loses updates without a lock, and that no lock ever loses
 # one), not targets to tune.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 setup() {
@@ -26,6 +27,7 @@ lost() {
 }
 
 @test "threads on two or more cores lose updates without a lock" {
+    timing_test
     [ "$(nproc)" -ge 2 ] || skip "one CPU: threads cannot race in parallel here"
     local n best=0
     # Up to 3 tries: on a busy machine the threads may hardly overlap.
@@ -42,6 +44,7 @@ lost() {
 }
 
 @test "fork on shared memory loses updates without a lock" {
+    timing_test
     [ "$(nproc)" -ge 2 ] || skip "one CPU: processes cannot race in parallel here"
     local n best=0
     for _ in 1 2 3; do
@@ -152,6 +155,7 @@ lost() {
 }
 
 @test "SIGINT while tasks wait on the lock ends every model within about 100 ms" {
+    timing_test
     for m in sequential threads fork green eventloop uring; do
         "$CONCBENCH" -m "$m" -w counter -t 4 -o increments=100000000 \
             -o hold=1us -o yield_inside=on --runs 1 --warmup 0 \

@@ -3,6 +3,7 @@
 # model, over shared memory and over a pipe. Every item must be got exactly
 # once; timing is checked only as wide ratios.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 setup() {
@@ -64,6 +65,7 @@ q() {
 }
 
 @test "a slow consumer leaves the producer waiting on a full queue, and the reverse" {
+    timing_test
     local m r
     for m in threads fork green eventloop; do
         # One slot and 100 us of work an item: the producer waits for

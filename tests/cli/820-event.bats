@@ -2,6 +2,7 @@
 # event: one setter, many waiters, round after round, under every model.
 # Every waiter must wake once a round; timing only as wide ratios.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 setup() {
@@ -38,6 +39,7 @@ ev() {
 }
 
 @test "a wake on one OS thread costs less than a futex wake across threads" {
+    timing_test
     local g t
     g=$(ev green -t 9 -o rounds=50 | jq '.wake_ns.p50')
     t=$(ev threads -t 9 -o rounds=50 | jq '.wake_ns.p50')
@@ -47,6 +49,7 @@ ev() {
 }
 
 @test "the setter sleeps delay between rounds" {
+    timing_test
     local r
     r=$(ev green -t 3 -o rounds=20 -o delay=5ms)
     # 20 rounds of 5 ms: at least 100 ms, at most a wide 3x that.

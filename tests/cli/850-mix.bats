@@ -6,6 +6,7 @@
 # targets to tune. Each measured cell takes its median over 3 runs; the
 # rest of mixed cells (options, report, bad input) is 851-mix-input.bats.
 
+load timing
 bats_require_minimum_version 1.5.0
 
 setup() {
@@ -43,6 +44,7 @@ holds() {
 }
 
 @test "eventloop: a CPU task's burst makes every sleep late by up to the burst, unless offload=on" {
+    timing_test
     mix eventloop sleep:4+primes:1 5 "${IO[@]}" "${CPU[@]}" -o burst=20ms
     local p50 p99
     p50=$(med sleep.lateness_ns.p50)
@@ -57,6 +59,7 @@ holds() {
 }
 
 @test "eventloop: a CPU task that never yields holds every sleep until it ends" {
+    timing_test
     mix eventloop sleep:4+primes:1 5 "${IO[@]}" -o n=2e9 -o burst=never
     local p99 cpu
     p99=$(med sleep.lateness_ns.p99)
@@ -65,6 +68,7 @@ holds() {
 }
 
 @test "threads gil=on: sleeps wait about the switch interval, less with a shorter one" {
+    timing_test
     mix threads sleep:4+primes:1 5 "${IO[@]}" "${CPU[@]}" -o burst=never \
         -o gil=on -o interval=5ms
     local p50_5 p50_1
@@ -77,6 +81,7 @@ holds() {
 }
 
 @test "threads gil=on: more CPU-bound threads make the sleeps wait longer" {
+    timing_test
     # Waiting CPU-bound threads compete with the sleeper for each forced
     # switch, so the sleeper waits more intervals the more of them there
     # are. One against four: between one and two the difference (a few ms)
@@ -101,6 +106,7 @@ holds() {
 }
 
 @test "threads gil=off and fork: sleeps stay on time while a core is free" {
+    timing_test
     [ "$(nproc)" -ge 2 ] || skip "one CPU: no core is free beside the CPU task"
     local p50
     mix threads sleep:4+primes:1 5 "${IO[@]}" "${CPU[@]}" -o burst=never \
@@ -113,6 +119,7 @@ holds() {
 }
 
 @test "green: a CPU task that never yields blocks its scheduler; one that yields does not" {
+    timing_test
     mix green sleep:4+primes:1 5 "${IO[@]}" -o n=2e9 -o burst=never
     local p99 cpu p50
     p99=$(med sleep.lateness_ns.p99)
