@@ -167,13 +167,20 @@ void sweep_print_plan(FILE *f, const struct sweep *sw,
     struct sweep_sum mine = { 0 }, all = { 0 };
     struct conc_host host;
     size_t in_shard = 0;
-    int ow = 7; /* "options" */
+    /* Columns as wide as their longest entry: a mix's name, such as
+       "sleep:63+primes:1", is longer than any workload's. */
+    int ww = 10, mw = 11, ow = 7; /* "workload", "model", "options" */
 
     conc_host_read(&host);
     for (size_t i = 0; i < sw->ncells; i++) {
-        if ((int)strlen(sw->cells[i].opts_label) > ow)
-            ow = (int)strlen(sw->cells[i].opts_label);
-        in_shard += sw->cells[i].in_shard;
+        const struct sweep_cell *sc = &sw->cells[i];
+        if ((int)strlen(sc->cell.workload->name) > ww)
+            ww = (int)strlen(sc->cell.workload->name);
+        if ((int)strlen(sc->cell.model->name) > mw)
+            mw = (int)strlen(sc->cell.model->name);
+        if ((int)strlen(sc->opts_label) > ow)
+            ow = (int)strlen(sc->opts_label);
+        in_shard += sc->in_shard;
     }
     fprintf(f, "plan %s: %zu cell%s, %u timed run%s each after %u "
             "warmup%s%s, %s%s\n", sl->plan, sw->ncells,
@@ -186,8 +193,9 @@ void sweep_print_plan(FILE *f, const struct sweep *sw,
         fprintf(f, "shard %s%s%s%s: %zu of the %zu cells, marked >\n",
                 sl->text, *sl->source ? " (" : "", sl->source,
                 *sl->source ? ")" : "", in_shard, sw->ncells);
-    fprintf(f, "\n%s%-10s %-11s %-*s %7s  %9s  %5s  %9s\n",
-            sharded ? "  shard  " : "", "workload", "model", ow, "options",
+    fprintf(f, "\n%s%-*s %-*s %-*s %7s  %9s  %5s  %9s\n",
+            sharded ? "  shard  " : "", ww, "workload", mw, "model", ow,
+            "options",
             "tasks", "per run", "runs", "cell");
     for (size_t i = 0; i < sw->ncells; i++) {
         const struct sweep_cell *sc = &sw->cells[i];
@@ -198,8 +206,8 @@ void sweep_print_plan(FILE *f, const struct sweep *sw,
         if (sharded)
             fprintf(f, "%c %5u  ", sc->in_shard ? '>' : ' ',
                     sweep_shard_of(i, sl->n));
-        fprintf(f, "%-10s %-11s %-*s %7u  ", sc->cell.workload->name,
-                sc->cell.model->name, ow, sc->opts_label, sc->cell.tasks);
+        fprintf(f, "%-*s %-*s %-*s %7u  ", ww, sc->cell.workload->name,
+                mw, sc->cell.model->name, ow, sc->opts_label, sc->cell.tasks);
         if (why)
             fprintf(f, "skipped: %s\n", why);
         else if (per < 0)

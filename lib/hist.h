@@ -30,8 +30,9 @@ void conc_hist_add(struct conc_hist *h, uint64_t v);
 
 /*
  * Records one value with atomic operations, so threads and forked processes
- * (on a MAP_SHARED histogram) may record into one histogram at once. It
- * does not maintain min.
+ * (on a MAP_SHARED histogram) may record into one histogram at once; while
+ * a run's tasks share one OS thread (conc_sync_local), without locked
+ * instructions. It does not maintain min.
  */
 void conc_hist_add_atomic(struct conc_hist *h, uint64_t v);
 

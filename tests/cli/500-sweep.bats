@@ -340,3 +340,17 @@ order_of() {
     # The table still names each.
     [ "$(grep -c '^yield .* skipped: workload .yield. needs 61440 KiB' <<<"$output")" -eq 3 ]
 }
+
+@test "--dry-run's columns line up whatever the names' lengths, a mix's too" {
+    run --separate-stderr -0 "$CONCBENCH" sweep --dry-run -m sequential,threads \
+        -w 'sleep:3+primes:1,sleep' -o sleep.ms=1ms -o primes.n=1e5 -t 4
+    echo "$output"
+    # The header's "tasks" and every row's task count end in one column.
+    end=$(awk '/^workload/ { print index($0, "tasks") + 4 }' <<<"$output")
+    [ -n "$end" ]
+    rows=$(grep -cE '^(sleep|sleep:3\+primes:1) ' <<<"$output")
+    [ "$rows" -eq 4 ]
+    grep -E '^(sleep|sleep:3\+primes:1) ' <<<"$output" |
+        awk -v e="$end" '{ if (substr($0, e, 1) != "4" || substr($0, e + 1, 1) != " ") bad++ }
+                         END { exit bad }'
+}

@@ -6,8 +6,10 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/hist.h"
+#include "lib/sync.h"
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -93,6 +95,40 @@ Test(hist, atomic_adds_lose_nothing, .timeout = 30)
     cr_assert_eq(shared_hist.count, 400000);
     cr_assert_eq(shared_hist.max, 100000);
     cr_assert_eq(shared_hist.sum, 4ull * 100000 * 100001 / 2);
+}
+
+/* One thread's run (conc_sync_local) adds without locked instructions and
+   records exactly what the atomic path and conc_hist_add do. */
+Test(hist, local_adds_match_atomic_and_plain, .timeout = 10)
+{
+    struct conc_hist plain, atomic, local;
+
+    conc_hist_init(&plain);
+    conc_hist_init(&atomic);
+    conc_hist_init(&local);
+    for (uint64_t i = 0; i < 20000; i++) {
+        uint64_t v = (i * 2654435761u) % 5000000;
+        conc_hist_add(&plain, v);
+        conc_hist_add_atomic(&atomic, v);
+        conc_sync_set_local(true);
+        conc_hist_add_atomic(&local, v);
+        conc_sync_set_local(false);
+    }
+    conc_sync_set_local(true);
+    conc_hist_add_n_atomic(&local, 7, 3);
+    conc_hist_add_n_atomic(&local, 9, 0);
+    conc_sync_set_local(false);
+    conc_hist_add_n_atomic(&atomic, 7, 3);
+    for (int k = 0; k < 3; k++)
+        conc_hist_add(&plain, 7);
+    cr_assert_eq(local.count, 20003);
+    cr_assert_eq(local.count, plain.count);
+    cr_assert_eq(local.sum, plain.sum);
+    cr_assert_eq(local.max, plain.max);
+    cr_assert_eq(memcmp(local.b, plain.b, sizeof(local.b)), 0);
+    cr_assert_eq(memcmp(local.b, atomic.b, sizeof(local.b)), 0);
+    cr_assert_eq(local.sum, atomic.sum);
+    cr_assert_eq(local.max, atomic.max);
 }
 
 Test(hist, merge, .timeout = 10)
