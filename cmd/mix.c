@@ -91,6 +91,21 @@ static struct mix *mix_of(const struct conc_params *p)
     abort(); /* params of a table no mix made: a bug */
 }
 
+const char *conc_mix_record_key(const struct conc_params *p, int i)
+{
+    const struct mix *m = mix_of(p);
+    const struct mix_optmap *e = &m->map[i];
+
+    if (e->kind != MIX_ALIAS)
+        return m->opts[i].key;
+    /* The part's "part.key" entry: the first ones, in table order. */
+    for (size_t j = 0; j < m->nopts; j++)
+        if (m->map[j].kind == MIX_PREFIXED && m->map[j].part == e->part &&
+            m->map[j].idx == e->idx)
+            return m->opts[j].key;
+    abort(); /* every alias has its full entry */
+}
+
 /* The index of key in opts, or -1. */
 static int mix_opt_index(const struct conc_opt *opts, const char *key)
 {

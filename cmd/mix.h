@@ -26,4 +26,11 @@ bool conc_mix_is(const char *name);
  */
 const struct conc_workload *conc_mix_find(const char *spec);
 
+/*
+ * The name a mix's option i (of params p, a mix's) is recorded under in a
+ * report: "sleep.ms" whether "ms" or "sleep.ms" was given, so that one
+ * cell has one identity.
+ */
+const char *conc_mix_record_key(const struct conc_params *p, int i);
+
 #endif

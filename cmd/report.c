@@ -17,6 +17,7 @@
 #include "cmd/host.h"
 #include "cmd/paired.h"
 #include "cmd/report-internal.h"
+#include "cmd/mix.h"
 #include "cmd/report.h"
 #include "lib/err.h"
 #include "lib/proc.h"
@@ -129,7 +130,9 @@ void conc_report_set_str(struct conc_report *rep, const char *key,
  * Options as typed JSON: counts and sizes as integers, durations in ns
  * under "<key>_ns", so that every time's unit is in its name.
  */
-static json_t *report_options(const struct conc_params *p)
+/* A cell's options as given; a mix's under their full names
+   (conc_mix_record_key). */
+static json_t *report_options(const struct conc_params *p, bool mix)
 {
     json_t *o = json_object();
     char key[80];
@@ -147,7 +150,8 @@ static json_t *report_options(const struct conc_params *p)
         case CONC_OPT_STRING: j = json_string(v->s); break;
         default: j = report_u64(v->u); break;
         }
-        snprintf(key, sizeof(key), "%s%s", opt->key,
+        snprintf(key, sizeof(key), "%s%s",
+                 mix ? conc_mix_record_key(p, i) : opt->key,
                  opt->type == CONC_OPT_DURATION ? "_ns" : "");
         json_object_set_new(o, key, j);
     }
@@ -259,9 +263,11 @@ void conc_report_add(struct conc_report *rep, const struct conc_cell *cell,
     json_t *o = json_object(), *runs = json_array();
 
     json_object_set_new(o, "model", json_string(cell->model->name));
-    json_object_set_new(o, "model_options", report_options(&cell->mp));
+    json_object_set_new(o, "model_options", report_options(&cell->mp, false));
     json_object_set_new(o, "workload", json_string(cell->workload->name));
-    json_object_set_new(o, "workload_options", report_options(&cell->wp));
+    json_object_set_new(o, "workload_options",
+                        report_options(&cell->wp,
+                                       conc_mix_is(cell->workload->name)));
     json_object_set_new(o, "tasks", json_integer(cell->tasks));
     json_object_set_new(o, "warmup", json_integer(cell->warmup));
     if (res->skipped) {
@@ -303,9 +309,11 @@ void conc_report_add(struct conc_report *rep, const struct conc_cell *cell,
 char *conc_report_cell_id(const struct conc_cell *cell)
 {
     json_t *o = json_pack("{s:s,s:o,s:s,s:o,s:I}", "model", cell->model->name,
-                          "model_options", report_options(&cell->mp),
+                          "model_options", report_options(&cell->mp, false),
                           "workload", cell->workload->name,
-                          "workload_options", report_options(&cell->wp),
+                          "workload_options",
+                          report_options(&cell->wp,
+                                         conc_mix_is(cell->workload->name)),
                           "tasks", (json_int_t)cell->tasks);
     char *id = report_result_id(o);
 

@@ -15,7 +15,7 @@ setup() {
     "$CONCBENCH" run -m threads -w sleep:3+primes:1 -t 4 -o ms=5 \
         -o sleep.count=2 -o primes.n=1e7 -r 1 --warmup 0 --json m.json
     jq -e '.results[0] | .workload == "sleep:3+primes:1" and .tasks == 4 and
-        .workload_options == {"ms_ns": 5000000, "sleep.count": 2,
+        .workload_options == {"sleep.ms_ns": 5000000, "sleep.count": 2,
                               "primes.n": 10000000}' m.json
     jq -e '.results[0].runs[0] | .failed == false and
         .result == 664579 + 6 and .op_count == 6 and
@@ -48,7 +48,18 @@ setup() {
         [{"workload": "sleep", "tasks": 3},
          {"workload": "sleep:2+primes:1", "tasks": 3}]' s.json
     jq -e '[.results[].runs[0].lateness_ns.p50 > 0] | all' s.json
-    jq -e '[.results[] | .workload_options.ms_ns] == [2000000, 2000000]' s.json
+    jq -e '[.results[] | .workload_options | .ms_ns // .["sleep.ms_ns"]] ==
+        [2000000, 2000000]' s.json
+    # The mix records its options under their full names, whichever was
+    # given: "ms" and "sleep.ms" are one cell, which compare finds in both.
+    jq -e '.results[1].workload_options == {"sleep.ms_ns": 2000000,
+                                           "primes.n": 1000000}' s.json
+    "$CONCBENCH" run -m threads -w sleep:2+primes:1 -t 3 -o sleep.ms=2 \
+        -o primes.n=1e6 -r 1 --warmup 0 --json full.json 2>/dev/null
+    run --separate-stderr "$CONCBENCH" compare s.json full.json
+    echo "$output $stderr"
+    [[ "$stderr" != *"no cell"* ]]
+    [[ "$output" == *"sleep:2+primes:1"* ]]
 }
 
 @test "bad mixes exit 2 with one line" {
