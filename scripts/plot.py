@@ -1497,7 +1497,8 @@ def convoy(ch):
         # Durations are ns; "never" is stored as -1 (UINT64_MAX).
         setting.append("%s=%s" % (key, v if key == "count" else "never"
                                   if v < 0 else "%gms" % (v / 1e6)))
-    gil = [fmt_opt("interval", c.mopts["interval"]) for ks in by.values()
+    gil = [fmt_opt("interval", c.mopts["interval"],
+                   "interval" in c.durations) for ks in by.values()
            for c in ks.values() if c.mopts.get("gil") in ("on", True) and
            "interval" in c.mopts][:1]
     fig.suptitle("The convoy: %d sleep task%s beside CPU-bound tasks in "
