@@ -1,10 +1,10 @@
 /*
  * Test harness shared by the model unit tests (test_green.c,
- * test_eventloop.c and test_sync.c): an empty options table and no-op
- * workload hooks, a non-blocking pipe, the "pipes" workload that churns fds
- * under read deadlines, and a small cell runner. Header-only: every
- * function is static and uses Criterion asserts, so include it from test
- * files only.
+ * test_eventloop.c, test_uring.c and test_sync.c): an empty options table
+ * and no-op workload hooks, a non-blocking pipe, the "pipes" workload that
+ * churns fds under read deadlines, "pingpong", and a small cell runner.
+ * Header-only: every function is static and uses Criterion asserts, so
+ * include it from test files only.
  *
  * The including file may set, before the #include, how the pipes workload
  * runs (the defaults are test_green.c's):
@@ -20,6 +20,8 @@
  *                             shifts the fd numbers other tasks get (0)
  *   HARNESS_PIPES_RETRY_EMPTY 1: a read wake without data waits again and
  *                             is counted in ops; 0: it fails the task (0)
+ *   HARNESS_PINGPONG          defined: the "pingpong" workload too
+ *                             (harness_pingpong), for the event loops
  */
 #ifndef CONC_TESTS_UNIT_HARNESS_H
 #define CONC_TESTS_UNIT_HARNESS_H
@@ -28,6 +30,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +253,112 @@ static const struct conc_workload harness_pipes = {
 };
 
 /* ---- a small cell runner: check, setup, run, collect, verify, teardown */
+
+/*
+ * pingpong (when the includer defines HARNESS_PINGPONG): task 0 yields
+ * until task 1's read wait has run, so a model that never looks at its
+ * fds while a task keeps yielding fails it (-ETIMEDOUT).
+ */
+#ifdef HARNESS_PINGPONG
+
+#define HARNESS_PINGPONG_MAX 100000
+
+struct harness_pingpong_task {
+    atomic_int *flag;
+    unsigned index, yields;
+    int rfd, wfd;
+};
+
+static int harness_pingpong_setup(void **shared,
+                                  const struct conc_params *p, unsigned tasks)
+{
+    (void)p;
+    (void)tasks;
+    *shared = calloc(1, sizeof(atomic_int));
+    return *shared ? 0 : -ENOMEM;
+}
+
+static int harness_pingpong_task_init(void *task, void *shared,
+                                      unsigned index, unsigned tasks)
+{
+    struct harness_pingpong_task *t = task;
+
+    (void)tasks;
+    t->flag = shared;
+    t->index = index;
+    t->yields = 0;
+    t->rfd = t->wfd = -1;
+    return 0;
+}
+
+static int harness_pingpong_step(void *task, struct conc_wait *w)
+{
+    struct harness_pingpong_task *t = task;
+    int p[2];
+    char c = 'x';
+
+    if (t->index == 0) {
+        if (atomic_load(t->flag)) {
+            w->want = CONC_DONE;
+            return 0;
+        }
+        if (++t->yields > HARNESS_PINGPONG_MAX)
+            return -ETIMEDOUT; /* the model never ran the other task's I/O */
+        w->want = CONC_YIELD;
+        return 0;
+    }
+    if (t->rfd < 0) {
+        if (harness_pipe(p))
+            return -errno;
+        t->rfd = p[0];
+        t->wfd = p[1];
+        if (write(t->wfd, &c, 1) != 1)
+            return -errno;
+        w->want = CONC_WAIT_READ;
+        w->fd = t->rfd;
+        return 0;
+    }
+    if (read(t->rfd, &c, 1) != 1)
+        return -EPROTO;
+    atomic_store(t->flag, 1);
+    w->want = CONC_DONE;
+    return 0;
+}
+
+static int harness_pingpong_task_result(const void *task,
+                                        struct conc_task_out *out)
+{
+    const struct harness_pingpong_task *t = task;
+
+    out->result = t->yields;
+    return 0;
+}
+
+static void harness_pingpong_task_fini(void *task)
+{
+    struct harness_pingpong_task *t = task;
+
+    if (t->rfd >= 0)
+        close(t->rfd);
+    if (t->wfd >= 0)
+        close(t->wfd);
+    t->rfd = t->wfd = -1;
+}
+
+static const struct conc_workload harness_pingpong = {
+    .name = "pingpong",
+    .summary = "a yielding task waits for another's read",
+    .opts = harness_no_opts,
+    .task_size = sizeof(struct harness_pingpong_task),
+    .setup = harness_pingpong_setup,
+    .task_init = harness_pingpong_task_init,
+    .step = harness_pingpong_step,
+    .task_result = harness_pingpong_task_result,
+    .task_fini = harness_pingpong_task_fini,
+    .verify = harness_nop_verify,
+    .teardown = free,
+};
+#endif
 
 struct harness_result {
     int check_err, run_err, task_failures, verify_err;

@@ -71,6 +71,7 @@ Test(uring, registered_as_unavailable, .timeout = 10)
 #define HARNESS_PIPES_CYCLE "rrwt"
 #define HARNESS_PIPES_EXTRA_FD 1
 #define HARNESS_PIPES_RETRY_EMPTY 1
+#define HARNESS_PINGPONG
 #include "tests/unit/harness.h"
 
 /* The kernel this runs on lets the model run (the probe said so). */
@@ -249,105 +250,6 @@ Test(uring, sleeps_never_wake_early, .timeout = 60)
     }
 }
 
-/* ---- pingpong: task 0 yields until task 1's read wait has run */
-
-#define PINGPONG_MAX 100000
-
-struct pingpong_task {
-    atomic_int *flag;
-    unsigned index, yields;
-    int rfd, wfd;
-};
-
-static int pingpong_setup(void **shared, const struct conc_params *p,
-                          unsigned tasks)
-{
-    (void)p;
-    (void)tasks;
-    *shared = calloc(1, sizeof(atomic_int));
-    return *shared ? 0 : -ENOMEM;
-}
-
-static int pingpong_task_init(void *task, void *shared, unsigned index,
-                              unsigned tasks)
-{
-    struct pingpong_task *t = task;
-
-    (void)tasks;
-    t->flag = shared;
-    t->index = index;
-    t->yields = 0;
-    t->rfd = t->wfd = -1;
-    return 0;
-}
-
-static int pingpong_step(void *task, struct conc_wait *w)
-{
-    struct pingpong_task *t = task;
-    int p[2];
-    char c = 'x';
-
-    if (t->index == 0) {
-        if (atomic_load(t->flag)) {
-            w->want = CONC_DONE;
-            return 0;
-        }
-        if (++t->yields > PINGPONG_MAX)
-            return -ETIMEDOUT; /* the model never ran the other task's I/O */
-        w->want = CONC_YIELD;
-        return 0;
-    }
-    if (t->rfd < 0) {
-        if (harness_pipe(p))
-            return -errno;
-        t->rfd = p[0];
-        t->wfd = p[1];
-        if (write(t->wfd, &c, 1) != 1)
-            return -errno;
-        w->want = CONC_WAIT_READ;
-        w->fd = t->rfd;
-        return 0;
-    }
-    if (read(t->rfd, &c, 1) != 1)
-        return -EPROTO;
-    atomic_store(t->flag, 1);
-    w->want = CONC_DONE;
-    return 0;
-}
-
-static int pingpong_task_result(const void *task, struct conc_task_out *out)
-{
-    const struct pingpong_task *t = task;
-
-    out->result = t->yields;
-    return 0;
-}
-
-static void pingpong_task_fini(void *task)
-{
-    struct pingpong_task *t = task;
-
-    if (t->rfd >= 0)
-        close(t->rfd);
-    if (t->wfd >= 0)
-        close(t->wfd);
-    t->rfd = t->wfd = -1;
-}
-
-static const struct conc_workload test_pingpong = {
-    .name = "pingpong",
-    .summary = "a yielding task waits for another's read",
-    .opts = harness_no_opts,
-    .task_size = sizeof(struct pingpong_task),
-    .setup = pingpong_setup,
-    .task_init = pingpong_task_init,
-    .step = pingpong_step,
-    .task_result = pingpong_task_result,
-    .task_fini = pingpong_task_fini,
-    .verify = harness_nop_verify,
-    .teardown = free,
-};
-
 /*
  * Completions are looked at between passes even while a task keeps
  * yielding (no wait then: the ring's task work is run by a non-blocking
@@ -357,7 +259,8 @@ static const struct conc_workload test_pingpong = {
  */
 Test(uring, ready_io_runs_between_yields, .timeout = 30)
 {
-    struct harness_result r = test_run(&test_pingpong, NULL, "workers=1", 2);
+    struct harness_result r =
+        test_run(&harness_pingpong, NULL, "workers=1", 2);
 
     cr_assert_eq(r.run_err, 0);
     cr_assert_eq(r.task_failures, 0, "the yielding task never saw the "
