@@ -102,10 +102,14 @@ int conc_drive_task(const struct conc_run *r, unsigned index, void *task,
                     const struct conc_drive_hooks *hooks)
 {
     struct conc_wait w;
+    uint64_t start_ns, end_ns = 0;
     int err = conc_task_start(r, index, task);
 
     if (err)
         return err;
+    /* The first step may share the start's clock reading, unless a hook
+       (the GIL) may wait between the two. */
+    start_ns = hooks && hooks->before_step ? 0 : r->out[index].start_ns;
     for (;;) {
         if (conc_interrupted) {
             err = -EINTR;
@@ -114,17 +118,21 @@ int conc_drive_task(const struct conc_run *r, unsigned index, void *task,
         if (hooks && hooks->before_step)
             hooks->before_step(hooks->arg);
         memset(&w, 0, sizeof(w));
+        w.start_ns = start_ns;
+        start_ns = 0;
         err = r->w->step(task, &w);
         if (err)
             w.want = CONC_DONE;
         if (hooks && hooks->after_step)
             hooks->after_step(hooks->arg, &w);
-        if (err || w.want == CONC_DONE)
+        if (err || w.want == CONC_DONE) {
+            end_ns = err ? 0 : w.end_ns;
             break;
+        }
         err = conc_drive_wait(r, &w);
         if (err)
             break;
     }
-    conc_task_finish(r, index, task, err);
+    conc_task_finish_at(r, index, task, err, end_ns);
     return err;
 }

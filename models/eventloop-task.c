@@ -89,6 +89,12 @@ static void eventloop_poll_close(struct eventloop_task *t)
 /* Ends the task: closes its handles, records its result, frees its work. */
 void eventloop_task_end(struct eventloop_task *t, int err)
 {
+    eventloop_task_end_at(t, err, 0);
+}
+
+/* The same, the task's end stamped end_ns (0: the clock now). */
+void eventloop_task_end_at(struct eventloop_task *t, int err, uint64_t end_ns)
+{
     struct eventloop_loop *lp = t->lp;
 
     eventloop_poll_close(t);
@@ -97,7 +103,7 @@ void eventloop_task_end(struct eventloop_task *t, int err)
     free(t->work); /* never in flight here: see eventloop_loop_stop */
     t->work = NULL;
     t->state = EVENTLOOP_DONE;
-    conc_task_finish(lp->r, t->index, eventloop_task_mem(t), err);
+    conc_task_finish_at(lp->r, t->index, eventloop_task_mem(t), err, end_ns);
     /* A failure sets the run's sync abort: others may wait on it. */
     if (err && err != -EINTR && lp->r->sync)
         eventloop_sync_failed(lp);
@@ -212,7 +218,7 @@ bool eventloop_after_step(struct eventloop_task *t, int err,
     if (!err && w->want != CONC_DONE && t->lp->stopping)
         err = -EINTR;
     if (err || w->want == CONC_DONE) {
-        eventloop_task_end(t, err);
+        eventloop_task_end_at(t, err, err ? 0 : w->end_ns);
         return true;
     }
     if (t->poll && (!io || t->poll_fd != w->fd))
@@ -258,6 +264,7 @@ bool eventloop_after_step(struct eventloop_task *t, int err,
 void eventloop_step(struct eventloop_task *t)
 {
     struct conc_wait w;
+    uint64_t start_ns;
     int err;
 
     if (t->sync_err) {
@@ -266,8 +273,13 @@ void eventloop_step(struct eventloop_task *t)
         eventloop_task_end(t, err);
         return;
     }
+    /* The first step shares the reading the start was stamped with. */
+    start_ns = t->state == EVENTLOOP_NEW ? t->lp->r->out[t->index].start_ns
+                                         : 0;
     do {
         memset(&w, 0, sizeof(w));
+        w.start_ns = start_ns;
+        start_ns = 0;
         err = t->lp->r->w->step(eventloop_task_mem(t), &w);
     } while (!eventloop_after_step(t, err, &w));
 }

@@ -137,6 +137,7 @@ bool eventloop_after_step(struct eventloop_task *t, int err,
 
 /* Ends t with err: closes its handles, records its result. */
 void eventloop_task_end(struct eventloop_task *t, int err);
+void eventloop_task_end_at(struct eventloop_task *t, int err, uint64_t end_ns);
 
 /* Puts t at the tail of its loop's ready queue. */
 void eventloop_ready_push(struct eventloop_task *t);

@@ -326,6 +326,7 @@ void green_co_main(struct green_co *co)
     struct green_sched *s = co->s;
     const struct conc_run *r = s->g->r;
     struct conc_wait w;
+    uint64_t start_ns, end_ns = 0;
     int err;
 
 #ifdef GREEN_ASAN
@@ -334,17 +335,22 @@ void green_co_main(struct green_co *co)
     err = conc_task_start(r, co->index, co->task);
     if (!err) {
         co->inited = true;
+        start_ns = r->out[co->index].start_ns; /* the first step's */
         for (;;) {
             memset(&w, 0, sizeof(w));
+            w.start_ns = start_ns;
+            start_ns = 0;
             err = r->w->step(co->task, &w);
-            if (err || w.want == CONC_DONE)
+            if (err || w.want == CONC_DONE) {
+                end_ns = err ? 0 : w.end_ns;
                 break;
+            }
             err = green_park(s, co, &w);
             if (err)
                 break;
         }
         co->inited = false;
-        conc_task_finish(r, co->index, co->task, err);
+        conc_task_finish_at(r, co->index, co->task, err, end_ns);
         /* A failure sets the run's sync abort: others may wait on it. */
         if (err && err != -EINTR && r->sync)
             green_sync_alert(s);

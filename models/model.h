@@ -185,10 +185,14 @@ struct conc_model {
  * Task bookkeeping every model shares (models/task.c). conc_task_start()
  * stamps out[index].start_ns and calls task_init; conc_task_finish() stamps
  * end_ns, calls task_result (when err is 0) and task_fini, and records err.
+ * conc_task_finish_at() stamps end_ns instead (0: the clock now): the
+ * end_ns of a step's CONC_DONE (struct conc_wait).
  */
 int conc_task_start(const struct conc_run *r, unsigned index, void *task);
 void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
                       int err);
+void conc_task_finish_at(const struct conc_run *r, unsigned index, void *task,
+                         int err, uint64_t end_ns);
 
 /*
  * A task that crashes the process (a workload's bug; a stack overflow the

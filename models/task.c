@@ -42,9 +42,15 @@ int conc_task_start(const struct conc_run *r, unsigned index, void *task)
 void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
                       int err)
 {
+    conc_task_finish_at(r, index, task, err, 0);
+}
+
+void conc_task_finish_at(const struct conc_run *r, unsigned index, void *task,
+                         int err, uint64_t end_ns)
+{
     struct conc_task_out *o = &r->out[index];
 
-    o->end_ns = conc_now_ns();
+    o->end_ns = end_ns ? end_ns : conc_now_ns();
     if (!err)
         err = r->w->task_result(task, o);
     r->w->task_fini(task);

@@ -137,8 +137,9 @@ void uring_take_remote(struct uring_ring *rg)
         }
 }
 
-/* Ends a task: records its result and frees what task_init made. */
-static void uring_task_end(struct uring_task *t, int err)
+/* Ends a task: records its result and frees what task_init made; its end
+   stamped end_ns (0: the clock now). */
+static void uring_task_end_at(struct uring_task *t, int err, uint64_t end_ns)
 {
     struct uring_ring *rg = t->rg;
 
@@ -155,8 +156,13 @@ static void uring_task_end(struct uring_task *t, int err)
         rg->inflight--; /* its request is cancelled when the ring closes */
     }
     t->state = URING_DONE;
-    conc_task_finish(rg->r, t->index, uring_task_mem(t), err);
+    conc_task_finish_at(rg->r, t->index, uring_task_mem(t), err, end_ns);
     rg->live--;
+}
+
+static void uring_task_end(struct uring_task *t, int err)
+{
+    uring_task_end_at(t, err, 0);
 }
 
 /*
@@ -277,7 +283,7 @@ static void uring_after_step(struct uring_task *t, int err,
                              const struct conc_wait *w)
 {
     if (err || w->want == CONC_DONE) {
-        uring_task_end(t, err);
+        uring_task_end_at(t, err, err ? 0 : w->end_ns);
         return;
     }
     switch (w->want) {
@@ -328,6 +334,9 @@ void uring_step(struct uring_task *t)
     int err;
 
     memset(&w, 0, sizeof(w));
+    /* The first step shares the reading the start was stamped with. */
+    if (t->state == URING_NEW)
+        w.start_ns = t->rg->r->out[t->index].start_ns;
     err = t->rg->r->w->step(uring_task_mem(t), &w);
     uring_after_step(t, err, &w);
 }

@@ -94,7 +94,8 @@ static uint64_t sleep_next_deadline(struct sleep_task *t, uint64_t from)
 static int sleep_step(void *task, struct conc_wait *w)
 {
     struct sleep_task *t = task;
-    uint64_t now = conc_now_ns();
+    /* The first step's "now" is the task's start (one clock read). */
+    uint64_t now = w->start_ns ? w->start_ns : conc_now_ns();
 
     if (t->deadline_ns) {
         if (now < t->deadline_ns)
@@ -104,6 +105,7 @@ static int sleep_step(void *task, struct conc_wait *w)
         t->woken++;
         if (t->woken == t->sh->count) {
             w->want = CONC_DONE;
+            w->end_ns = now; /* the task ends at its last wake */
             return 0;
         }
     }

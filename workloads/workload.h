@@ -33,6 +33,19 @@ struct conc_wait {
     struct conc_waitq *q; /* CONC_WAIT_SYNC: the queue to park on */
     uint32_t seq;         /* CONC_WAIT_SYNC: the number seen before the
                              check that failed (conc_lock_try & co.) */
+    /*
+     * One clock read shared, where a model and a step would make two back
+     * to back (28 ns each on a VM's kvm-clock: a quarter of a sleep's
+     * start or wake with 100,000 tasks).
+     */
+    uint64_t start_ns; /* in, on a task's first step: the reading its start
+                          was stamped with, just before task_init; the
+                          step may take it as "now" (0 on later steps, or
+                          from a model without it: read the clock) */
+    uint64_t end_ns;   /* out, with CONC_DONE: a reading the step took with
+                          nothing after it but deciding to end; the model
+                          stamps it as the task's end (0: the model reads
+                          the clock) */
 };
 
 /* Errors a task counts without failing itself; any nonzero fails the run. */

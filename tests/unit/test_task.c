@@ -1,0 +1,139 @@
+/*
+ * The task bookkeeping every model shares (models/task.c) and the clock
+ * reading a step shares with its model (struct conc_wait's start_ns and
+ * end_ns): under every model, a task's first step is handed the reading
+ * its start was stamped with (none where the GIL may wait between the
+ * two), no later step gets one, and a step's end_ns with CONC_DONE is the
+ * end the run records; and a run leaves no fd open.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "cmd/registry.h"
+#include "lib/clock.h"
+#include "models/model.h"
+#include "tests/unit/harness.h"
+
+#define STAMP_END_OFFSET 12345 /* an end no clock read would give */
+
+struct stamp_task {
+    unsigned steps;
+    uint64_t first_start, later_start, end_ns;
+};
+
+static int stamp_task_init(void *task, void *shared, unsigned index,
+                           unsigned tasks)
+{
+    struct stamp_task *t = task;
+
+    (void)shared;
+    (void)index;
+    (void)tasks;
+    t->steps = 0;
+    t->first_start = t->later_start = t->end_ns = 0;
+    return 0;
+}
+
+/* Three steps: a yield, a 1 ms sleep, then the end, stamped by hand. */
+static int stamp_step(void *task, struct conc_wait *w)
+{
+    struct stamp_task *t = task;
+
+    if (t->steps++ == 0) {
+        t->first_start = w->start_ns;
+        w->want = CONC_YIELD;
+        return 0;
+    }
+    t->later_start |= w->start_ns;
+    if (t->steps == 2) {
+        w->want = CONC_WAIT_UNTIL;
+        w->deadline_ns = conc_now_ns() + 1000000;
+        return 0;
+    }
+    t->end_ns = conc_now_ns() + STAMP_END_OFFSET;
+    w->end_ns = t->end_ns;
+    w->want = CONC_DONE;
+    return 0;
+}
+
+/*
+ * 1 when the stamps are as the contract says; 2 when the model handed the
+ * first step no reading (allowed: the step then reads the clock).
+ */
+static int stamp_task_result(const void *task, struct conc_task_out *out)
+{
+    const struct stamp_task *t = task;
+    bool end_ok = out->end_ns == t->end_ns && t->later_start == 0;
+
+    if (!end_ok)
+        out->result = 0;
+    else if (t->first_start == 0)
+        out->result = 2;
+    else
+        out->result = t->first_start == out->start_ns;
+    return 0;
+}
+
+static const struct conc_workload stamp_workload = {
+    .name = "stamp",
+    .summary = "checks the clock readings a model shares with its steps",
+    .opts = harness_no_opts,
+    .task_size = sizeof(struct stamp_task),
+    .setup = harness_nop_setup,
+    .task_init = stamp_task_init,
+    .step = stamp_step,
+    .task_result = stamp_task_result,
+    .task_fini = harness_nop_teardown,
+    .verify = harness_nop_verify,
+    .teardown = harness_nop_teardown,
+};
+
+struct stamp_cfg {
+    const char *model, *opts;
+    unsigned want; /* the result of every task: 1, or 2 (no reading) */
+};
+
+Test(task, a_step_shares_its_models_clock_readings, .timeout = 60)
+{
+    static const struct stamp_cfg cfgs[] = {
+        { "sequential", "", 1 },
+        { "threads", "", 1 },
+        { "threads", "gil=on", 2 }, /* the GIL is taken between the two */
+        { "fork", "", 1 },
+        { "green", "workers=1", 1 },
+        { "green", "workers=2", 1 },
+#ifdef CONC_HAVE_UV
+        { "eventloop", "workers=1", 1 },
+        { "eventloop", "workers=2", 1 },
+#endif
+#ifdef CONC_HAVE_URING
+        { "uring", "workers=1", 1 },
+#endif
+    };
+    const unsigned tasks = 8;
+
+    for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
+        const struct stamp_cfg *c = &cfgs[i];
+        const struct conc_model *m = conc_model_find(c->model);
+        struct harness_result r;
+
+        if (!m || m->unavailable)
+            continue; /* not in this build, or refused by the kernel */
+        /* Twice: the second run leaves as many fds open as the first (a
+           model keeps what it makes for the process on its first run). */
+        for (int k = 0, fds = 0; k < 2; k++) {
+            r = harness_run(c->model, &stamp_workload, NULL, c->opts, tasks);
+            cr_assert_eq(r.check_err, 0, "%s %s", c->model, c->opts);
+            cr_assert_eq(r.run_err, 0, "%s %s", c->model, c->opts);
+            cr_assert_eq(r.result, (uint64_t)tasks * c->want,
+                         "%s %s: %llu", c->model, c->opts,
+                         (unsigned long long)r.result);
+            harness_result_fini(&r);
+            if (k)
+                cr_assert_eq(harness_count_fds(), fds, "%s %s", c->model,
+                             c->opts);
+            fds = harness_count_fds();
+        }
+    }
+}
