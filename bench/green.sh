@@ -3,7 +3,8 @@
 # (wall against the 100ms one sleep takes, wake-up lateness, RSS per task),
 # the start-and-end cost of a task (sleeps of 0ms), and the cost of one
 # yield beside the raw stack switch it is made of (bench/raw: a
-# jump_fcontext and a swapcontext ping-pong), alternated in the same
+# jump_fcontext and a swapcontext ping-pong, and jump_fcontext round a ring
+# of 100 stacks, the memory 100 tasks touch), alternated in the same
 # invocation. Not a test: it prints a table.
 #
 # Environment: CONCBENCH (default ./concbench), RUNS (5; medians are
@@ -22,6 +23,7 @@ need_model green
 bench_init
 tmp=$CB_TMP
 need_raw fcontext_pingpong
+need_raw fcontext_ring
 need_raw swapcontext_pingpong
 
 # cell FILE ARGS...: RUNS timed runs of one green cell into FILE (JSON);
@@ -72,8 +74,12 @@ echo
 
 # Yield cost: a yield is two switches (task -> scheduler -> next task).
 : >"$tmp/fc_raw"; : >"$tmp/fc"; : >"$tmp/uc_raw"; : >"$tmp/uc"
+: >"$tmp/fc_ring"
 for ((i = 0; i < RUNS; i++)); do
     "$tmp/fcontext_pingpong" 10000000 >>"$tmp/fc_raw"
+    # The same stack switch round 100 contexts, each on its own stack, as
+    # the 100 green tasks are: the memory they touch, without a scheduler.
+    "$tmp/fcontext_ring" 100 100000 >>"$tmp/fc_ring"
     "$CONCBENCH" -m green -w yield -t 100 -o count=100000 -o switch=fcontext \
         --runs 1 --warmup 1 --json - 2>/dev/null |
         jq '.results[0].runs[0].wall_ns / 1e7 / 2' >>"$tmp/fc"
@@ -84,13 +90,19 @@ for ((i = 0; i < RUNS; i++)); do
 done
 fc_raw=$(median <"$tmp/fc_raw"); fc=$(median <"$tmp/fc")
 uc_raw=$(median <"$tmp/uc_raw"); uc=$(median <"$tmp/uc")
+fc_ring=$(median <"$tmp/fc_ring")
 peer_row green ns 1 "<= 3x" \
     "per switch, 100 tasks x 100,000 yields vs jump_fcontext ping-pong" \
     "$tmp/fc" "$tmp/fc_raw"
+peer_row green-ring ns 1 "" \
+    "per switch, the same yields vs jump_fcontext round a ring of 100 stacks" \
+    "$tmp/fc" "$tmp/fc_ring"
 echo "Cost of a switch, ns (median of $RUNS alternated runs; spread)"
 printf '%-34s %9s %9s   %s\n' "" "ns" "ratio" "spread (ns)"
 printf '%-34s %9.2f %9s   %s\n' "raw jump_fcontext ping-pong" "$fc_raw" "1.00x" \
     "$(spread <"$tmp/fc_raw")"
+printf '%-34s %9.2f %8.2fx   %s\n' "raw jump_fcontext, ring of 100" \
+    "$fc_ring" "$(jq -n "$fc_ring / $fc_raw")" "$(spread <"$tmp/fc_ring")"
 printf '%-34s %9.2f %8.2fx   %s\n' "green yield, switch=fcontext" "$fc" \
     "$(jq -n "$fc / $fc_raw")" "$(spread <"$tmp/fc")"
 printf '%-34s %9.2f %8.2fx   %s\n' "raw swapcontext ping-pong" "$uc_raw" \
@@ -99,6 +111,9 @@ printf '%-34s %9.2f %8.2fx   %s\n' "green yield, switch=ucontext" "$uc" \
     "$(jq -n "$uc / $fc_raw")" "$(spread <"$tmp/uc")"
 printf 'green yield, fcontext vs raw jump_fcontext: %.2fx (target: within 3x);\n' \
     "$(jq -n "$fc / $fc_raw")"
+printf 'vs the raw ring of 100 stacks: %.2fx (what the 100 stacks cost a switch\n' \
+    "$(jq -n "$fc / $fc_ring")"
+echo "over a ping-pong's two, whatever does the switching);"
 printf 'ucontext vs raw swapcontext: %.2fx; swapcontext vs jump_fcontext: %.0fx\n' \
     "$(jq -n "$uc / $uc_raw")" "$(jq -n "$uc_raw / $fc_raw")"
 echo "(its sigprocmask syscall). A green yield is two switches, task to"

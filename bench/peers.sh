@@ -9,6 +9,8 @@
 #   threads    sleep ms=0, 10,000 tasks     vs pthread_create+join (bench/raw)
 #   fork       sleep ms=0, 1,000 tasks      vs fork+_exit+waitpid (bench/raw)
 #   green      a yield (per switch)         vs a jump_fcontext ping-pong
+#   green-ring the same                     vs jump_fcontext round a ring of
+#                                              100 stacks (green's 100 tasks)
 #   eventloop  10,000 sleeps of 100 ms      vs a raw libuv timer loop
 #   hyperfine  concbench's own wall time    vs hyperfine's whole-process time
 #              of the same command (own must sit inside it, run by run)
@@ -133,6 +135,7 @@ peer http http
 peer threads overhead
 peer fork overhead
 peer green green
+peer green-ring green
 peer eventloop eventloop
 
 # --------------------------------------------------------------- hyperfine
