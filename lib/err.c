@@ -3,6 +3,7 @@
  * cannot return NULL.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,15 @@ void *conc_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     return p ? p : err_oom(n * size);
+}
+
+void *conc_xmallocarray(size_t n, size_t size)
+{
+    size_t bytes;
+
+    if (__builtin_mul_overflow(n ? n : 1, size ? size : 1, &bytes))
+        return err_oom(SIZE_MAX);
+    return conc_xmalloc(bytes);
 }
 
 void *conc_xrealloc(void *p, size_t size)

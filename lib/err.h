@@ -71,6 +71,8 @@ char *conc_sanitize_dup(const char *src);
 extern void (*conc_oom_cleanup)(void);
 void *conc_xmalloc(size_t size);
 void *conc_xcalloc(size_t n, size_t size);
+/* n x size bytes, not zeroed; the product checked for overflow. */
+void *conc_xmallocarray(size_t n, size_t size);
 void *conc_xrealloc(void *p, size_t size);
 char *conc_xstrdup(const char *s);
 
