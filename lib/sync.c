@@ -24,19 +24,11 @@
  * handoff's cost otherwise (docs/workloads.md). Written only between runs,
  * before the run's threads start; read by every operation.
  */
-static atomic_bool sync_local_flag;
+atomic_bool conc_sync_local_flag;
 
 void conc_sync_set_local(bool local)
 {
-    atomic_store_explicit(&sync_local_flag, local, memory_order_relaxed);
-}
-
-/* A plain load on x86 and arm64 (inlined here): relaxed, since it changes
-   only between runs, ordered before the run by the threads' creation or
-   its end. */
-bool conc_sync_local(void)
-{
-    return atomic_load_explicit(&sync_local_flag, memory_order_relaxed);
+    atomic_store_explicit(&conc_sync_local_flag, local, memory_order_relaxed);
 }
 
 static void sync_spin_lock(atomic_flag *f)

@@ -54,7 +54,18 @@ struct conc_waitq {
  * The model calls it before its run starts any thread, and again after.
  */
 void conc_sync_set_local(bool local);
-bool conc_sync_local(void);
+
+/* The flag: written only by conc_sync_set_local. */
+extern atomic_bool conc_sync_local_flag;
+
+/* Whether the run is on one thread. Inline (a plain load on x86 and
+   arm64): the histograms and the task counts ask it at every add, too.
+   Relaxed: it changes only between runs, ordered before the run by the
+   threads' creation or its end. */
+static inline bool conc_sync_local(void)
+{
+    return atomic_load_explicit(&conc_sync_local_flag, memory_order_relaxed);
+}
 
 /* An empty queue (also what zeroed memory is, but for the flag). */
 void conc_waitq_init(struct conc_waitq *q);
