@@ -15,9 +15,9 @@
 
 #include "cmd/export.h"
 #include "cmd/host.h"
+#include "cmd/mix.h"
 #include "cmd/paired.h"
 #include "cmd/report-internal.h"
-#include "cmd/mix.h"
 #include "cmd/report.h"
 #include "lib/err.h"
 #include "lib/proc.h"
@@ -128,10 +128,9 @@ void conc_report_set_str(struct conc_report *rep, const char *key,
 
 /*
  * Options as typed JSON: counts and sizes as integers, durations in ns
- * under "<key>_ns", so that every time's unit is in its name.
+ * under "<key>_ns", so that every time's unit is in its name; a mix's
+ * under their full names (conc_mix_record_key).
  */
-/* A cell's options as given; a mix's under their full names
-   (conc_mix_record_key). */
 static json_t *report_options(const struct conc_params *p, bool mix)
 {
     json_t *o = json_object();
