@@ -219,11 +219,14 @@ const char *const conc_disturbed_names[3] = {
 };
 
 /*
- * How many OS-level workers the cell's model runs: its `workers` option
- * (one per task when unset), or 1 for a model without one (sequential).
+ * How many OS-level workers the cell's model runs: what its os_threads
+ * says (eventloop's loops and pool), else its `workers` option (one per
+ * task when unset), or 1 for a model without one (sequential).
  */
 static unsigned cell_os_workers(const struct conc_cell *cell)
 {
+    if (cell->model->os_threads)
+        return cell->model->os_threads(&cell->mp, cell->tasks);
     if (conc_params_find(&cell->mp, "workers") < 0)
         return 1;
     return conc_model_workers(&cell->mp, cell->tasks);

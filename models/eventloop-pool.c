@@ -43,6 +43,23 @@ static void eventloop_on_noop(uv_work_t *req)
     (void)req;
 }
 
+unsigned eventloop_os_threads(const struct conc_params *mp, unsigned tasks)
+{
+    unsigned n = conc_model_workers(mp, tasks), pool;
+
+    if (!conc_param_bool(mp, "offload"))
+        return n;
+    /* The pool's size: as started, as asked, or as libuv will make it. */
+    pthread_mutex_lock(&eventloop_pool_lock);
+    pool = eventloop_pool_threads;
+    pthread_mutex_unlock(&eventloop_pool_lock);
+    if (!pool)
+        pool = conc_param_isset(mp, "pool")
+                   ? (unsigned)conc_param_u64(mp, "pool")
+                   : eventloop_pool_from_env();
+    return n + pool;
+}
+
 /*
  * Makes libuv create its process-wide state outside any timed run: the
  * signal-lock pipe the first uv_loop_init opens (two fds kept until exit,

@@ -317,6 +317,7 @@ const struct conc_model conc_model_eventloop = {
     .check = eventloop_check,
     .run = eventloop_run,
     .stack_size = conc_workers_stack,
+    .os_threads = eventloop_os_threads,
 };
 
 #else /* !CONC_HAVE_UV */

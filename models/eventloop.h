@@ -174,6 +174,10 @@ void eventloop_on_wakefd(uv_poll_t *h, int status, int events);
  */
 int eventloop_prepare(const struct conc_params *mp);
 
+/* The loops' threads, and with offload=on the pool's (conc_model's
+   os_threads). */
+unsigned eventloop_os_threads(const struct conc_params *mp, unsigned tasks);
+
 /* Runs t's next steps on the pool (offload=on). */
 void eventloop_offload(struct eventloop_task *t);
 

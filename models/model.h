@@ -160,6 +160,15 @@ struct conc_model {
     uint64_t (*stack_size)(const struct conc_params *mp);
 
     /*
+     * Optional: the OS threads a run keeps busy at once, when a model has
+     * more than its `workers` (eventloop's offload pool). The cell runner
+     * expects their own run-queue waits when they outnumber the CPUs, and
+     * does not count those as other work disturbing the run. NULL: one,
+     * or `workers` for a model that declares it.
+     */
+    unsigned (*os_threads)(const struct conc_params *mp, unsigned tasks);
+
+    /*
      * Optional: whether each task has an OS thread of its own that the
      * kernel preempts and never hands to another task mid-task, so a task
      * may spin (threads without a GIL, fork). NULL: no.
