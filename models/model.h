@@ -161,7 +161,8 @@ struct conc_model {
 
     /*
      * Optional: the OS threads a run keeps busy at once, when a model has
-     * more than its `workers` (eventloop's offload pool). The cell runner
+     * more than its `workers` (eventloop's offload pool, uring's SQPOLL
+     * kernel threads). The cell runner
      * expects their own run-queue waits when they outnumber the CPUs, and
      * does not count those as other work disturbing the run. NULL: one,
      * or `workers` for a model that declares it.

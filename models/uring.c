@@ -391,6 +391,14 @@ static int uring_run(struct conc_run *r)
 }
 
 /* Writable: uring_probe marks it unavailable when the kernel refuses. */
+/* The rings' threads, and under sqpoll=on each ring's kernel thread. */
+static unsigned uring_os_threads(const struct conc_params *mp, unsigned tasks)
+{
+    unsigned n = conc_model_workers(mp, tasks);
+
+    return conc_param_bool(mp, "sqpoll") ? 2 * n : n;
+}
+
 const struct conc_model conc_model_uring = {
     .name = "uring",
     .summary = "tasks on one io_uring per worker thread: poll and timeout "
@@ -400,6 +408,7 @@ const struct conc_model conc_model_uring = {
     .check = uring_check,
     .run = uring_run,
     .stack_size = conc_workers_stack,
+    .os_threads = uring_os_threads,
 };
 
 #else /* !CONC_HAVE_URING */
