@@ -54,6 +54,11 @@ SCHEMAS = ("concbench/2", "concbench/1")
 V1_DURATIONS = ("ms", "jitter", "delay", "interval", "timeout", "duration",
                 "late", "slice", "burst", "hold")
 CPU_WORKLOADS = ("primes",)
+# A run's memory within this of a 1-task run's is noise (KiB): what the
+# allocator, the kernel and the cells run before add in page-sized steps
+# (a sweep's sequential cells drift by a few hundred KiB with no task
+# memory at all), not what tasks cost.
+MEM_FLOOR_KIB = 1024
 IO_WORKLOADS = ("sleep", "http")
 
 # Okabe & Ito's colourblind-safe palette; one colour per model everywhere.
@@ -918,7 +923,7 @@ class Charts:
             fig, (a1, a2) = self.plt.subplots(1, 2, figsize=(16, 9))
             labels, tasks = [], set()
             peak_only = False
-            marginal = whole = any_noisy = False
+            marginal = whole = any_noisy = under_floor = False
             for lab, (c0, by_t) in series.items():
                 ts = sorted(by_t)
                 st = d.style(c0)
@@ -940,8 +945,15 @@ class Charts:
                 base = mem[1][0] if 1 in by_t else None
                 if base is not None:
                     marginal = True
+                    # A total within MEM_FLOOR_KIB of one task's is the
+                    # allocator's and the kernel's page-sized steps, not
+                    # the tasks': divided by a few tasks it would read as
+                    # a cost (or a saving) that is not there.
                     pts = [(t, (r - base) / t) for t, r in zip(ts, rss)
-                           if r and t > 1 and r > base]
+                           if r and t > 1 and r - base >= MEM_FLOOR_KIB]
+                    under_floor |= any(r and t > 1 and r - base <
+                                       MEM_FLOOR_KIB
+                                       for t, r in zip(ts, rss))
                 else:
                     whole = True
                     pts = [(t, r / t) for t, r in zip(ts, rss) if r]
@@ -952,9 +964,16 @@ class Charts:
                 labels.append(lab)
             for ax in (a1, a2):
                 self.tasks_axis(ax, tasks)
-                ax.set_yscale("log")
-                plain_log(ax)
-                ax.legend(loc="best", **LEGEND_BOX)
+                if ax.get_lines():
+                    ax.set_yscale("log")
+                    plain_log(ax)
+                    ax.legend(loc="best", **LEGEND_BOX)
+            if not a2.get_lines():
+                a2.text(0.5, 0.5, "no run's memory rose %d MiB over the "
+                        "1-task run's:\ntoo few tasks to measure what one "
+                        "costs" % (MEM_FLOOR_KIB // 1024),
+                        transform=a2.transAxes, ha="center", va="center",
+                        fontsize=16, color="#444444")
             a1.set_ylabel("wall time per task (\u00b5s, median / tasks)")
             a1.set_title("time per task")
             what = "peak RSS" if peak_only else "all processes"
@@ -976,6 +995,10 @@ class Charts:
                           if not peak_only else "memory: peak RSS of the "
                           "largest process, not the sum (a report without "
                           "total_rss_kib): fork's children are not counted")
+                          + ("\nmemory points under %d MiB over the 1-task "
+                             "run's are left out: the process's own drift, "
+                             "not the tasks'" % (MEM_FLOOR_KIB // 1024)
+                             if under_floor else "")
                           + ("\n" + NOISY_NOTE.replace(" noisy", " hollow, noisy")
                              if any_noisy else ""))
             self.save(fig, "scaling-%s" % w, labels)
