@@ -58,21 +58,21 @@ void conc_hist_add(struct conc_hist *h, uint64_t v)
  * of them were about a tenth of a sleep's wake under uring. Relaxed
  * atomics, not plain accesses, since a reader may look on meanwhile.
  */
+static void hist_plain_add(uint64_t *p, uint64_t d, int order)
+{
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + d, order);
+}
+
 static void hist_add_n(struct conc_hist *h, uint64_t v, uint64_t n)
 {
     uint64_t *b = &h->b[hist_index(v)], cur;
 
     if (conc_sync_local()) {
-        __atomic_store_n(b, __atomic_load_n(b, __ATOMIC_RELAXED) + n,
-                         __ATOMIC_RELAXED);
-        __atomic_store_n(&h->sum, __atomic_load_n(&h->sum, __ATOMIC_RELAXED) +
-                                      v * n,
-                         __ATOMIC_RELAXED);
+        hist_plain_add(b, n, __ATOMIC_RELAXED);
+        hist_plain_add(&h->sum, v * n, __ATOMIC_RELAXED);
         if (v > __atomic_load_n(&h->max, __ATOMIC_RELAXED))
             __atomic_store_n(&h->max, v, __ATOMIC_RELAXED);
-        __atomic_store_n(&h->count,
-                         __atomic_load_n(&h->count, __ATOMIC_RELAXED) + n,
-                         __ATOMIC_RELEASE);
+        hist_plain_add(&h->count, n, __ATOMIC_RELEASE);
         return;
     }
     __atomic_fetch_add(b, n, __ATOMIC_RELAXED);

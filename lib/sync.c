@@ -45,18 +45,6 @@ static void sync_spin_unlock(atomic_flag *f)
         atomic_flag_clear_explicit(f, memory_order_release);
 }
 
-/* *p += d, the old value returned; seq_cst unless local. */
-static uint32_t sync_add32(_Atomic uint32_t *p, uint32_t d)
-{
-    uint32_t v;
-
-    if (!conc_sync_local())
-        return atomic_fetch_add_explicit(p, d, memory_order_seq_cst);
-    v = atomic_load_explicit(p, memory_order_relaxed);
-    atomic_store_explicit(p, v + d, memory_order_relaxed);
-    return v;
-}
-
 /* *p = v, the old value returned, with order mo unless local. */
 static uint32_t sync_xchg32(_Atomic uint32_t *p, uint32_t v,
                             memory_order mo)
@@ -122,7 +110,7 @@ void conc_waitq_wake(struct conc_waitq *q, uint32_t n)
     struct conc_waiter *batch[SYNC_WAKE_BATCH];
     uint32_t count = 0, k;
 
-    sync_add32(&q->seq, 1);
+    conc_sync_add32(&q->seq, 1);
     if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst))
         sync_futex(&q->seq, FUTEX_WAKE, n > INT32_MAX ? INT32_MAX : n, NULL);
     /*

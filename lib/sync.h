@@ -67,6 +67,19 @@ static inline bool conc_sync_local(void)
     return atomic_load_explicit(&conc_sync_local_flag, memory_order_relaxed);
 }
 
+/* *p += d, the old value returned: seq_cst, or a plain load and store
+   while the run is on one thread. */
+static inline uint32_t conc_sync_add32(_Atomic uint32_t *p, uint32_t d)
+{
+    uint32_t v;
+
+    if (!conc_sync_local())
+        return atomic_fetch_add_explicit(p, d, memory_order_seq_cst);
+    v = atomic_load_explicit(p, memory_order_relaxed);
+    atomic_store_explicit(p, v + d, memory_order_relaxed);
+    return v;
+}
+
 /* An empty queue (also what zeroed memory is, but for the flag). */
 void conc_waitq_init(struct conc_waitq *q);
 

@@ -24,30 +24,13 @@ unsigned conc_model_workers(const struct conc_params *mp, unsigned tasks)
     return w ? (unsigned)w : 1;
 }
 
-/*
- * The run's count of running tasks, which deadlock detection reads: a
- * locked add, but a plain load and store while every task of the run is
- * on this one thread (conc_sync_local), where nothing else writes it.
- */
-static void task_running_add(struct conc_runsync *s, int d)
-{
-    if (conc_sync_local())
-        atomic_store_explicit(&s->running,
-                              atomic_load_explicit(&s->running,
-                                                   memory_order_relaxed) +
-                                  (unsigned)d,
-                              memory_order_relaxed);
-    else
-        atomic_fetch_add(&s->running, (unsigned)d);
-}
-
 int conc_task_start(const struct conc_run *r, unsigned index, void *task)
 {
     struct conc_task_out *o = &r->out[index];
     int err;
 
     if (r->sync)
-        task_running_add(r->sync, 1);
+        conc_sync_add32(&r->sync->running, 1);
     o->start_ns = conc_now_ns();
     err = r->w->task_init(task, r->shared, index, r->tasks);
     if (err) {
@@ -80,7 +63,7 @@ void conc_task_finish_at(const struct conc_run *r, unsigned index, void *task,
             atomic_compare_exchange_strong(&r->sync->abort, &none,
                                            err == -EDEADLK ? -EDEADLK
                                                            : -ECANCELED);
-        task_running_add(r->sync, -1);
+        conc_sync_add32(&r->sync->running, (uint32_t)-1);
     }
 }
 
