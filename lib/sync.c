@@ -75,12 +75,18 @@ static bool sync_cas32(_Atomic uint32_t *p, uint32_t *expect, uint32_t v)
     return true;
 }
 
-/* Under q's lock, the only writer: no locked instruction needed. */
+/* Under q's lock, the only writer: no locked instruction needed. A link
+   counts itself in seq_cst, before it reads the number (sync_wake). */
 static void sync_linked_add(struct conc_waitq *q, int32_t d)
 {
     uint32_t n = atomic_load_explicit(&q->linked, memory_order_relaxed);
 
-    atomic_store_explicit(&q->linked, n + (uint32_t)d, memory_order_relaxed);
+    if (d > 0 && !conc_sync_local())
+        atomic_store_explicit(&q->linked, n + (uint32_t)d,
+                              memory_order_seq_cst);
+    else
+        atomic_store_explicit(&q->linked, n + (uint32_t)d,
+                              memory_order_relaxed);
 }
 
 void conc_waitq_init(struct conc_waitq *q)
@@ -88,6 +94,7 @@ void conc_waitq_init(struct conc_waitq *q)
     atomic_init(&q->seq, 0);
     atomic_init(&q->sleepers, 0);
     atomic_init(&q->linked, 0);
+    atomic_init(&q->slept, 0);
     atomic_flag_clear(&q->lock);
     q->head = q->tail = NULL;
 }
@@ -105,14 +112,23 @@ static long sync_futex(_Atomic uint32_t *addr, int op, uint32_t val,
 /* Waiters taken from the list under its lock, then woken outside it. */
 #define SYNC_WAKE_BATCH 32
 
-void conc_waitq_wake(struct conc_waitq *q, uint32_t n)
+/*
+ * Wakes up to n of q's waiters after its number moved: the OS threads in
+ * a futex wait on it (when any count themselves in, or, for a lock, once
+ * any ever slept on it), then the linked ones.
+ */
+static void sync_wake(struct conc_waitq *q, uint32_t n, bool lock)
 {
     struct conc_waiter *batch[SYNC_WAKE_BATCH];
     uint32_t count = 0, k;
 
-    conc_sync_add32(&q->seq, 1);
-    if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst))
+    if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst) ||
+        (lock && atomic_load_explicit(&q->slept, memory_order_relaxed)))
         sync_futex(&q->seq, FUTEX_WAKE, n > INT32_MAX ? INT32_MAX : n, NULL);
+    /* No list: no lock to take (a linker counts itself in before it
+       reads the number, as a sleeper does). */
+    if (!atomic_load_explicit(&q->linked, memory_order_seq_cst))
+        return;
     /*
      * The list, under its lock: a waiter links only after it saw the old
      * number under this same lock, so it is either here or not parking.
@@ -145,12 +161,21 @@ void conc_waitq_wake(struct conc_waitq *q, uint32_t n)
     } while (k == SYNC_WAKE_BATCH && count < n);
 }
 
+void conc_waitq_wake(struct conc_waitq *q, uint32_t n)
+{
+    conc_sync_add32(&q->seq, 1);
+    sync_wake(q, n, false);
+}
+
 bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
                      struct conc_waiter *w)
 {
     bool linked = false;
 
     sync_spin_lock(&q->lock);
+    /* Counted in before the number is read: a waker that moved it before
+       this read sees the count, and takes the lock to look at the list. */
+    sync_linked_add(q, 1);
     if (atomic_load_explicit(&q->seq, memory_order_seq_cst) == seq) {
         w->next = NULL;
         w->prev = q->tail;
@@ -160,7 +185,8 @@ bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
             q->head = w;
         q->tail = w;
         w->linked = linked = true;
-        sync_linked_add(q, 1);
+    } else {
+        sync_linked_add(q, -1);
     }
     sync_spin_unlock(&q->lock);
     return linked;
@@ -195,6 +221,8 @@ int conc_waitq_sleep(struct conc_waitq *q, uint32_t seq, uint64_t timeout_ns)
     long r;
     int err = 0;
 
+    if (!atomic_load_explicit(&q->slept, memory_order_relaxed))
+        atomic_store_explicit(&q->slept, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&q->sleepers, 1, memory_order_seq_cst);
     /* The kernel compares the word with seq atomically with the sleep. */
     if (atomic_load_explicit(&q->seq, memory_order_seq_cst) == seq) {
@@ -208,36 +236,27 @@ int conc_waitq_sleep(struct conc_waitq *q, uint32_t seq, uint64_t timeout_ns)
 
 void conc_lock_init(struct conc_lock *l)
 {
-    atomic_init(&l->state, 0);
     conc_waitq_init(&l->q);
 }
 
-bool conc_lock_try(struct conc_lock *l, uint32_t *seq)
+bool conc_lock_try(struct conc_lock *l, bool *waited, uint32_t *seq)
 {
     uint32_t c = 0;
 
-    if (sync_cas32(&l->state, &c, 1)) {
-        /*
-         * Free, but maybe only because a release woke one of several
-         * waiters (this task, or one that has not run yet): keep it marked
-         * awaited, or no release would wake the others. A waiter that
-         * parks later marks it itself. Two loads, no syscall.
-         */
-        if (atomic_load_explicit(&l->q.linked, memory_order_relaxed) ||
-            atomic_load_explicit(&l->q.sleepers, memory_order_relaxed))
-            atomic_store_explicit(&l->state, 2, memory_order_relaxed);
+    if (!*waited && sync_cas32(&l->q.seq, &c, 1))
         return true;
-    }
-    /* Taken: mark it awaited. The number is read first, so a release
-       between here and the park moves it and the park does not happen. */
-    *seq = conc_waitq_seq(&l->q);
-    return sync_xchg32(&l->state, 2, memory_order_acquire) == 0;
+    /* Taken, or this task waited for it: mark it awaited (the number a
+       park lasts while), and it is ours if that found it free. */
+    *seq = 2;
+    *waited = sync_xchg32(&l->q.seq, 2, memory_order_acquire) != 0;
+    return !*waited;
 }
 
 void conc_lock_release(struct conc_lock *l)
 {
-    if (sync_xchg32(&l->state, 0, memory_order_release) == 2)
-        conc_waitq_wake(&l->q, 1);
+    /* seq_cst: before the look at the sleepers and the list. */
+    if (sync_xchg32(&l->q.seq, 0, memory_order_seq_cst) == 2)
+        sync_wake(&l->q, 1, true);
 }
 
 void conc_sem_init(struct conc_sem *s, int64_t count)

@@ -38,9 +38,11 @@ struct conc_waiter {
 };
 
 struct conc_waitq {
-    _Atomic uint32_t seq;      /* bumped by every wake: the futex word */
+    _Atomic uint32_t seq;      /* bumped by every wake: the futex word (a
+                                  lock's state: see conc_lock) */
     _Atomic uint32_t sleepers; /* OS threads in a futex wait on seq */
-    _Atomic uint32_t linked;   /* waiters in the list (written under lock) */
+    _Atomic uint32_t linked;   /* waiters in the list (changed under lock) */
+    _Atomic uint32_t slept;    /* an OS thread has slept on seq (sticky) */
     atomic_flag lock;          /* guards the list below */
     struct conc_waiter *head, *tail;
 };
@@ -123,23 +125,25 @@ bool conc_waitq_unlink(struct conc_waitq *q, struct conc_waiter *w);
 int conc_waitq_sleep(struct conc_waitq *q, uint32_t seq, uint64_t timeout_ns);
 
 /*
- * A mutex on the waitq (Drepper's "Futexes are tricky" mutex 2): 0 free, 1
- * held, 2 held and maybe awaited. conc_lock_try() takes it, or returns
- * false with the number to wait on in *seq (read before the attempt, so a
- * release in between shows as a changed number): the step then returns
- * CONC_WAIT_SYNC on &l->q with it, and tries again when run again. A
- * release wakes one waiter; since a try does not know whether its task
- * was woken (Drepper's waiter takes the lock as 2 after a wait), a try
- * that takes a free lock while others still wait on it marks it 2, so its
- * release wakes the next.
+ * A mutex: Drepper's "Futexes are tricky" mutex 2, glibc's own, with its
+ * state as the queue's number (q.seq): 0 free, 1 held, 2 held and maybe
+ * awaited. conc_lock_try() takes it, or returns false with the number to
+ * wait on in *seq (2: the park lasts while the lock is held and awaited):
+ * the step then returns CONC_WAIT_SYNC on &l->q with it, and tries again
+ * when run again. *waited is the caller's memory of its own last try on
+ * this lock (false at first; the try keeps it): a task that waited takes
+ * the lock as 2, as Drepper's waiter does after its wait, so the release
+ * wakes whoever still waits; one that did not takes a free lock as 1. A
+ * release that finds 2 wakes one waiter; once an OS thread has slept on
+ * the lock it always makes the wake call, as glibc does (threads, fork),
+ * and a green or eventloop run, whose waiters are linked, makes none.
  */
 struct conc_lock {
-    _Atomic uint32_t state;
     struct conc_waitq q;
 };
 
 void conc_lock_init(struct conc_lock *l);
-bool conc_lock_try(struct conc_lock *l, uint32_t *seq);
+bool conc_lock_try(struct conc_lock *l, bool *waited, uint32_t *seq);
 void conc_lock_release(struct conc_lock *l);
 
 /*

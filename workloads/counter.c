@@ -78,6 +78,7 @@ struct counter_task {
     const struct counter_shared *sh;
     unsigned index;
     bool holding;         /* read the counter, not yet written back */
+    bool waited;          /* its last try of the lock failed (conc_lock) */
     uint64_t done;        /* updates applied */
     uint64_t seen;        /* the value read, before it is written back */
     uint64_t wait_from;   /* when the current acquire first had to wait */
@@ -215,7 +216,7 @@ static bool counter_acquire(struct counter_task *t, struct conc_wait *w)
 
     switch (t->sh->lock) {
     case COUNTER_MUTEX:
-        if (conc_lock_try(&m->lock, &seq)) {
+        if (conc_lock_try(&m->lock, &t->waited, &seq)) {
             if (t->wait_from)
                 counter_waited(t);
             else

@@ -78,6 +78,7 @@ struct phil_task {
     const struct phil_shared *sh;
     unsigned i, first, second;   /* fork numbers, in the order taken */
     enum phil_phase phase;
+    bool waited;                 /* its last try of a fork failed */
     uint64_t meals;
     uint64_t deadline_ns;
     uint64_t hungry_from, hungry_ns;
@@ -206,7 +207,7 @@ static bool phil_take(struct phil_task *t, unsigned f, struct conc_wait *w)
     unsigned none = 0;
     uint32_t seq;
 
-    if (!conc_lock_try(&m->forks[f], &seq)) {
+    if (!conc_lock_try(&m->forks[f], &t->waited, &seq)) {
         atomic_store(&s->wants, (int)f);
         w->want = CONC_WAIT_SYNC;
         w->q = &m->forks[f].q;

@@ -95,6 +95,7 @@ struct queue_task {
     unsigned index;
     bool producer;
     enum queue_phase phase;
+    bool lock_waited;     /* its last try of its end's lock failed */
     int fd;               /* channel=pipe: this task's own end (a dup) */
     uint64_t next_id;     /* producer: the next id it puts */
     uint64_t moved;       /* items put or got */
@@ -389,7 +390,7 @@ static bool queue_shm_put(struct queue_task *t, struct conc_wait *w)
         queue_wait_end(t);
         t->phase = QUEUE_LOCK;
     }
-    if (locked && !conc_lock_try(&m->put_lock, &seq)) {
+    if (locked && !conc_lock_try(&m->put_lock, &t->lock_waited, &seq)) {
         queue_park(w, &m->put_lock.q, seq);
         return false;
     }
@@ -421,7 +422,7 @@ static bool queue_shm_get(struct queue_task *t, struct conc_wait *w)
         queue_wait_end(t);
         t->phase = QUEUE_LOCK;
     }
-    if (locked && !conc_lock_try(&m->get_lock, &seq)) {
+    if (locked && !conc_lock_try(&m->get_lock, &t->lock_waited, &seq)) {
         queue_park(w, &m->get_lock.q, seq);
         return false;
     }

@@ -167,28 +167,42 @@ Test(sync, a_semaphore_wakes_only_for_its_waiters, .timeout = 10)
 }
 
 /*
- * Two waiters; a release wakes one, which takes the free lock with a plain
- * try: the lock stays marked awaited, so its release wakes the other.
+ * Two waiters; a release wakes one, which takes the free lock as a waiter
+ * does, marked awaited, so its release wakes the other. A newcomer takes a
+ * free lock unmarked, and its release wakes no one.
  */
 Test(sync, a_woken_waiter_leaves_the_lock_awaited, .timeout = 10)
 {
     struct conc_lock l;
     struct sync_probe p[2];
+    bool waited[2] = { false, false }, fresh = false;
     uint32_t seq;
 
     conc_lock_init(&l);
     memset(p, 0, sizeof(p));
-    cr_assert(conc_lock_try(&l, &seq));
+    cr_assert(conc_lock_try(&l, &fresh, &seq));
+    cr_assert_not(fresh);
     for (int i = 0; i < 2; i++) {
         p[i].w.wake = sync_probe_wake;
-        cr_assert_not(conc_lock_try(&l, &seq));
+        cr_assert_not(conc_lock_try(&l, &waited[i], &seq));
+        cr_assert(waited[i]);
+        cr_assert_eq(seq, 2);
         cr_assert(conc_waitq_link(&l.q, seq, &p[i].w));
     }
     conc_lock_release(&l);
     cr_assert_eq(p[0].woken, 1);
     cr_assert_eq(p[1].woken, 0);
-    cr_assert(conc_lock_try(&l, &seq)); /* the woken one */
+    cr_assert(conc_lock_try(&l, &waited[0], &seq)); /* the woken one */
+    cr_assert_not(waited[0]);
     conc_lock_release(&l);
+    cr_assert_eq(p[1].woken, 1);
+    cr_assert(conc_lock_try(&l, &waited[1], &seq));
+    conc_lock_release(&l);
+    /* Nobody waits now: a newcomer's take and release wake no one. */
+    cr_assert(conc_lock_try(&l, &fresh, &seq));
+    cr_assert_eq(atomic_load(&l.q.seq), 1);
+    conc_lock_release(&l);
+    cr_assert_eq(p[0].woken, 1);
     cr_assert_eq(p[1].woken, 1);
 }
 
@@ -203,6 +217,7 @@ struct counter_shared {
 
 struct counter_task {
     struct counter_shared *sh;
+    bool waited; /* conc_lock_try's memory of its last try */
     unsigned done, phase;
     uint64_t seen;
 };
@@ -245,7 +260,7 @@ static int counter_step(void *task, struct conc_wait *w)
     uint32_t seq;
 
     if (t->phase == 0) {
-        if (!conc_lock_try(&sh->lock, &seq))
+        if (!conc_lock_try(&sh->lock, &t->waited, &seq))
             return sync_wait(w, &sh->lock.q, seq);
         t->seen = sh->count;
         t->phase = 1;
@@ -333,6 +348,7 @@ struct pingpong_shared {
 
 struct pingpong_task {
     struct pingpong_shared *sh;
+    bool waited;
     unsigned index, done;
 };
 
@@ -340,6 +356,7 @@ static int pingpong_setup(void **shared, const struct conc_params *p,
                           unsigned tasks)
 {
     struct pingpong_shared *sh = conc_shm_alloc(sizeof(*sh));
+    bool waited = false;
     uint32_t seq;
 
     (void)p;
@@ -349,7 +366,7 @@ static int pingpong_setup(void **shared, const struct conc_params *p,
     conc_lock_init(&sh->lock[0]);
     conc_lock_init(&sh->lock[1]);
     /* Task 0 has the first turn: task 1's lock starts taken. */
-    cr_assert(conc_lock_try(&sh->lock[1], &seq));
+    cr_assert(conc_lock_try(&sh->lock[1], &waited, &seq));
     *shared = sh;
     return 0;
 }
@@ -378,7 +395,7 @@ static int pingpong_step(void *task, struct conc_wait *w)
     uint32_t seq;
 
     for (;;) {
-        if (!conc_lock_try(&sh->lock[t->index], &seq))
+        if (!conc_lock_try(&sh->lock[t->index], &t->waited, &seq))
             return sync_wait(w, &sh->lock[t->index].q, seq);
         if (sh->count % 2 != t->index)
             sh->out_of_turn++;
@@ -465,6 +482,7 @@ struct deadlock_shared {
 
 struct deadlock_task {
     struct deadlock_shared *sh;
+    bool waited;
     unsigned index, phase;
 };
 
@@ -508,7 +526,7 @@ static int deadlock_step(void *task, struct conc_wait *w)
 
     switch (t->phase) {
     case 0:
-        if (!conc_lock_try(&sh->lock[t->index], &seq))
+        if (!conc_lock_try(&sh->lock[t->index], &t->waited, &seq))
             return sync_wait(w, &sh->lock[t->index].q, seq);
         t->phase = 1;
         w->want = CONC_YIELD;
@@ -524,7 +542,7 @@ static int deadlock_step(void *task, struct conc_wait *w)
         t->phase = 3;
         /* fall through */
     default:
-        if (!conc_lock_try(&sh->lock[1 - t->index], &seq))
+        if (!conc_lock_try(&sh->lock[1 - t->index], &t->waited, &seq))
             return sync_wait(w, &sh->lock[1 - t->index].q, seq);
         w->want = CONC_DONE;
         return 0;
@@ -600,6 +618,7 @@ struct holder_shared {
 
 struct holder_task {
     struct holder_shared *sh;
+    bool waited;
     unsigned phase;
 };
 
@@ -639,7 +658,7 @@ static int holder_step(void *task, struct conc_wait *w)
 
     if (t->phase == 1)
         return -EIO;
-    if (!conc_lock_try(&sh->lock, &seq))
+    if (!conc_lock_try(&sh->lock, &t->waited, &seq))
         return sync_wait(w, &sh->lock.q, seq);
     if (atomic_exchange(&sh->taken, true)) {
         /* Only if the model let a waiter past a lock still held. */
@@ -808,6 +827,7 @@ static bool hold_waiters_left; /* a waiter still linked at teardown */
 
 struct hold_task {
     struct conc_lock *lock;
+    bool waited;
     bool held;
 };
 
@@ -847,7 +867,7 @@ static int hold_step(void *task, struct conc_wait *w)
         w->want = CONC_DONE;
         return 0;
     }
-    if (!conc_lock_try(t->lock, &seq))
+    if (!conc_lock_try(t->lock, &t->waited, &seq))
         return sync_wait(w, &t->lock->q, seq);
     t->held = true;
     w->want = CONC_WAIT_UNTIL;

@@ -342,7 +342,7 @@ struct stuck_shared {
 struct stuck_task {
     struct stuck_shared *sh;
     unsigned index;
-    bool holding;
+    bool holding, waited;
 };
 
 static int stuck_setup(void **shared, const struct conc_params *p,
@@ -376,7 +376,7 @@ static int stuck_step(void *task, struct conc_wait *w)
     struct stuck_task *t = task;
     uint32_t seq;
 
-    if (t->holding || conc_lock_try(&t->sh->lock, &seq)) {
+    if (t->holding || conc_lock_try(&t->sh->lock, &t->waited, &seq)) {
         t->holding = true;
         if (conc_event_is_set(&t->sh->never, &seq))
             return -EPROTO; /* nobody sets it */
