@@ -5,9 +5,15 @@
 #                          raw pthread_mutex_lock/unlock loop (target 1.5x)
 #   threads, contended:    2 tasks on one counter, per update, against two
 #                          raw threads doing the same (target 1.3x)
-#   green handoff:         2 coroutines, yield_inside=on, so every update
-#                          hands the lock to the other task, against a raw
-#                          jump_fcontext switch pair (target 2x)
+#   green handoff:         2 coroutines, yield_inside=on, against a raw
+#                          jump_fcontext switch pair (target 2x): while
+#                          one holds the lock and yields, the other runs,
+#                          finds it held and parks; the release wakes it.
+#                          The lock barges (as glibc's and gevent's): the
+#                          holder takes it again before the woken task runs,
+#                          so one task does its updates first, two switches
+#                          each, and the other then does its own alone, one
+#                          yield each
 #   eventloop handoff:     the same under eventloop: measured and explained
 # Not a test: it prints a table, and exits 1 when a target is missed.
 #
@@ -50,8 +56,8 @@ for ((i = 0; i < RUNS; i++)); do
     per_update threads 1 >>"$tmp/uncontended.cb"
     "$tmp/mutex_loop" contended "$N" >>"$tmp/contended.raw"
     per_update threads 2 >>"$tmp/contended.cb"
-    # A handoff is two switches: the releaser to the scheduler, the
-    # scheduler to the waiter. The raw loop prints ns per switch.
+    # The raw loop prints ns per switch: a pair is the holder's yield to
+    # the waiter and the waiter's park back.
     "$tmp/fcontext_pingpong" 10000000 | awk '{ print 2 * $1 }' >>"$tmp/green.raw"
     if have_model green; then
         per_update green 2 -o yield_inside=on >>"$tmp/green.cb"
@@ -85,9 +91,10 @@ cat <<'EOF'
 
 raw: a pthread mutex loop (bench/raw/mutex_loop.c) for threads; a
 jump_fcontext switch pair (bench/raw/fcontext_pingpong.c) for the green and
-eventloop handoffs, where each update hands the lock to the other task
-(yield_inside=on: the holder yields between its read and its write, the
-other task finds the lock taken and parks, the release wakes it). An
+eventloop rows (yield_inside=on: the holder yields between its read and its
+write, the other task finds the lock taken and parks, the release wakes it,
+and the holder, which runs on, takes the lock again: a barging lock, so the
+woken task parks again, and does its updates once the first is done). An
 eventloop handoff is a trip round libuv: the waiter parks on the lock's
 queue, the release pushes it onto its loop's ready queue, and the idle
 handle runs it on the next iteration, so it costs a loop iteration (poll

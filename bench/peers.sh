@@ -8,7 +8,7 @@
 #              both against `concbench serve` (delay 0) on loopback
 #   threads    sleep ms=0, 10,000 tasks     vs pthread_create+join (bench/raw)
 #   fork       sleep ms=0, 1,000 tasks      vs fork+_exit+waitpid (bench/raw)
-#   green      a yield (per switch)         vs a jump_fcontext ping-pong
+#   green      a yield (one switch)         vs a jump_fcontext ping-pong
 #   green-ring the same                     vs jump_fcontext round a ring of
 #                                              100 stacks (green's 100 tasks)
 #   eventloop  10,000 sleeps of 100 ms      vs a raw libuv timer loop

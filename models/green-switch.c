@@ -11,12 +11,12 @@
 #include "models/green.h"
 
 #ifdef CONC_HAVE_BOOST_CONTEXT
+/* A task's first arrival: from its scheduler (a new task is only ever
+   started from there), which jumped with where it keeps its context. */
 static void green_fc_entry(transfer_t t)
 {
-    struct green_co *co = t.data;
-
-    co->s->fctx = t.fctx;
-    green_co_main(co);
+    *(fcontext_t *)t.data = t.fctx;
+    green_co_main(green_cur);
 }
 
 static void green_fc_make(struct green_co *co, char *lo, size_t size)
@@ -48,26 +48,20 @@ static void green_uc_make(struct green_co *co, char *lo, size_t size)
     co->stack_size = uc->uc_stack.ss_size;
 }
 
-static void green_uc_resume(struct green_sched *s, struct green_co *co)
+static void green_uc_jump(struct green_sched *s, struct green_co *from,
+                          struct green_co *to)
 {
-    swapcontext(s->uc, co->uc);
-}
-
-static void green_uc_suspend(struct green_sched *s, struct green_co *co)
-{
-    swapcontext(co->uc, s->uc);
+    swapcontext(from ? from->uc : s->uc, to ? to->uc : s->uc);
 }
 
 const struct green_switch green_switches[] = {
 #ifdef CONC_HAVE_BOOST_CONTEXT
-    [GREEN_SWITCH_FCONTEXT] = { "fcontext", green_fc_make, green_fc_resume,
-                                green_fc_suspend },
+    [GREEN_SWITCH_FCONTEXT] = { "fcontext", green_fc_make, green_fc_jump },
 #else
     /* refused by green_check */
-    [GREEN_SWITCH_FCONTEXT] = { "fcontext", NULL, NULL, NULL },
+    [GREEN_SWITCH_FCONTEXT] = { "fcontext", NULL, NULL },
 #endif
-    [GREEN_SWITCH_UCONTEXT] = { "ucontext", green_uc_make, green_uc_resume,
-                                green_uc_suspend },
+    [GREEN_SWITCH_UCONTEXT] = { "ucontext", green_uc_make, green_uc_jump },
 };
 
 /* fcontext needs nothing: the first jump to a task gives s->fctx. */

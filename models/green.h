@@ -131,10 +131,10 @@ struct green_switch {
     const char *name;
     /* Prepares co to start in green_co_main on [lo, lo + size). */
     void (*make)(struct green_co *co, char *lo, size_t size);
-    /* From the scheduler: runs co until it switches back. */
-    void (*resume)(struct green_sched *s, struct green_co *co);
-    /* From co: back to the scheduler, until resumed. */
-    void (*suspend)(struct green_sched *s, struct green_co *co);
+    /* From `from` to `to`, each a task or, as NULL, s's scheduler; returns
+       when `from` is switched back to, by anyone. */
+    void (*jump)(struct green_sched *s, struct green_co *from,
+                 struct green_co *to);
 };
 
 struct green_group;
@@ -148,6 +148,7 @@ struct green_sched {
 
     struct green_co *head, *tail; /* FIFO run queue */
     size_t nrunnable;
+    size_t budget;              /* of this round: tasks still to run */
     struct conc_heap heap;      /* parked tasks by deadline_ns */
     unsigned nfd_waits;         /* tasks parked in epoll */
     unsigned nsync;             /* tasks in GREEN_WAIT_SYNC */
@@ -354,71 +355,82 @@ static inline void green_switch_unmake(struct green_co *co)
 }
 
 #ifdef CONC_HAVE_BOOST_CONTEXT
-static inline void green_fc_resume(struct green_sched *s,
-                                   struct green_co *co)
+/*
+ * fcontext hands the context a jump leaves to the one it lands in, not to
+ * the one that left: each jump passes where the leaver keeps its context,
+ * and the arrival stores it there (green_fc_entry on a task's first).
+ */
+static inline void green_fc_jump(struct green_sched *s, struct green_co *from,
+                                 struct green_co *to)
 {
-    transfer_t t = jump_fcontext(co->fctx, co);
+    transfer_t t = jump_fcontext(to ? to->fctx : s->fctx,
+                                 from ? &from->fctx : &s->fctx);
 
-    (void)s;
-    co->fctx = t.fctx;
-}
-
-static inline void green_fc_suspend(struct green_sched *s,
-                                    struct green_co *co)
-{
-    transfer_t t = jump_fcontext(s->fctx, co);
-
-    s->fctx = t.fctx;
+    *(fcontext_t *)t.data = t.fctx;
 }
 #endif
 
-/* Scheduler to task: runs co until it switches back. */
-static inline void green_resume(struct green_sched *s, struct green_co *co)
+/* The switch itself, told to the sanitizers: from `from` to `to` (NULL:
+   the scheduler); `last` when from has finished for good. */
+static inline void green_jump(struct green_sched *s, struct green_co *from,
+                              struct green_co *to, bool last)
 {
-    green_cur = co;
 #ifdef GREEN_ASAN
-    __sanitizer_start_switch_fiber(&s->fake_stack, co->stack_lo,
-                                   co->stack_size);
+    void **save = from ? (last ? NULL : &from->fake_stack) : &s->fake_stack;
+    if (to)
+        __sanitizer_start_switch_fiber(save, to->stack_lo, to->stack_size);
+    else
+        __sanitizer_start_switch_fiber(save, s->asan_bottom, s->asan_size);
+#else
+    (void)last;
 #endif
 #ifdef GREEN_TSAN
-    __tsan_switch_to_fiber(co->tsan_fiber, 0);
+    __tsan_switch_to_fiber(to ? to->tsan_fiber : s->tsan_fiber, 0);
 #endif
 #ifdef CONC_HAVE_BOOST_CONTEXT
     /* A direct call on the common path: the jump is a few ns, so is an
      * indirect call. */
     if (s->g->sw == &green_switches[GREEN_SWITCH_FCONTEXT])
-        green_fc_resume(s, co);
+        green_fc_jump(s, from, to);
     else
 #endif
-        s->g->sw->resume(s, co);
+        s->g->sw->jump(s, from, to);
 #ifdef GREEN_ASAN
-    __sanitizer_finish_switch_fiber(s->fake_stack, NULL, NULL);
+    __sanitizer_finish_switch_fiber(from ? from->fake_stack : s->fake_stack,
+                                    NULL, NULL);
 #endif
+}
+
+/*
+ * Scheduler to task: runs co, and the tasks it and they switch to
+ * directly, until one switches back; returns that one.
+ */
+static inline struct green_co *green_resume(struct green_sched *s,
+                                            struct green_co *co)
+{
+    struct green_co *back;
+
+    green_cur = co;
+    green_jump(s, NULL, co, false);
+    back = green_cur;
     green_cur = NULL;
+    return back;
 }
 
 /* Task to scheduler; `last` when the task has finished for good. */
 static inline void green_suspend(struct green_sched *s, struct green_co *co,
                                  bool last)
 {
-#ifdef GREEN_ASAN
-    __sanitizer_start_switch_fiber(last ? NULL : &co->fake_stack,
-                                   s->asan_bottom, s->asan_size);
-#else
-    (void)last;
-#endif
-#ifdef GREEN_TSAN
-    __tsan_switch_to_fiber(s->tsan_fiber, 0);
-#endif
-#ifdef CONC_HAVE_BOOST_CONTEXT
-    if (s->g->sw == &green_switches[GREEN_SWITCH_FCONTEXT])
-        green_fc_suspend(s, co);
-    else
-#endif
-        s->g->sw->suspend(s, co);
-#ifdef GREEN_ASAN
-    __sanitizer_finish_switch_fiber(co->fake_stack, NULL, NULL);
-#endif
+    green_jump(s, co, NULL, last);
+}
+
+/* Task to task, past the scheduler: co leaves, next runs. */
+static inline void green_switch_direct(struct green_sched *s,
+                                       struct green_co *co,
+                                       struct green_co *next)
+{
+    green_cur = next;
+    green_jump(s, co, next, false);
 }
 
 #endif
