@@ -11,9 +11,11 @@
 #                          finds it held and parks; the release wakes it.
 #                          The lock barges (as glibc's and gevent's): the
 #                          holder takes it again before the woken task runs,
-#                          so one task does its updates first, two switches
-#                          each, and the other then does its own alone, one
-#                          yield each
+#                          so one task does its updates first, each with
+#                          the other's park and wake and two switches, and
+#                          the other then does its own alone. The row is
+#                          the first part: the first task's run time over
+#                          its updates (task_ns p50 of 2 tasks)
 #   eventloop handoff:     the same under eventloop: measured and explained
 # Not a test: it prints a table, and exits 1 when a target is missed.
 #
@@ -49,6 +51,20 @@ per_update() {
     }
 }
 
+# contended MODEL OPTS...: ns per update of the first of 2 tasks to end,
+# each of whose updates met the other's park and wake.
+contended() {
+    local m=$1
+    shift
+    "$CONCBENCH" -m "$m" -w counter -t 2 -o increments="$N" "$@" \
+        --runs 1 --warmup 1 --json - 2>"$tmp/err" |
+        jq ".results[0].runs[0] | if .failed then error(.why) else
+            .task_ns.p50 / $N end" || {
+        echo "$me: counter under $m $* failed: $(cat "$tmp/err")" >&2
+        exit 1
+    }
+}
+
 rows=(uncontended contended green eventloop)
 for r in "${rows[@]}"; do : >"$tmp/$r.cb"; : >"$tmp/$r.raw"; done
 for ((i = 0; i < RUNS; i++)); do
@@ -60,11 +76,11 @@ for ((i = 0; i < RUNS; i++)); do
     # the waiter and the waiter's park back.
     "$tmp/fcontext_pingpong" 10000000 | awk '{ print 2 * $1 }' >>"$tmp/green.raw"
     if have_model green; then
-        per_update green 2 -o yield_inside=on >>"$tmp/green.cb"
+        contended green -o yield_inside=on >>"$tmp/green.cb"
     fi
     cp "$tmp/green.raw" "$tmp/eventloop.raw"
     if have_model eventloop; then
-        per_update eventloop 2 -o yield_inside=on >>"$tmp/eventloop.cb"
+        contended eventloop -o yield_inside=on >>"$tmp/eventloop.cb"
     fi
 done
 
@@ -94,7 +110,9 @@ jump_fcontext switch pair (bench/raw/fcontext_pingpong.c) for the green and
 eventloop rows (yield_inside=on: the holder yields between its read and its
 write, the other task finds the lock taken and parks, the release wakes it,
 and the holder, which runs on, takes the lock again: a barging lock, so the
-woken task parks again, and does its updates once the first is done). An
+woken task parks again, and does its updates once the first is done; the
+rows give the first task's updates, each of which met the other's park
+and wake). An
 eventloop handoff is a trip round libuv: the waiter parks on the lock's
 queue, the release pushes it onto its loop's ready queue, and the idle
 handle runs it on the next iteration, so it costs a loop iteration (poll

@@ -289,7 +289,7 @@ static inline bool green_poll_is_noop(const struct green_sched *s)
  * next task has no stack yet, a signal came, or the round is over and its
  * poll has something to do; a round whose poll would do nothing gives way
  * to the next round here, of the tasks runnable now, as the scheduler's
- * loop would. Inline, always: a return after the jump lands on another
+ * loop would, and a task alone in it runs on. Inline, always: a return after the jump lands on another
  * task's return address, which the CPU does not predict.
  */
 static inline __attribute__((always_inline)) void
@@ -297,7 +297,16 @@ green_switch_out(struct green_sched *s, struct green_co *co)
 {
     struct green_co *next = s->head;
 
-    if (!next || next->state == GREEN_NEW || conc_interrupted)
+    if (conc_interrupted)
+        goto hop;
+    if (!next) {
+        /* Alone and runnable, with nothing to poll: the scheduler would
+           start a round of this one task. It runs on, with no switch. */
+        if (co->state == GREEN_RUNNABLE && green_poll_is_noop(s))
+            return;
+        goto hop;
+    }
+    if (next->state == GREEN_NEW)
         goto hop;
     if (!s->budget) {
         if (!green_poll_is_noop(s))
