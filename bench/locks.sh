@@ -38,11 +38,13 @@ tmp=$CB_TMP
 need_raw mutex_loop
 need_raw fcontext_pingpong
 
-# per_update MODEL TASKS OPTS...: ns per update of one counter run.
+# per_update MODEL TASKS OPTS...: ns per update of one counter run, under
+# "${on_cpu[@]}" (a taskset command, or nothing).
 per_update() {
     local m=$1 t=$2
     shift 2
-    "$CONCBENCH" -m "$m" -w counter -t "$t" -o increments="$N" "$@" \
+    "${on_cpu[@]}" "$CONCBENCH" -m "$m" -w counter -t "$t" \
+        -o increments="$N" "$@" \
         --runs 1 --warmup 1 --json - 2>"$tmp/err" |
         jq ".results[0].runs[0] | if .failed then error(.why) else
             .wall_ns / ($t * $N) end" || {
@@ -56,7 +58,8 @@ per_update() {
 contended() {
     local m=$1
     shift
-    "$CONCBENCH" -m "$m" -w counter -t 2 -o increments="$N" "$@" \
+    "${on_cpu[@]}" "$CONCBENCH" -m "$m" -w counter -t 2 \
+        -o increments="$N" "$@" \
         --runs 1 --warmup 1 --json - 2>"$tmp/err" |
         jq ".results[0].runs[0] | if .failed then error(.why) else
             .task_ns.p50 / $N end" || {
@@ -65,21 +68,41 @@ contended() {
     }
 }
 
+# The one-thread rows run both sides on one CPU, a CPU a round in turn:
+# this VM's two CPUs differ (one ran the green row 1.4x slower than the
+# other, and the raw loops 1.1x), and a ratio of runs on different CPUs
+# measured the CPUs.
+mapfile -t cpus < <(awk '/^Cpus_allowed_list/ {
+    n = split($2, a, ",")
+    for (i = 1; i <= n; i++) {
+        split(a[i], b, "-"); hi = b[2] == "" ? b[1] : b[2]
+        for (c = b[1]; c <= hi; c++) print c
+    } }' /proc/self/status)
+have_tools taskset || cpus=()
+
 rows=(uncontended contended green eventloop)
 for r in "${rows[@]}"; do : >"$tmp/$r.cb"; : >"$tmp/$r.raw"; done
 for ((i = 0; i < RUNS; i++)); do
-    "$tmp/mutex_loop" uncontended "$N" >>"$tmp/uncontended.raw"
+    pin=()
+    [ "${#cpus[@]}" -eq 0 ] || pin=(taskset -c "${cpus[i % ${#cpus[@]}]}")
+    on_cpu=("${pin[@]}")
+    "${on_cpu[@]}" "$tmp/mutex_loop" uncontended "$N" \
+        >>"$tmp/uncontended.raw"
     per_update threads 1 >>"$tmp/uncontended.cb"
+    on_cpu=()
     "$tmp/mutex_loop" contended "$N" >>"$tmp/contended.raw"
     per_update threads 2 >>"$tmp/contended.cb"
     # The raw loop prints ns per switch: a pair is the holder's yield to
     # the waiter and the waiter's park back.
-    "$tmp/fcontext_pingpong" 10000000 | awk '{ print 2 * $1 }' >>"$tmp/green.raw"
+    on_cpu=("${pin[@]}")
+    "${on_cpu[@]}" "$tmp/fcontext_pingpong" 10000000 |
+        awk '{ print 2 * $1 }' >"$tmp/pair"
     if have_model green; then
+        cat "$tmp/pair" >>"$tmp/green.raw"
         contended green -o yield_inside=on >>"$tmp/green.cb"
     fi
-    cp "$tmp/green.raw" "$tmp/eventloop.raw"
     if have_model eventloop; then
+        cat "$tmp/pair" >>"$tmp/eventloop.raw"
         contended eventloop -o yield_inside=on >>"$tmp/eventloop.cb"
     fi
 done
@@ -91,7 +114,9 @@ row() {
     [ -s "$tmp/$name.cb" ] || { printf '%-30s %s\n' "$label" "skipped: model unavailable"; return; }
     cb=$(median <"$tmp/$name.cb")
     raw=$(median <"$tmp/$name.raw")
-    ratio=$(jq -n "$cb / $raw")
+    # The median of each round's ratio: the rounds alternate CPUs.
+    ratio=$(paste -d' ' "$tmp/$name.cb" "$tmp/$name.raw" |
+        awk '{ print $1 / $2 }' | median)
     printf '%-30s %11.1f ns %11.1f ns %7.2fx %7s\n' "$label" "$cb" "$raw" \
         "$ratio" "${target:--}"
     if [ -n "$target" ] && jq -en "$ratio > ${target%x}" >/dev/null; then
