@@ -76,17 +76,19 @@ echo
 # visited only when a round's poll has work, never here).
 : >"$tmp/fc_raw"; : >"$tmp/fc"; : >"$tmp/uc_raw"; : >"$tmp/uc"
 : >"$tmp/fc_ring"
+# Each round on one CPU, the next CPU the next round (cpu_pin).
 for ((i = 0; i < RUNS; i++)); do
-    "$tmp/fcontext_pingpong" 10000000 >>"$tmp/fc_raw"
+    cpu_pin "$i"
+    "${CB_PIN[@]}" "$tmp/fcontext_pingpong" 10000000 >>"$tmp/fc_raw"
     # The same stack switch round 100 contexts, each on its own stack, as
     # the 100 green tasks are: the memory they touch, without a scheduler.
-    "$tmp/fcontext_ring" 100 100000 >>"$tmp/fc_ring"
-    "$CONCBENCH" -m green -w yield -t 100 -o count=100000 -o switch=fcontext \
-        --runs 1 --warmup 1 --json - 2>/dev/null |
+    "${CB_PIN[@]}" "$tmp/fcontext_ring" 100 100000 >>"$tmp/fc_ring"
+    "${CB_PIN[@]}" "$CONCBENCH" -m green -w yield -t 100 -o count=100000 \
+        -o switch=fcontext --runs 1 --warmup 1 --json - 2>/dev/null |
         jq '.results[0].runs[0].wall_ns / 1e7' >>"$tmp/fc"
-    "$tmp/swapcontext_pingpong" 1000000 >>"$tmp/uc_raw"
-    "$CONCBENCH" -m green -w yield -t 100 -o count=10000 -o switch=ucontext \
-        --runs 1 --warmup 1 --json - 2>/dev/null |
+    "${CB_PIN[@]}" "$tmp/swapcontext_pingpong" 1000000 >>"$tmp/uc_raw"
+    "${CB_PIN[@]}" "$CONCBENCH" -m green -w yield -t 100 -o count=10000 \
+        -o switch=ucontext --runs 1 --warmup 1 --json - 2>/dev/null |
         jq '.results[0].runs[0].wall_ns / 1e6' >>"$tmp/uc"
 done
 fc_raw=$(median <"$tmp/fc_raw"); fc=$(median <"$tmp/fc")

@@ -85,6 +85,24 @@ have_tools() {
 
 need_tools() { have_tools "$@" || unavailable "$CB_WHY"; }
 
+# cpu_pin ROUND: a taskset command that runs on one of the CPUs this
+# process may use, the next one each round, into the array CB_PIN (empty
+# without taskset). A one-thread measurement and its raw reference run
+# under the same CB_PIN: this VM's CPUs differ by 10-40%, so a ratio of
+# runs on different CPUs measures the CPUs.
+cpu_pin() {
+    local cpus
+    CB_PIN=()
+    have_tools taskset || return 0
+    mapfile -t cpus < <(awk '/^Cpus_allowed_list/ {
+        n = split($2, a, ",")
+        for (i = 1; i <= n; i++) {
+            split(a[i], b, "-"); hi = b[2] == "" ? b[1] : b[2]
+            for (c = b[1]; c <= hi; c++) print c
+        } }' /proc/self/status)
+    [ "${#cpus[@]}" -eq 0 ] || CB_PIN=(taskset -c "${cpus[$1 % ${#cpus[@]}]}")
+}
+
 # ------------------------------------------------- what this build can run
 
 # list_names KIND [STATE]: the names of KIND (model or workload) that

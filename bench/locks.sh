@@ -68,23 +68,14 @@ contended() {
     }
 }
 
-# The one-thread rows run both sides on one CPU, a CPU a round in turn:
-# this VM's two CPUs differ (one ran the green row 1.4x slower than the
-# other, and the raw loops 1.1x), and a ratio of runs on different CPUs
-# measured the CPUs.
-mapfile -t cpus < <(awk '/^Cpus_allowed_list/ {
-    n = split($2, a, ",")
-    for (i = 1; i <= n; i++) {
-        split(a[i], b, "-"); hi = b[2] == "" ? b[1] : b[2]
-        for (c = b[1]; c <= hi; c++) print c
-    } }' /proc/self/status)
-have_tools taskset || cpus=()
-
+# The one-thread rows run both sides on one CPU, a CPU a round in turn
+# (cpu_pin): one of this VM's CPUs ran the green row 1.4x slower than the
+# other, and the raw loops 1.1x.
 rows=(uncontended contended green eventloop)
 for r in "${rows[@]}"; do : >"$tmp/$r.cb"; : >"$tmp/$r.raw"; done
 for ((i = 0; i < RUNS; i++)); do
-    pin=()
-    [ "${#cpus[@]}" -eq 0 ] || pin=(taskset -c "${cpus[i % ${#cpus[@]}]}")
+    cpu_pin "$i"
+    pin=("${CB_PIN[@]}")
     on_cpu=("${pin[@]}")
     "${on_cpu[@]}" "$tmp/mutex_loop" uncontended "$N" \
         >>"$tmp/uncontended.raw"

@@ -23,6 +23,10 @@ static int drive_wait_sync(const struct conc_run *r, const struct conc_wait *w)
     uint64_t since = 0, unparks = 0;
     int err = 0;
 
+    /* Moved already (a release between the step's look and here): not a
+       park, and none of the run's shared counts is touched. */
+    if (conc_waitq_seq(w->q) != w->seq)
+        return 0;
     atomic_fetch_add(&s->parked, 1);
     for (;;) {
         if (conc_waitq_seq(w->q) != w->seq) {
