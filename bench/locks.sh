@@ -117,8 +117,8 @@ row() {
 }
 row uncontended "threads mutex, uncontended" 1.5x
 row contended "threads mutex, 2 contending" 1.3x
-row green "green lock handoff" 2x
-row eventloop "eventloop lock handoff" ""
+row green "green lock, contended" 2x
+row eventloop "eventloop lock, contended" ""
 cat <<'EOF'
 
 raw: a pthread mutex loop (bench/raw/mutex_loop.c) for threads; a
