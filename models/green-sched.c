@@ -289,8 +289,9 @@ static inline bool green_poll_is_noop(const struct green_sched *s)
  * next task has no stack yet, a signal came, or the round is over and its
  * poll has something to do; a round whose poll would do nothing gives way
  * to the next round here, of the tasks runnable now, as the scheduler's
- * loop would, and a task alone in it runs on. Inline, always: a return after the jump lands on another
- * task's return address, which the CPU does not predict.
+ * loop would, and a task alone in it runs on. Inline, always: a return
+ * after the jump lands on another task's return address, which the CPU
+ * does not predict.
  */
 static inline __attribute__((always_inline)) void
 green_switch_out(struct green_sched *s, struct green_co *co)

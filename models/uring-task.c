@@ -462,10 +462,12 @@ void uring_stop(struct uring_ring *rg, int err)
 
 /*
  * Resumes the parked tasks whose queue's number moved though no wake
- * picked them: a wake takes n waiters off the list, and a task resumed by
- * one may take the lock without marking it awaited, leaving the others
- * with nobody to wake them. The blocking driver finds the same moved
- * number when its futex wait times out; this is that look. O(parked).
+ * picked them: a wake takes n waiters off the list, and were a task it
+ * resumed to go on without passing the wake on, the others would have
+ * nobody to wake them (the lock's woken waiter takes it marked awaited,
+ * so its release wakes the next; this look is the net under that). The
+ * blocking driver finds the same moved number when its futex wait times
+ * out; this is that look. O(parked).
  */
 static void uring_sync_scan(struct uring_ring *rg)
 {
