@@ -1,6 +1,6 @@
 /*
  * The green model against workloads made to break it: FIFO order of
- * yields, fds closed and reopened between waits (one-shot epoll
+ * yields, yielders beside a sleeper, fds closed and reopened between waits (one-shot epoll
  * registrations and fd reuse), read waits ended by their deadline, an fd
  * epoll cannot watch, and a real SIGINT in the middle of a run.
  */
@@ -77,6 +77,77 @@ static const struct conc_workload test_order = {
     .task_init = order_task_init,
     .step = order_step,
     .task_result = order_task_result,
+    .task_fini = order_task_fini,
+    .verify = harness_nop_verify,
+    .teardown = harness_nop_teardown,
+};
+
+/*
+ * ---- starve: task 0 sleeps 2 ms, then raises a flag; the others yield
+ * until they see it. Tasks that switch straight to each other must still
+ * let the round's poll wake the sleeper: a yielder that passes
+ * STARVE_MAX_YIELDS fails the run.
+ */
+
+#define STARVE_MAX_YIELDS 20000000u
+
+static atomic_bool starve_flag;
+
+struct starve_task {
+    unsigned index, steps;
+};
+
+static int starve_task_init(void *task, void *shared, unsigned index,
+                            unsigned tasks)
+{
+    struct starve_task *t = task;
+
+    (void)shared;
+    (void)tasks;
+    t->index = index;
+    t->steps = 0;
+    return 0;
+}
+
+static int starve_step(void *task, struct conc_wait *w)
+{
+    struct starve_task *t = task;
+
+    if (t->index == 0) {
+        if (t->steps++ == 0) {
+            w->want = CONC_WAIT_UNTIL;
+            w->deadline_ns = conc_now_ns() + 2 * CONC_NS_PER_MS;
+            return 0;
+        }
+        atomic_store(&starve_flag, true);
+        w->want = CONC_DONE;
+        return 0;
+    }
+    if (atomic_load(&starve_flag)) {
+        w->want = CONC_DONE;
+        return 0;
+    }
+    if (++t->steps > STARVE_MAX_YIELDS)
+        return -ETIMEDOUT; /* the sleeper never woke */
+    w->want = CONC_YIELD;
+    return 0;
+}
+
+static int starve_task_result(const void *task, struct conc_task_out *out)
+{
+    out->result = ((const struct starve_task *)task)->index == 0;
+    return 0;
+}
+
+static const struct conc_workload test_starve = {
+    .name = "starve",
+    .summary = "yielders beside a sleeper",
+    .opts = harness_no_opts,
+    .task_size = sizeof(struct starve_task),
+    .setup = harness_nop_setup,
+    .task_init = starve_task_init,
+    .step = starve_step,
+    .task_result = starve_task_result,
     .task_fini = order_task_fini,
     .verify = harness_nop_verify,
     .teardown = harness_nop_teardown,
@@ -179,6 +250,27 @@ Test(green, yields_run_in_fifo_rounds, .timeout = 30)
             cr_assert_eq(order_log[j], j % tasks, "%s: step %u ran task %u",
                          test_switches[k], j, order_log[j]);
     }
+}
+
+Test(green, yielders_never_starve_a_sleeper, .timeout = 60)
+{
+    /* One yielder (alone in the run queue while the sleeper sleeps), and
+       several (switching straight to each other). */
+    static const unsigned counts[] = { 2, 5 };
+
+    for (size_t k = 0; k < TEST_NSWITCHES; k++)
+        for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+            struct harness_result r;
+
+            atomic_store(&starve_flag, false);
+            r = test_run(&test_starve, NULL, test_switches[k], counts[c]);
+            cr_assert_eq(r.run_err, 0, "%s, %u tasks: run %d",
+                         test_switches[k], counts[c], r.run_err);
+            cr_assert_eq(r.task_failures, 0, "%s, %u tasks: a yielder ran "
+                         "past %u yields: the sleeper was starved",
+                         test_switches[k], counts[c], STARVE_MAX_YIELDS);
+            cr_assert_eq(r.result, 1);
+        }
 }
 
 Test(green, fd_waits_deadlines_and_reuse, .timeout = 60)
