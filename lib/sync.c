@@ -45,36 +45,6 @@ static void sync_spin_unlock(atomic_flag *f)
         atomic_flag_clear_explicit(f, memory_order_release);
 }
 
-/* *p = v, the old value returned, with order mo unless local. */
-static uint32_t sync_xchg32(_Atomic uint32_t *p, uint32_t v,
-                            memory_order mo)
-{
-    uint32_t old;
-
-    if (!conc_sync_local())
-        return atomic_exchange_explicit(p, v, mo);
-    old = atomic_load_explicit(p, memory_order_relaxed);
-    atomic_store_explicit(p, v, memory_order_relaxed);
-    return old;
-}
-
-/* *p = v if it is *expect (true), else *expect = *p (false). */
-static bool sync_cas32(_Atomic uint32_t *p, uint32_t *expect, uint32_t v)
-{
-    uint32_t cur;
-
-    if (!conc_sync_local())
-        return atomic_compare_exchange_strong_explicit(
-            p, expect, v, memory_order_acquire, memory_order_relaxed);
-    cur = atomic_load_explicit(p, memory_order_relaxed);
-    if (cur != *expect) {
-        *expect = cur;
-        return false;
-    }
-    atomic_store_explicit(p, v, memory_order_relaxed);
-    return true;
-}
-
 /* Under q's lock, the only writer: no locked instruction needed. A link
    counts itself in seq_cst, before it reads the number (sync_wake). */
 static void sync_linked_add(struct conc_waitq *q, int32_t d)
@@ -239,24 +209,9 @@ void conc_lock_init(struct conc_lock *l)
     conc_waitq_init(&l->q);
 }
 
-bool conc_lock_try(struct conc_lock *l, bool *waited, uint32_t *seq)
+void conc_lock_wake(struct conc_lock *l)
 {
-    uint32_t c = 0;
-
-    if (!*waited && sync_cas32(&l->q.seq, &c, 1))
-        return true;
-    /* Taken, or this task waited for it: mark it awaited (the number a
-       park lasts while), and it is ours if that found it free. */
-    *seq = 2;
-    *waited = sync_xchg32(&l->q.seq, 2, memory_order_acquire) != 0;
-    return !*waited;
-}
-
-void conc_lock_release(struct conc_lock *l)
-{
-    /* seq_cst: before the look at the sleepers and the list. */
-    if (sync_xchg32(&l->q.seq, 0, memory_order_seq_cst) == 2)
-        sync_wake(&l->q, 1, true);
+    sync_wake(&l->q, 1, true);
 }
 
 void conc_sem_init(struct conc_sem *s, int64_t count)

@@ -82,6 +82,39 @@ static inline uint32_t conc_sync_add32(_Atomic uint32_t *p, uint32_t d)
     return v;
 }
 
+/* *p = v, the old value returned: with order mo, or a plain load and
+   store while the run is on one thread. */
+static inline uint32_t conc_sync_xchg32(_Atomic uint32_t *p, uint32_t v,
+                                        memory_order mo)
+{
+    uint32_t old;
+
+    if (!conc_sync_local())
+        return atomic_exchange_explicit(p, v, mo);
+    old = atomic_load_explicit(p, memory_order_relaxed);
+    atomic_store_explicit(p, v, memory_order_relaxed);
+    return old;
+}
+
+/* *p = v if it is *expect (true, acquire), else *expect = *p (false); as
+   plain accesses while the run is on one thread. */
+static inline bool conc_sync_cas32(_Atomic uint32_t *p, uint32_t *expect,
+                                   uint32_t v)
+{
+    uint32_t cur;
+
+    if (!conc_sync_local())
+        return atomic_compare_exchange_strong_explicit(
+            p, expect, v, memory_order_acquire, memory_order_relaxed);
+    cur = atomic_load_explicit(p, memory_order_relaxed);
+    if (cur != *expect) {
+        *expect = cur;
+        return false;
+    }
+    atomic_store_explicit(p, v, memory_order_relaxed);
+    return true;
+}
+
 /* An empty queue (also what zeroed memory is, but for the flag). */
 void conc_waitq_init(struct conc_waitq *q);
 
@@ -143,8 +176,31 @@ struct conc_lock {
 };
 
 void conc_lock_init(struct conc_lock *l);
-bool conc_lock_try(struct conc_lock *l, bool *waited, uint32_t *seq);
-void conc_lock_release(struct conc_lock *l);
+
+/* A release's wake, out of line: the fast paths below are inline, as
+   glibc's lock and unlock are a few instructions at their call. */
+void conc_lock_wake(struct conc_lock *l);
+
+static inline bool conc_lock_try(struct conc_lock *l, bool *waited,
+                                 uint32_t *seq)
+{
+    uint32_t c = 0;
+
+    if (!*waited && conc_sync_cas32(&l->q.seq, &c, 1))
+        return true;
+    /* Taken, or this task waited for it: mark it awaited (the number a
+       park lasts while), and it is ours if that found it free. */
+    *seq = 2;
+    *waited = conc_sync_xchg32(&l->q.seq, 2, memory_order_acquire) != 0;
+    return !*waited;
+}
+
+static inline void conc_lock_release(struct conc_lock *l)
+{
+    /* seq_cst: before the wake's look at the sleepers and the list. */
+    if (conc_sync_xchg32(&l->q.seq, 0, memory_order_seq_cst) == 2)
+        conc_lock_wake(l);
+}
 
 /*
  * A counting semaphore (queue slots and items, a pool of forks):
