@@ -39,33 +39,22 @@ need_raw mutex_loop
 need_raw fcontext_pingpong
 
 # per_update MODEL TASKS OPTS...: ns per update of one counter run, under
-# "${on_cpu[@]}" (a taskset command, or nothing).
+# "${on_cpu[@]}" (a taskset command, or nothing): the run's wall over all
+# its updates, or with PER=first the first task's run time over its own
+# (task_ns p50 of 2 tasks: each of its updates met the other's park and
+# wake).
 per_update() {
-    local m=$1 t=$2
+    local m=$1 t=$2 ns=".wall_ns / ($2 * $N)"
     shift 2
+    [ "${PER:-}" != first ] || ns=".task_ns.p50 / $N"
     "${on_cpu[@]}" "$CONCBENCH" -m "$m" -w counter -t "$t" \
         -o increments="$N" "$@" \
         --runs 1 --warmup 1 --json - 2>"$tmp/err" |
-        jq ".results[0].runs[0] | if .failed then error(.why) else
-            .wall_ns / ($t * $N) end" || {
-        echo "$me: counter under $m $* failed: $(cat "$tmp/err")" >&2
-        exit 1
-    }
-}
-
-# contended MODEL OPTS...: ns per update of the first of 2 tasks to end,
-# each of whose updates met the other's park and wake.
-contended() {
-    local m=$1
-    shift
-    "${on_cpu[@]}" "$CONCBENCH" -m "$m" -w counter -t 2 \
-        -o increments="$N" "$@" \
-        --runs 1 --warmup 1 --json - 2>"$tmp/err" |
-        jq ".results[0].runs[0] | if .failed then error(.why) else
-            .task_ns.p50 / $N end" || {
-        echo "$me: counter under $m $* failed: $(cat "$tmp/err")" >&2
-        exit 1
-    }
+        jq ".results[0].runs[0] | if .failed then error(.why) else $ns end" ||
+        {
+            echo "$me: counter under $m $* failed: $(cat "$tmp/err")" >&2
+            exit 1
+        }
 }
 
 # The one-thread rows run both sides on one CPU, a CPU a round in turn
@@ -90,11 +79,12 @@ for ((i = 0; i < RUNS; i++)); do
         awk '{ print 2 * $1 }' >"$tmp/pair"
     if have_model green; then
         cat "$tmp/pair" >>"$tmp/green.raw"
-        contended green -o yield_inside=on >>"$tmp/green.cb"
+        PER=first per_update green 2 -o yield_inside=on >>"$tmp/green.cb"
     fi
     if have_model eventloop; then
         cat "$tmp/pair" >>"$tmp/eventloop.raw"
-        contended eventloop -o yield_inside=on >>"$tmp/eventloop.cb"
+        PER=first per_update eventloop 2 -o yield_inside=on \
+            >>"$tmp/eventloop.cb"
     fi
 done
 

@@ -50,13 +50,10 @@ static void sync_spin_unlock(atomic_flag *f)
 static void sync_linked_add(struct conc_waitq *q, int32_t d)
 {
     uint32_t n = atomic_load_explicit(&q->linked, memory_order_relaxed);
+    memory_order mo = d > 0 && !conc_sync_local() ? memory_order_seq_cst
+                                                  : memory_order_relaxed;
 
-    if (d > 0 && !conc_sync_local())
-        atomic_store_explicit(&q->linked, n + (uint32_t)d,
-                              memory_order_seq_cst);
-    else
-        atomic_store_explicit(&q->linked, n + (uint32_t)d,
-                              memory_order_relaxed);
+    atomic_store_explicit(&q->linked, n + (uint32_t)d, mo);
 }
 
 void conc_waitq_init(struct conc_waitq *q)

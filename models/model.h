@@ -162,10 +162,10 @@ struct conc_model {
     /*
      * Optional: the OS threads a run keeps busy at once, when a model has
      * more than its `workers` (eventloop's offload pool, uring's SQPOLL
-     * kernel threads). The cell runner
-     * expects their own run-queue waits when they outnumber the CPUs, and
-     * does not count those as other work disturbing the run. NULL: one,
-     * or `workers` for a model that declares it.
+     * kernel threads). The cell runner expects their own run-queue waits
+     * when they outnumber the CPUs, and does not count those as other
+     * work disturbing the run. NULL: one, or `workers` for a model that
+     * declares it.
      */
     unsigned (*os_threads)(const struct conc_params *mp, unsigned tasks);
 

@@ -93,25 +93,10 @@ static const struct conc_workload test_order = {
 
 static atomic_bool starve_flag;
 
-struct starve_task {
-    unsigned index, steps;
-};
-
-static int starve_task_init(void *task, void *shared, unsigned index,
-                            unsigned tasks)
-{
-    struct starve_task *t = task;
-
-    (void)shared;
-    (void)tasks;
-    t->index = index;
-    t->steps = 0;
-    return 0;
-}
-
+/* Its tasks are order's: an index and a count of steps. */
 static int starve_step(void *task, struct conc_wait *w)
 {
-    struct starve_task *t = task;
+    struct order_task *t = task;
 
     if (t->index == 0) {
         if (t->steps++ == 0) {
@@ -135,7 +120,7 @@ static int starve_step(void *task, struct conc_wait *w)
 
 static int starve_task_result(const void *task, struct conc_task_out *out)
 {
-    out->result = ((const struct starve_task *)task)->index == 0;
+    out->result = ((const struct order_task *)task)->index == 0;
     return 0;
 }
 
@@ -143,9 +128,9 @@ static const struct conc_workload test_starve = {
     .name = "starve",
     .summary = "yielders beside a sleeper",
     .opts = harness_no_opts,
-    .task_size = sizeof(struct starve_task),
+    .task_size = sizeof(struct order_task),
     .setup = harness_nop_setup,
-    .task_init = starve_task_init,
+    .task_init = order_task_init,
     .step = starve_step,
     .task_result = starve_task_result,
     .task_fini = order_task_fini,
