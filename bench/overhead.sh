@@ -31,9 +31,12 @@ bench_cleanup() {
 need_raw pthread_loop
 need_raw fork_loop
 
-# model_ns MODEL TASKS: one timed run's wall time per task, in ns.
+# model_ns MODEL TASKS: one timed run's wall time per task, in ns, after
+# a warm-up run, as concbench runs a cell by default: fork's children
+# measure their own memory in the cell's first run only (docs/report.md),
+# and that reading is concbench's, not the model's.
 model_ns() {
-    "$CONCBENCH" -m "$1" -w sleep -o ms=0 -t "$2" --runs 1 --warmup 0 \
+    "$CONCBENCH" -m "$1" -w sleep -o ms=0 -t "$2" --runs 1 --warmup 1 \
         --json - 2>/dev/null | jq ".results[0].runs[0].wall_ns / $2 | floor"
 }
 

@@ -77,9 +77,10 @@ static uint64_t fork_kib(const char *text, const char *key)
  * shares with the parent is in the parent's RSS), or, without a rollup,
  * statm's resident pages less its file-backed and shared ones; and its
  * page tables (status's VmPTE), kernel memory that each process has of its
- * own and a thread does not. The rollup costs a page-table walk: about
- * 0.2 ms in a fresh child here, a tenth of what its fork, exit and reaping
- * cost (docs/report.md).
+ * own and a thread does not. The rollup costs a page-table walk, and with
+ * the opens 0.1-0.2 ms in a fresh child here, a tenth of what its fork,
+ * exit and reaping cost: r->mem is set in a cell's first run only
+ * (docs/report.md).
  */
 static void fork_add_memory(const struct conc_run *r)
 {

@@ -98,6 +98,14 @@ for line in sys.stdin:
     # 2.6.10).
     jq -e "$r.total_rss_source | . == \"rss+uss+pte\" or . == \"rss+anon+pte\"" <<<"$output"
     [[ "$stderr" == *"All processes:"*"MiB"* ]]
+    # The children measure their own pages in the cell's first run only
+    # (the warm-up here), and every timed run reports that figure.
+    run --separate-stderr "$CONCBENCH" -m fork -w sleep -t 16 -o ms=1ms \
+        --runs 3 --warmup 1 --json -
+    [ "$status" -eq 0 ]
+    jq -e '[.results[0].runs[] | .total_rss_kib > .max_rss_kib and
+            (.total_rss_source | startswith("rss+"))] | length == 3 and all' \
+        <<<"$output"
     # One process: the total is its peak.
     run --separate-stderr "$CONCBENCH" -m threads -w sleep -t 4 -o ms=1ms \
         --runs 1 --warmup 0 --json -
