@@ -314,7 +314,11 @@ green_switch_out(struct green_sched *s, struct green_co *co)
             goto hop;
         s->budget = s->nrunnable + (co->state == GREEN_RUNNABLE);
     }
-    green_after(s, co);
+    /* A yield, the common case, is a push made here: no call. */
+    if (co->state == GREEN_RUNNABLE)
+        green_push(s, co);
+    else
+        green_after(s, co);
     green_pop(s);
     s->budget--;
     green_switch_direct(s, co, next);
