@@ -15,22 +15,25 @@
 /*
  * Parks the calling thread on w's sync queue until its number moves. It
  * wakes every CONC_SYNC_POLL_NS to look at SIGINT, at a failed task's
- * abort and for a deadlock.
+ * abort and for a deadlock. It counts itself into the run's parked tasks
+ * only once a sleep came back with the number unmoved: a short wait, as
+ * nearly every wait on a contended lock is, touches none of the run's
+ * shared counts. In a bare two-thread loop of conc_lock, three locked
+ * adds a wait on a line both threads write made an update 1.7x slower
+ * (50-65 ns against 28-32); a deadlock, where every wait is long, is
+ * found one poll later.
  */
 static int drive_wait_sync(const struct conc_run *r, const struct conc_wait *w)
 {
     struct conc_runsync *s = r->sync;
     uint64_t since = 0, unparks = 0;
+    bool counted = false;
     int err = 0;
 
-    /* Moved already (a release between the step's look and here): not a
-       park, and none of the run's shared counts is touched. */
-    if (conc_waitq_seq(w->q) != w->seq)
-        return 0;
-    atomic_fetch_add(&s->parked, 1);
     for (;;) {
         if (conc_waitq_seq(w->q) != w->seq) {
-            atomic_fetch_add(&s->unparks, 1);
+            if (counted)
+                atomic_fetch_add(&s->unparks, 1);
             break;
         }
         if (conc_interrupted) {
@@ -39,7 +42,7 @@ static int drive_wait_sync(const struct conc_run *r, const struct conc_wait *w)
         }
         if ((err = atomic_load(&s->abort)) != 0)
             break;
-        if (conc_sync_deadlocked(r, &since, &unparks)) {
+        if (counted && conc_sync_deadlocked(r, &since, &unparks)) {
             err = -EDEADLK;
             break;
         }
@@ -48,8 +51,13 @@ static int drive_wait_sync(const struct conc_run *r, const struct conc_wait *w)
             err = -EINTR;
             break;
         }
+        if (!counted && conc_waitq_seq(w->q) == w->seq) {
+            atomic_fetch_add(&s->parked, 1);
+            counted = true;
+        }
     }
-    atomic_fetch_sub(&s->parked, 1);
+    if (counted)
+        atomic_fetch_sub(&s->parked, 1);
     return err;
 }
 
