@@ -100,6 +100,40 @@ void conc_hist_add_n_atomic(struct conc_hist *h, uint64_t v, uint64_t n)
         hist_add_n(h, v, n);
 }
 
+void conc_hist_add_many_atomic(struct conc_hist *h, const uint64_t *v,
+                               unsigned n)
+{
+    uint64_t sum = 0, max = 0, cur;
+    bool local = conc_sync_local();
+
+    if (!n)
+        return;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t *b = &h->b[hist_index(v[i])];
+        if (local)
+            hist_plain_add(b, 1, __ATOMIC_RELAXED);
+        else
+            __atomic_fetch_add(b, 1, __ATOMIC_RELAXED);
+        sum += v[i];
+        if (v[i] > max)
+            max = v[i];
+    }
+    if (local) {
+        hist_plain_add(&h->sum, sum, __ATOMIC_RELAXED);
+        if (max > __atomic_load_n(&h->max, __ATOMIC_RELAXED))
+            __atomic_store_n(&h->max, max, __ATOMIC_RELAXED);
+        hist_plain_add(&h->count, n, __ATOMIC_RELEASE);
+        return;
+    }
+    __atomic_fetch_add(&h->sum, sum, __ATOMIC_RELAXED);
+    cur = __atomic_load_n(&h->max, __ATOMIC_RELAXED);
+    while (max > cur && !__atomic_compare_exchange_n(&h->max, &cur, max, 1,
+                                                     __ATOMIC_RELAXED,
+                                                     __ATOMIC_RELAXED))
+        ;
+    __atomic_fetch_add(&h->count, n, __ATOMIC_RELEASE);
+}
+
 void conc_hist_merge(struct conc_hist *dst, const struct conc_hist *src)
 {
     if (src->count == 0)

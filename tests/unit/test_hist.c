@@ -131,6 +131,38 @@ Test(hist, local_adds_match_atomic_and_plain, .timeout = 10)
     cr_assert_eq(local.max, atomic.max);
 }
 
+/* A buffer of values added at once, on either path, is what adding them
+   one by one records. */
+Test(hist, many_at_once_match_one_by_one, .timeout = 10)
+{
+    struct conc_hist one, many, many_local;
+    uint64_t buf[32];
+
+    conc_hist_init(&one);
+    conc_hist_init(&many);
+    conc_hist_init(&many_local);
+    for (unsigned r = 0; r < 100; r++) {
+        unsigned n = r % 33; /* 0 to 32 values */
+        for (unsigned i = 0; i < n; i++) {
+            buf[i] = ((uint64_t)r * 2654435761u + i * 40503u) % 3000000;
+            conc_hist_add(&one, buf[i]);
+        }
+        conc_hist_add_many_atomic(&many, buf, n);
+        conc_sync_set_local(true);
+        conc_hist_add_many_atomic(&many_local, buf, n);
+        conc_sync_set_local(false);
+    }
+    cr_assert_gt(one.count, 1000);
+    cr_assert_eq(many.count, one.count);
+    cr_assert_eq(many.sum, one.sum);
+    cr_assert_eq(many.max, one.max);
+    cr_assert_eq(memcmp(many.b, one.b, sizeof(one.b)), 0);
+    cr_assert_eq(memcmp(&many_local.b, &many.b, sizeof(many.b)), 0);
+    cr_assert_eq(many_local.count, many.count);
+    cr_assert_eq(many_local.sum, many.sum);
+    cr_assert_eq(many_local.max, many.max);
+}
+
 Test(hist, merge, .timeout = 10)
 {
     struct conc_hist a, b;
