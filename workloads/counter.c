@@ -83,9 +83,12 @@ struct counter_task {
     bool waited;          /* its last try of the lock failed (conc_lock) */
     uint64_t done;        /* updates applied */
     uint64_t seen;        /* the value read, before it is written back */
-    uint64_t wait_from;   /* when the current acquire first had to wait */
+    uint64_t wait_from;   /* when the current acquire first had to wait, in
+                             conc_ticks(): its end is read inside the
+                             critical section, which a clock read (30 ns
+                             here) would lengthen */
     unsigned nwaits;      /* contended acquires' waits not yet added */
-    uint64_t waits[COUNTER_WAIT_BATCH];
+    uint64_t waits[COUNTER_WAIT_BATCH]; /* in ticks, until added */
     uint64_t free_takes;  /* acquires that found the lock free */
 };
 
@@ -146,6 +149,7 @@ static int counter_setup(void **shared, const struct conc_params *p,
 
     if (!sh)
         return conc_error(-ENOMEM, "cannot allocate the counter");
+    conc_ticks_calibrate(); /* for the waits (counter_waited) */
     sh->lock = (enum counter_lock)conc_param_u64(p, "lock");
     sh->increments = conc_param_u64(p, "increments");
     sh->hold_ns = conc_param_u64(p, "hold");
@@ -211,13 +215,15 @@ static void counter_busy(uint64_t ns)
  */
 static void counter_waited(struct counter_task *t)
 {
-    t->waits[t->nwaits++] = conc_now_ns() - t->wait_from;
+    t->waits[t->nwaits++] = conc_ticks() - t->wait_from;
     t->wait_from = 0;
 }
 
 /* The buffered waits, to the shared histogram: after a release. */
 static void counter_flush_waits(struct counter_task *t)
 {
+    for (unsigned i = 0; i < t->nwaits; i++)
+        t->waits[i] = conc_ticks_ns(t->waits[i]);
     conc_hist_add_many_atomic(&t->sh->mut->wait, t->waits, t->nwaits);
     t->nwaits = 0;
 }
@@ -241,7 +247,7 @@ static bool counter_acquire(struct counter_task *t, struct conc_wait *w)
             return true;
         }
         if (!t->wait_from)
-            t->wait_from = conc_now_ns();
+            t->wait_from = conc_ticks();
         w->want = CONC_WAIT_SYNC;
         w->q = &m->lock.q;
         w->seq = seq;
@@ -261,7 +267,7 @@ static bool counter_acquire(struct counter_task *t, struct conc_wait *w)
             return true;
         }
         /* A spinlock spins right here, in the step: that is what it is. */
-        t->wait_from = conc_now_ns();
+        t->wait_from = conc_ticks();
         if (t->sh->lock == COUNTER_SPIN)
             ck_spinlock_fas_lock(&m->spin);
         else if (t->sh->lock == COUNTER_TICKET)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/heap.h"
 #include "lib/proc.h"
 
@@ -109,4 +110,31 @@ Test(proc, reads_numbers_fields_and_lines, .timeout = 10)
     cr_assert_eq(conc_proc_u64(path, &v), -EINVAL);
     unlink(path);
     cr_assert_eq(conc_proc_u64("/nonexistent/concbench", &v), -ENOENT);
+}
+
+/*
+ * Ticks, calibrated, time an interval as the clock does: a 20 ms sleep,
+ * read by both, agrees within 2% (the two reads of each pair are a few
+ * tens of ns apart, and the calibration is over 2 ms).
+ */
+Test(clock, ticks_time_an_interval_as_the_clock_does, .timeout = 10)
+{
+    struct timespec ts = { 0, 20 * 1000 * 1000 };
+    uint64_t t0, t1, c0, c1, by_ticks, by_clock;
+
+    conc_ticks_calibrate();
+    cr_assert_gt(conc_ns_per_tick, 0);
+    t0 = conc_now_ns();
+    c0 = conc_ticks();
+    nanosleep(&ts, NULL);
+    c1 = conc_ticks();
+    t1 = conc_now_ns();
+    by_ticks = conc_ticks_ns(c1 - c0);
+    by_clock = t1 - t0;
+    cr_assert_geq(by_clock, 20 * CONC_NS_PER_MS);
+    cr_assert(by_ticks > by_clock * 0.98 && by_ticks < by_clock * 1.02,
+              "20 ms slept: %llu ns by ticks, %llu by the clock",
+              (unsigned long long)by_ticks, (unsigned long long)by_clock);
+    /* A negative difference (two CPUs' counters a tick apart) is 0. */
+    cr_assert_eq(conc_ticks_ns(c0 - c1), 0);
 }
