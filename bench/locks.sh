@@ -38,19 +38,20 @@ tmp=$CB_TMP
 need_raw mutex_loop
 need_raw fcontext_pingpong
 
-# per_update MODEL TASKS OPTS...: ns per update of one counter run, under
-# "${on_cpu[@]}" (a taskset command, or nothing): the run's wall over all
-# its updates, or with PER=first the first task's run time over its own
-# (task_ns p50 of 2 tasks: each of its updates met the other's park and
-# wake).
+# per_update MODEL TASKS OPTS...: ns per update of a counter cell, under
+# "${on_cpu[@]}" (a taskset command, or nothing): the median over REPS
+# runs of a run's wall over all its updates, or with PER=first of the
+# first task's run time over its own (task_ns p50 of 2 tasks: each of its
+# updates met the other's park and wake).
 per_update() {
     local m=$1 t=$2 ns=".wall_ns / ($2 * $N)"
     shift 2
     [ "${PER:-}" != first ] || ns=".task_ns.p50 / $N"
     "${on_cpu[@]}" "$CONCBENCH" -m "$m" -w counter -t "$t" \
         -o increments="$N" "$@" \
-        --runs 1 --warmup 1 --json - 2>"$tmp/err" |
-        jq ".results[0].runs[0] | if .failed then error(.why) else $ns end" ||
+        --runs "${REPS:-1}" --warmup 1 --json - 2>"$tmp/err" |
+        jq ".results[0].runs | map(if .failed then error(.why) else $ns end)
+            | $CB_JQ_MEDIAN median" ||
         {
             echo "$me: counter under $m $* failed: $(cat "$tmp/err")" >&2
             exit 1
@@ -69,9 +70,13 @@ for ((i = 0; i < RUNS; i++)); do
     "${on_cpu[@]}" "$tmp/mutex_loop" uncontended "$N" \
         >>"$tmp/uncontended.raw"
     per_update threads 1 >>"$tmp/uncontended.cb"
+    # Two threads on one lock settle early into a pace (how often the lock
+    # changes hands) that holds for the run and changes from run to run,
+    # on both sides: each side's figure of a round is the median of 3.
     on_cpu=()
-    "$tmp/mutex_loop" contended "$N" >>"$tmp/contended.raw"
-    per_update threads 2 >>"$tmp/contended.cb"
+    for _ in 1 2 3; do "$tmp/mutex_loop" contended "$N"; done | median \
+        >>"$tmp/contended.raw"
+    REPS=3 per_update threads 2 >>"$tmp/contended.cb"
     # The raw loop prints ns per switch: a pair is the holder's yield to
     # the waiter and the waiter's park back.
     on_cpu=("${pin[@]}")
