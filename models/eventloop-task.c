@@ -58,9 +58,10 @@ static void eventloop_on_poll_closed(uv_handle_t *h)
  * Closes the task's poll handle. Closing (like stopping) makes libuv drop
  * the handle's fd number from epoll, which would silently unregister
  * another task's watch if that number had been reused by it. It is safe
- * here because a task's handle is only ever stopped, then closed, around
- * that task's own step on this thread: no other task of this loop ran in
- * between, so the number is still this task's or free in this loop.
+ * here because a task's handle is only ever restarted, stopped or closed
+ * right after that task's own step on this thread: no other task of this
+ * loop ran in between, so the number is still this task's or free in this
+ * loop.
  * Offloaded steps never hold a poll handle (they follow a yield, which
  * closed it).
  */
@@ -153,12 +154,15 @@ static void eventloop_on_poll(uv_poll_t *h, int status, int events)
 
     /*
      * Ready, or an error on the fd (status < 0): either way step finds out
-     * with its own syscalls. The handle is stopped before step, which may
-     * close the fd.
+     * with its own syscalls. The handle stays started through the step:
+     * after it, eventloop_after_step restarts it on the fd the task waits
+     * on next (uv_poll_start: a delete and an add, whatever the step did
+     * to the fd) or closes it, before this loop runs another task or
+     * polls. Stopped here, it cost a third epoll_ctl a wait: the restart's
+     * delete, of an fd the stop had deleted, failing with ENOENT.
      */
     (void)status;
     (void)events;
-    uv_poll_stop(h);
     if (t->timer_init)
         uv_timer_stop(&t->timer);
     eventloop_step(t);
