@@ -314,10 +314,11 @@ green_switch_out(struct green_sched *s, struct green_co *co)
             goto hop;
         s->budget = s->nrunnable + (co->state == GREEN_RUNNABLE);
     }
-    /* A yield, the common case, is a push made here: no call. */
-    if (co->state == GREEN_RUNNABLE)
+    /* A yield, the common case, is a push made here, and a sync park (its
+       waiter linked) needs nothing: no call. */
+    if (__builtin_expect(co->state == GREEN_RUNNABLE, 1))
         green_push(s, co);
-    else
+    else if (co->state != GREEN_WAIT_SYNC)
         green_after(s, co);
     green_pop(s);
     s->budget--;

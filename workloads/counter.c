@@ -87,9 +87,10 @@ struct counter_task {
                              conc_ticks(): its end is read inside the
                              critical section, which a clock read (30 ns
                              here) would lengthen */
-    unsigned nwaits;      /* contended acquires' waits not yet added */
-    uint64_t waits[COUNTER_WAIT_BATCH]; /* in ticks, until added */
     uint64_t free_takes;  /* acquires that found the lock free */
+    unsigned nwaits;      /* contended acquires' waits not yet added */
+    /* Last, past the fields every update touches: */
+    uint64_t waits[COUNTER_WAIT_BATCH]; /* in ticks, until added */
 };
 
 static int counter_check(const struct conc_params *p, unsigned tasks)
