@@ -102,8 +102,9 @@ struct conc_cell_result {
     bool failed;                 /* any run failed, or the model failed */
     int err;                     /* model/setup failure: -errno, else 0 */
     const char *skipped;         /* not run, and why (sweep) */
-    /* Child processes' own memory, measured in the cell's first run that
-       passed and had children (cell_total_rss), then carried to the rest. */
+    /* Child processes' own memory, measured in the cell's first run whose
+       model ran to its end with children (cell_total_rss), then carried
+       to the rest. */
     bool child_mem_taken;
     uint64_t child_mem_kib;
     unsigned child_mem_children, child_mem_anon, child_mem_pte;
