@@ -247,11 +247,11 @@ static void cell_watch(const struct conc_cell *cell, bool warm, unsigned run,
  * process holds of its own (its unique set, or statm's anonymous pages,
  * and its page tables). Each child adds its own as it ends, in the cell's
  * first run whose model ran to its end with children only (the warm-up,
- * by default): reading it costs a child a
- * /proc open and a page-table walk, 0.1-0.2 ms on this VM, about a tenth
- * of its fork, exit and reaping, which would be in every timed run's wall
- * otherwise. It changes by about 1% from run to run. That run's figure
- * stands for the cell's later runs.
+ * by default): reading it costs a child a /proc open and a page-table
+ * walk, 0.1-0.2 ms on this VM, about a tenth of its fork, exit and
+ * reaping, which would be in every timed run's wall otherwise. It changes
+ * by about 1% from run to run. That run's figure stands for the cell's
+ * later runs.
  */
 static void cell_total_rss(struct conc_run_stats *s,
                            struct conc_cell_result *res,
