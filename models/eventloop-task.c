@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
 
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -169,6 +172,38 @@ static void eventloop_on_poll(uv_poll_t *h, int status, int events)
 }
 
 /*
+ * Whether the task's handle, still started from its last wait, already
+ * watches the fd for events: the common wait of a keep-alive connection,
+ * the same fd read again. The step may have closed the fd and got the
+ * same number back for a new file, which epoll no longer watches while
+ * libuv thinks it does, so the registration is checked where it lives:
+ * an EPOLL_CTL_MOD to what libuv registered (its events, the fd as data)
+ * succeeds only if epoll still holds the fd's file, and changes nothing
+ * then. One epoll_ctl, where uv_poll_start makes two (a delete and an
+ * add). ENOENT: a new file; the caller starts the handle afresh.
+ */
+static bool eventloop_poll_still(struct eventloop_task *t, int events)
+{
+#ifdef __linux__
+    uv_poll_t *p = t->poll;
+    struct epoll_event ev;
+
+    if (!uv_is_active((uv_handle_t *)p) || t->poll_events != events ||
+        p->io_watcher.events != p->io_watcher.pevents)
+        return false;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = p->io_watcher.pevents;
+    ev.data.fd = p->io_watcher.fd;
+    return epoll_ctl(uv_backend_fd(&t->lp->loop), EPOLL_CTL_MOD,
+                     p->io_watcher.fd, &ev) == 0;
+#else
+    (void)t;
+    (void)events;
+    return false;
+#endif
+}
+
+/*
  * Watches w->fd. A handle already on that fd number is restarted (uv_poll_t
  * keeps no state of the file, so this is right even if step closed the fd
  * and got the same number back); a handle on another fd was closed by the
@@ -191,7 +226,10 @@ static int eventloop_poll_arm(struct eventloop_task *t,
         p->data = t;
         t->poll = p;
         t->poll_fd = w->fd;
+    } else if (eventloop_poll_still(t, events)) {
+        return 0;
     }
+    t->poll_events = events;
     return uv_poll_start(t->poll, events, eventloop_on_poll);
 }
 

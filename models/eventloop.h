@@ -48,6 +48,7 @@ struct eventloop_task {
     bool timer_init;             /* timer is initialized (closed at the end) */
     int poll_fd;                 /* the fd poll was initialized on */
     uv_poll_t *poll;             /* NULL, or a handle on poll_fd */
+    int poll_events;             /* what it was last started with */
     uv_work_t *work;             /* NULL until the task is first offloaded */
     int work_err;                /* what an offloaded step returned */
     int sync_err;                /* nonzero: a sync park ended by an abort:
