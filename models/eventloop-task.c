@@ -158,11 +158,11 @@ static void eventloop_on_poll(uv_poll_t *h, int status, int events)
     /*
      * Ready, or an error on the fd (status < 0): either way step finds out
      * with its own syscalls. The handle stays started through the step:
-     * after it, eventloop_after_step restarts it on the fd the task waits
-     * on next (uv_poll_start: a delete and an add, whatever the step did
-     * to the fd) or closes it, before this loop runs another task or
-     * polls. Stopped here, it cost a third epoll_ctl a wait: the restart's
-     * delete, of an fd the stop had deleted, failing with ENOENT.
+     * after it, eventloop_after_step keeps it for a wait on the same fd
+     * (eventloop_poll_still), restarts it for another or closes it,
+     * before this loop runs another task or polls. Stopped here, it cost
+     * a third epoll_ctl a wait: the restart's delete, of an fd the stop
+     * had deleted, failing with ENOENT.
      */
     (void)status;
     (void)events;
