@@ -257,25 +257,22 @@ static void cell_total_rss(struct conc_run_stats *s,
                            struct conc_cell_result *res,
                            const struct conc_memsum *mem)
 {
-    bool pte;
+    unsigned children = atomic_load(&mem->children);
 
-    if (!res->child_mem_taken && atomic_load(&mem->children)) {
+    if (!res->child_mem_source && children) {
+        bool pte = atomic_load(&mem->pte) == children;
         res->child_mem_kib = atomic_load(&mem->kib);
-        res->child_mem_children = atomic_load(&mem->children);
-        res->child_mem_anon = atomic_load(&mem->anon);
-        res->child_mem_pte = atomic_load(&mem->pte);
-        res->child_mem_taken = true;
+        if (atomic_load(&mem->anon))
+            res->child_mem_source = pte ? "rss+anon+pte" : "rss+anon";
+        else
+            res->child_mem_source = pte ? "rss+uss+pte" : "rss+uss";
     }
     s->total_rss_kib = s->max_rss_kib;
     s->total_rss_source = "rss";
-    if (!res->child_mem_taken)
-        return;
-    pte = res->child_mem_pte == res->child_mem_children;
-    s->total_rss_kib += res->child_mem_kib;
-    if (res->child_mem_anon)
-        s->total_rss_source = pte ? "rss+anon+pte" : "rss+anon";
-    else
-        s->total_rss_source = pte ? "rss+uss+pte" : "rss+uss";
+    if (res->child_mem_source) {
+        s->total_rss_kib += res->child_mem_kib;
+        s->total_rss_source = res->child_mem_source;
+    }
 }
 
 /* The counters a run's interference is the difference of. */
@@ -528,7 +525,7 @@ int conc_cell_runs(const struct conc_cell *cell, struct conc_cell_result *res,
             .out = out,
             .runqueue = workers <= CONC_RUNQUEUE_WORKERS ? runqueue : NULL,
             .sync = runsync, .workers = workers,
-            .mem = res->child_mem_taken ? NULL : memsum,
+            .mem = res->child_mem_source ? NULL : memsum,
             .wp = &cell->wp,
         };
         struct cell_interference i0, i1;

@@ -105,9 +105,8 @@ struct conc_cell_result {
     /* Child processes' own memory, measured in the cell's first run whose
        model ran to its end with children (cell_total_rss), then carried
        to the rest. */
-    bool child_mem_taken;
+    const char *child_mem_source; /* NULL until taken */
     uint64_t child_mem_kib;
-    unsigned child_mem_children, child_mem_anon, child_mem_pte;
 };
 
 /*

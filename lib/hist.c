@@ -63,30 +63,48 @@ static void hist_plain_add(uint64_t *p, uint64_t d, int order)
     __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + d, order);
 }
 
-static void hist_add_n(struct conc_hist *h, uint64_t v, uint64_t n)
+/* One add to a counter: atomic, or plain on a local run (above). */
+static void hist_counter_add(uint64_t *p, uint64_t d, bool local, int order)
 {
-    uint64_t *b = &h->b[hist_index(v)], cur;
+    if (local)
+        hist_plain_add(p, d, order);
+    else
+        __atomic_fetch_add(p, d, order);
+}
 
-    if (conc_sync_local()) {
-        hist_plain_add(b, n, __ATOMIC_RELAXED);
-        hist_plain_add(&h->sum, v * n, __ATOMIC_RELAXED);
-        if (v > __atomic_load_n(&h->max, __ATOMIC_RELAXED))
-            __atomic_store_n(&h->max, v, __ATOMIC_RELAXED);
-        hist_plain_add(&h->count, n, __ATOMIC_RELEASE);
-        return;
+/*
+ * The totals of n values whose sum is sum and largest max: the count is
+ * added last, with release, so a reader that sees it sees the rest.
+ */
+static void hist_totals_add(struct conc_hist *h, uint64_t sum, uint64_t max,
+                            uint64_t n, bool local)
+{
+    uint64_t cur = __atomic_load_n(&h->max, __ATOMIC_RELAXED);
+
+    hist_counter_add(&h->sum, sum, local, __ATOMIC_RELAXED);
+    if (local) {
+        if (max > cur)
+            __atomic_store_n(&h->max, max, __ATOMIC_RELAXED);
+    } else {
+        while (max > cur &&
+               !__atomic_compare_exchange_n(&h->max, &cur, max, 1,
+                                            __ATOMIC_RELAXED,
+                                            __ATOMIC_RELAXED))
+            ;
     }
-    __atomic_fetch_add(b, n, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&h->sum, v * n, __ATOMIC_RELAXED);
-    cur = __atomic_load_n(&h->max, __ATOMIC_RELAXED);
-    while (v > cur && !__atomic_compare_exchange_n(&h->max, &cur, v, 1,
-                                                   __ATOMIC_RELAXED,
-                                                   __ATOMIC_RELAXED))
-        ;
     /*
      * min is left alone: a zeroed histogram cannot tell "no minimum yet" from
      * 0 without a lock, and no report reads it.
      */
-    __atomic_fetch_add(&h->count, n, __ATOMIC_RELEASE);
+    hist_counter_add(&h->count, n, local, __ATOMIC_RELEASE);
+}
+
+static void hist_add_n(struct conc_hist *h, uint64_t v, uint64_t n)
+{
+    bool local = conc_sync_local();
+
+    hist_counter_add(&h->b[hist_index(v)], n, local, __ATOMIC_RELAXED);
+    hist_totals_add(h, v * n, v, n, local);
 }
 
 void conc_hist_add_atomic(struct conc_hist *h, uint64_t v)
@@ -103,35 +121,18 @@ void conc_hist_add_n_atomic(struct conc_hist *h, uint64_t v, uint64_t n)
 void conc_hist_add_many_atomic(struct conc_hist *h, const uint64_t *v,
                                unsigned n)
 {
-    uint64_t sum = 0, max = 0, cur;
     bool local = conc_sync_local();
+    uint64_t sum = 0, max = 0;
 
     if (!n)
         return;
     for (unsigned i = 0; i < n; i++) {
-        uint64_t *b = &h->b[hist_index(v[i])];
-        if (local)
-            hist_plain_add(b, 1, __ATOMIC_RELAXED);
-        else
-            __atomic_fetch_add(b, 1, __ATOMIC_RELAXED);
+        hist_counter_add(&h->b[hist_index(v[i])], 1, local, __ATOMIC_RELAXED);
         sum += v[i];
         if (v[i] > max)
             max = v[i];
     }
-    if (local) {
-        hist_plain_add(&h->sum, sum, __ATOMIC_RELAXED);
-        if (max > __atomic_load_n(&h->max, __ATOMIC_RELAXED))
-            __atomic_store_n(&h->max, max, __ATOMIC_RELAXED);
-        hist_plain_add(&h->count, n, __ATOMIC_RELEASE);
-        return;
-    }
-    __atomic_fetch_add(&h->sum, sum, __ATOMIC_RELAXED);
-    cur = __atomic_load_n(&h->max, __ATOMIC_RELAXED);
-    while (max > cur && !__atomic_compare_exchange_n(&h->max, &cur, max, 1,
-                                                     __ATOMIC_RELAXED,
-                                                     __ATOMIC_RELAXED))
-        ;
-    __atomic_fetch_add(&h->count, n, __ATOMIC_RELEASE);
+    hist_totals_add(h, sum, max, n, local);
 }
 
 void conc_hist_merge(struct conc_hist *dst, const struct conc_hist *src)
