@@ -3,9 +3,11 @@
 # (wall against the 100ms one sleep takes, wake-up lateness, RSS per task),
 # the start-and-end cost of a task (sleeps of 0ms), and the cost of one
 # yield beside the raw stack switch it is made of (bench/raw: a
-# jump_fcontext and a swapcontext ping-pong, and jump_fcontext round a ring
-# of 100 stacks, the memory 100 tasks touch), alternated in the same
-# invocation. Not a test: it prints a table.
+# jump_fcontext and a swapcontext ping-pong, the jump_fcontext one with a
+# step call before each switch, the floor of any scheduler that runs tasks
+# through step(), and jump_fcontext round a ring of 100 stacks, the memory
+# 100 tasks touch), alternated in the same invocation. Not a test: it
+# prints a table.
 #
 # Environment: CONCBENCH (default ./concbench), RUNS (5; medians are
 # reported with the min..max spread), CC (cc).
@@ -24,6 +26,7 @@ bench_init
 tmp=$CB_TMP
 need_raw fcontext_pingpong
 need_raw fcontext_ring
+need_raw fcontext_step
 need_raw swapcontext_pingpong
 
 # cell FILE ARGS...: RUNS timed runs of one green cell into FILE (JSON);
@@ -75,7 +78,7 @@ echo
 # Yield cost: a yield is one switch, task to next task (the scheduler is
 # visited only when a round's poll has work, never here).
 : >"$tmp/fc_raw"; : >"$tmp/fc"; : >"$tmp/uc_raw"; : >"$tmp/uc"
-: >"$tmp/fc_ring"
+: >"$tmp/fc_ring"; : >"$tmp/fc_step"; : >"$tmp/fc2"
 # Each round on one CPU, the next CPU the next round (cpu_pin).
 for ((i = 0; i < RUNS; i++)); do
     cpu_pin "$i"
@@ -86,6 +89,13 @@ for ((i = 0; i < RUNS; i++)); do
     "${CB_PIN[@]}" "$CONCBENCH" -m green -w yield -t 100 -o count=100000 \
         -o switch=fcontext --runs 1 --warmup 1 --json - 2>/dev/null |
         jq '.results[0].runs[0].wall_ns / 1e7' >>"$tmp/fc"
+    # The ping-pong with a step call before each switch, as a task loop
+    # makes one: the floor of a scheduler that drives tasks through
+    # step(); and green's yield at that shape, 2 tasks.
+    "${CB_PIN[@]}" "$tmp/fcontext_step" 10000000 >>"$tmp/fc_step"
+    "${CB_PIN[@]}" "$CONCBENCH" -m green -w yield -t 2 -o count=5000000 \
+        -o switch=fcontext --runs 1 --warmup 1 --json - 2>/dev/null |
+        jq '.results[0].runs[0].wall_ns / 1e7' >>"$tmp/fc2"
     "${CB_PIN[@]}" "$tmp/swapcontext_pingpong" 1000000 >>"$tmp/uc_raw"
     "${CB_PIN[@]}" "$CONCBENCH" -m green -w yield -t 100 -o count=10000 \
         -o switch=ucontext --runs 1 --warmup 1 --json - 2>/dev/null |
@@ -94,19 +104,27 @@ done
 fc_raw=$(median <"$tmp/fc_raw"); fc=$(median <"$tmp/fc")
 uc_raw=$(median <"$tmp/uc_raw"); uc=$(median <"$tmp/uc")
 fc_ring=$(median <"$tmp/fc_ring")
+fc_step=$(median <"$tmp/fc_step"); fc2=$(median <"$tmp/fc2")
 peer_row green ns 1 "<= 3x" \
     "per yield (a switch), 100 tasks x 100,000 yields vs jump_fcontext ping-pong" \
     "$tmp/fc" "$tmp/fc_raw"
 peer_row green-ring ns 1 "" \
     "per yield, the same yields vs jump_fcontext round a ring of 100 stacks" \
     "$tmp/fc" "$tmp/fc_ring"
+peer_row green-step ns 1 "" \
+    "per yield, 2 tasks x 5,000,000 yields vs the ping-pong with a step call a switch (no scheduler)" \
+    "$tmp/fc2" "$tmp/fc_step"
 echo "Cost of a switch, ns (median of $RUNS alternated runs; spread)"
 printf '%-34s %9s %9s   %s\n' "" "ns" "ratio" "spread (ns)"
 printf '%-34s %9.2f %9s   %s\n' "raw jump_fcontext ping-pong" "$fc_raw" "1.00x" \
     "$(spread <"$tmp/fc_raw")"
 printf '%-34s %9.2f %8.2fx   %s\n' "raw jump_fcontext, ring of 100" \
     "$fc_ring" "$(jq -n "$fc_ring / $fc_raw")" "$(spread <"$tmp/fc_ring")"
-printf '%-34s %9.2f %8.2fx   %s\n' "green yield, switch=fcontext" "$fc" \
+printf '%-34s %9.2f %8.2fx   %s\n' "raw ping-pong + a step a switch" \
+    "$fc_step" "$(jq -n "$fc_step / $fc_raw")" "$(spread <"$tmp/fc_step")"
+printf '%-34s %9.2f %8.2fx   %s\n' "green yield, 2 tasks" "$fc2" \
+    "$(jq -n "$fc2 / $fc_raw")" "$(spread <"$tmp/fc2")"
+printf '%-34s %9.2f %8.2fx   %s\n' "green yield, 100 tasks" "$fc" \
     "$(jq -n "$fc / $fc_raw")" "$(spread <"$tmp/fc")"
 printf '%-34s %9.2f %8.2fx   %s\n' "raw swapcontext ping-pong" "$uc_raw" \
     "$(jq -n "$uc_raw / $fc_raw")" "$(spread <"$tmp/uc_raw")"
@@ -117,6 +135,12 @@ printf 'green yield, fcontext vs raw jump_fcontext: %.2fx (target: within 3x);\n
 printf 'vs the raw ring of 100 stacks: %.2fx (what the 100 stacks cost a switch\n' \
     "$(jq -n "$fc / $fc_ring")"
 echo "over a ping-pong's two, whatever does the switching);"
+printf 'the ping-pong with a step call a switch: %.2fx the bare one, the least\n' \
+    "$(jq -n "$fc_step / $fc_raw")"
+echo "a yield can cost under step() with no scheduler at all; a green yield"
+printf 'of 2 tasks is %.2fx that floor (the run queue and the task loop'"'"'s\n' \
+    "$(jq -n "$fc2 / $fc_step")"
+echo "checks: what green's scheduler costs a switch);"
 printf 'ucontext vs raw swapcontext: %.2fx; swapcontext vs jump_fcontext: %.0fx\n' \
     "$(jq -n "$uc / $uc_raw")" "$(jq -n "$uc_raw / $fc_raw")"
 echo "(its sigprocmask syscall). A green yield is one switch, from the task"

@@ -11,6 +11,9 @@
 #   green      a yield (one switch)         vs a jump_fcontext ping-pong
 #   green-ring the same                     vs jump_fcontext round a ring of
 #                                              100 stacks (green's 100 tasks)
+#   green-step a yield of 2 tasks           vs the ping-pong with a step call
+#                                              a switch (bench/raw/fcontext_step:
+#                                              no scheduler): green's own part
 #   eventloop  10,000 sleeps of 100 ms      vs a raw libuv timer loop
 #   hyperfine  concbench's own wall time    vs hyperfine's whole-process time
 #              of the same command (own must sit inside it, run by run)
@@ -136,6 +139,7 @@ peer threads overhead
 peer fork overhead
 peer green green
 peer green-ring green
+peer green-step green
 peer eventloop eventloop
 
 # --------------------------------------------------------------- hyperfine

@@ -167,3 +167,22 @@ field() { jq -r ".results[0].runs[0].$1" <<<"$output"; }
     [ "$green" -gt 20000 ]
     [ "$after" -lt $((green / 3)) ]
 }
+
+@test "the raw switch loops green is measured against build and each prints ns a switch" {
+    # shellcheck source=bench/lib.sh
+    source "$BATS_TEST_DIRNAME/../../bench/lib.sh"
+    for loop in fcontext_pingpong fcontext_ring fcontext_step; do
+        raw_build "$loop" || {
+            echo "$CB_WHY" >&2
+            return 1
+        }
+        run -0 "$BATS_TEST_TMPDIR/$loop" 20000
+        # One number, positive, and not absurd for a few-ns switch.
+        [[ "$output" =~ ^[0-9]+\.[0-9]+$ ]]
+        awk -v ns="$output" 'BEGIN { exit !(ns > 0 && ns < 100000) }'
+    done
+    # The smallest count runs (its steps end where main's count does, not
+    # before: a step that said done would abort it); no count is refused.
+    run -0 "$BATS_TEST_TMPDIR/fcontext_step" 1
+    run -2 "$BATS_TEST_TMPDIR/fcontext_step" 0
+}
