@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "lib/clock.h"
 #include "models/fcontext.h"
 #include "workloads/workload.h"
 
@@ -42,15 +42,6 @@ int (*step_fn)(void *task, struct conc_wait *w) = step_yield;
 
 static struct step_task step_tasks[2];
 
-static unsigned long long step_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (unsigned long long)ts.tv_sec * 1000000000ull +
-           (unsigned long long)ts.tv_nsec;
-}
-
 /* One task's step; false once it is done (or failed). */
 static inline int step_once(struct step_task *t)
 {
@@ -76,7 +67,7 @@ int main(int argc, char **argv)
     char *stack = malloc(STEP_STACK);
     fcontext_t ctx;
     transfer_t t;
-    unsigned long long t0, t1;
+    uint64_t t0, t1;
     long i;
 
     if (!stack || n <= 0)
@@ -90,14 +81,14 @@ int main(int argc, char **argv)
         t = jump_fcontext(ctx, NULL);
         ctx = t.fctx;
     }
-    t0 = step_now_ns();
+    t0 = conc_now_ns();
     for (i = 0; i < n; i++) {
         if (!step_once(&step_tasks[0]))
             return 1;
-        t = jump_fcontext(ctx, &i);
+        t = jump_fcontext(ctx, NULL);
         ctx = t.fctx;
     }
-    t1 = step_now_ns();
+    t1 = conc_now_ns();
     printf("%.2f\n", (double)(t1 - t0) / (2.0 * (double)n));
     free(stack);
     return 0;
