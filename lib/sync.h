@@ -203,6 +203,57 @@ static inline void conc_lock_release(struct conc_lock *l)
 }
 
 /*
+ * A FIFO lock: a ticket lock on the wait queue, in asyncio.Lock's order.
+ * Each acquire takes a ticket, and the queue's number is the ticket served
+ * now: a release serves the next one, so it hands the lock to the task
+ * that has waited longest, and a task that asks again at once queues
+ * behind it where conc_lock's would take it back (barge). Every contended
+ * acquire is then a handoff; under threads, each is a wake and a sleep (a
+ * lock convoy). A release wakes the one waiter next in line where the run
+ * is on one thread (its waiters are linked in ticket order: each links as
+ * soon as its try fails), and every waiter otherwise (futex sleepers and
+ * other schedulers' waiters queue in no known order): all but one park
+ * again, a herd of T-2 wakes a handoff with T tasks waiting.
+ */
+struct conc_fifo_lock {
+    struct conc_waitq q;   /* q.seq: the ticket served now */
+    _Atomic uint32_t next; /* the next ticket to hand out */
+};
+
+/* A task's place in one FIFO lock's line: zeroed at first; the try keeps
+   it, and a task holds at most one ticket at a time. */
+struct conc_fifo_turn {
+    uint32_t ticket;
+    bool queued; /* holds a ticket not yet served */
+};
+
+void conc_fifo_init(struct conc_fifo_lock *l);
+
+/* Takes the lock, or returns false with the number to wait on: the step
+   then returns CONC_WAIT_SYNC on &l->q with it, and tries again with the
+   same turn when run again. */
+static inline bool conc_fifo_try(struct conc_fifo_lock *l,
+                                 struct conc_fifo_turn *me, uint32_t *seq)
+{
+    uint32_t s;
+
+    if (!me->queued) {
+        me->ticket = conc_sync_add32(&l->next, 1);
+        me->queued = true;
+    }
+    s = atomic_load_explicit(&l->q.seq, memory_order_acquire);
+    if (s == me->ticket) {
+        me->queued = false;
+        return true;
+    }
+    *seq = s;
+    return false;
+}
+
+/* Serves the next ticket, and wakes its task. */
+void conc_fifo_release(struct conc_fifo_lock *l);
+
+/*
  * A counting semaphore (queue slots and items, a pool of forks):
  * conc_sem_try() takes one unit or returns false with the number to wait
  * on, as conc_lock_try(); conc_sem_post() adds n and wakes as many of the

@@ -45,6 +45,11 @@ static const struct conc_opt counter_opts[] = {
       "(a bare number is ms; 200ns, 1us)", NULL, 0, CONC_NS_PER_S },
     { "outside", CONC_OPT_DURATION, "0", "busy work between updates",
       NULL, 0, CONC_NS_PER_S },
+    { "fair", CONC_OPT_BOOL, "off", "with lock=mutex: a release hands the "
+      "lock to the task that has waited longest (FIFO, as asyncio.Lock "
+      "does), where by default a task that asks again at once takes it "
+      "back (barges, as threading.Lock and gevent's Semaphore do)", NULL, 0,
+      0 },
     { "yield_inside", CONC_OPT_BOOL, "off", "give up the CPU between reading "
       "the counter and writing it back (where even cooperative models lose "
       "updates without a lock)", NULL, 0, 0 },
@@ -57,6 +62,7 @@ static const struct conc_opt counter_opts[] = {
 struct counter_mut {
     _Atomic uint64_t count;
     struct conc_lock lock;
+    struct conc_fifo_lock fifo; /* lock=mutex fair=on */
     atomic_uint finished;    /* tasks whose result is in */
     struct conc_hist wait;   /* contended acquires' waits (the rest are 0) */
 #ifdef CONC_HAVE_CK
@@ -70,7 +76,7 @@ struct counter_mut {
 struct counter_shared {
     enum counter_lock lock;
     uint64_t increments, hold_ns, outside_ns, fail_at;
-    bool yield_inside;
+    bool yield_inside, fair;
     unsigned tasks;
     struct counter_mut *mut;
     size_t mut_bytes;
@@ -81,6 +87,7 @@ struct counter_task {
     unsigned index;
     bool holding;         /* read the counter, not yet written back */
     bool waited;          /* its last try of the lock failed (conc_lock) */
+    struct conc_fifo_turn turn; /* its ticket, fair=on */
     uint64_t done;        /* updates applied */
     uint64_t seen;        /* the value read, before it is written back */
     uint64_t wait_from;   /* when the current acquire first had to wait, in
@@ -109,6 +116,10 @@ static int counter_check(const struct conc_params *p, unsigned tasks)
                               (unsigned long long)conc_param_u64(p, "fail_at"),
                               (unsigned long long)conc_param_u64(p,
                                                                  "increments"));
+    if (lock != COUNTER_MUTEX && conc_param_bool(p, "fair"))
+        return conc_error_msg(-EINVAL, "fair=on orders the waiters of "
+                              "lock=mutex, not lock=%s (lock=ticket is the "
+                              "FIFO spinlock)", conc_param_str(p, "lock"));
     if (lock == COUNTER_ATOMIC && conc_param_bool(p, "yield_inside"))
         return conc_error_msg(-EINVAL, "lock=atomic is one indivisible add: "
                               "there is no inside to yield in (drop "
@@ -136,6 +147,7 @@ static void counter_run_start(void *shared)
     atomic_store(&m->finished, 0);
     conc_hist_init(&m->wait);
     conc_lock_init(&m->lock);
+    conc_fifo_init(&m->fifo);
 #ifdef CONC_HAVE_CK
     ck_spinlock_fas_init(&m->spin);
     ck_spinlock_ticket_init(&m->ticket);
@@ -156,6 +168,7 @@ static int counter_setup(void **shared, const struct conc_params *p,
     sh->hold_ns = conc_param_u64(p, "hold");
     sh->outside_ns = conc_param_u64(p, "outside");
     sh->yield_inside = conc_param_bool(p, "yield_inside");
+    sh->fair = conc_param_bool(p, "fair");
     sh->fail_at = conc_param_u64(p, "fail_at");
     sh->tasks = tasks;
     /* Shared memory: fork's children update the very same counter, with
@@ -240,7 +253,8 @@ static bool counter_acquire(struct counter_task *t, struct conc_wait *w)
 
     switch (t->sh->lock) {
     case COUNTER_MUTEX:
-        if (conc_lock_try(&m->lock, &t->waited, &seq)) {
+        if (t->sh->fair ? conc_fifo_try(&m->fifo, &t->turn, &seq)
+                        : conc_lock_try(&m->lock, &t->waited, &seq)) {
             if (t->wait_from)
                 counter_waited(t);
             else
@@ -250,7 +264,7 @@ static bool counter_acquire(struct counter_task *t, struct conc_wait *w)
         if (!t->wait_from)
             t->wait_from = conc_ticks();
         w->want = CONC_WAIT_SYNC;
-        w->q = &m->lock.q;
+        w->q = t->sh->fair ? &m->fifo.q : &m->lock.q;
         w->seq = seq;
         return false;
 #ifdef CONC_HAVE_CK
@@ -290,7 +304,10 @@ static void counter_release(struct counter_task *t)
 
     switch (t->sh->lock) {
     case COUNTER_MUTEX:
-        conc_lock_release(&m->lock);
+        if (t->sh->fair)
+            conc_fifo_release(&m->fifo);
+        else
+            conc_lock_release(&m->lock);
         break;
 #ifdef CONC_HAVE_CK
     case COUNTER_SPIN:

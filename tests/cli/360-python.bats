@@ -276,6 +276,9 @@ interrupt() {
     [[ "$stderr" == *"Python has no lock=spin" ]]
     run --separate-stderr "$CONCBENCH" -m python -w counter -o lock=atomic --runs 1
     [ "$status" -eq 2 ]
+    run --separate-stderr "$CONCBENCH" -m python -w counter -o fair=on --runs 1
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "concbench: the python model does not implement counter's option 'fair'" ]
     run --separate-stderr "$CONCBENCH" -m python -o workers=2 -w sleep --runs 1
     [ "$status" -eq 2 ]
     [ "$stderr" = "concbench: option 'workers' sizes the pool of api=thread-pool or api=process-pool; api=threading starts one worker a task" ]

@@ -206,6 +206,57 @@ Test(sync, a_woken_waiter_leaves_the_lock_awaited, .timeout = 10)
     cr_assert_eq(p[1].woken, 1);
 }
 
+/*
+ * A FIFO lock serves tickets in turn: a release hands it to the first
+ * waiter, and the holder asking again at once queues behind the second
+ * (no barging). On one thread a release wakes the next waiter only; on
+ * several it wakes every one, and the one not served fails its try again.
+ */
+Test(sync, a_fifo_lock_hands_over_in_turn, .timeout = 10)
+{
+    struct conc_fifo_lock l;
+    struct sync_probe p[2];
+    struct conc_fifo_turn me = { 0 }, turn[2] = { { 0 }, { 0 } };
+    uint32_t seq;
+
+    for (int local = 0; local < 2; local++) {
+        conc_sync_set_local(local);
+        conc_fifo_init(&l);
+        memset(p, 0, sizeof(p));
+        cr_assert(conc_fifo_try(&l, &me, &seq));
+        for (int i = 0; i < 2; i++) {
+            p[i].w.wake = sync_probe_wake;
+            cr_assert_not(conc_fifo_try(&l, &turn[i], &seq));
+            cr_assert_eq(seq, 0);
+            cr_assert(conc_waitq_link(&l.q, seq, &p[i].w));
+        }
+        conc_fifo_release(&l);
+        cr_assert_eq(p[0].woken, 1);
+        cr_assert_eq(p[1].woken, local ? 0 : 1);
+        /* The releaser asks again: it is behind both waiters. */
+        cr_assert_not(conc_fifo_try(&l, &me, &seq));
+        cr_assert_eq(seq, 1);
+        if (!local)
+            cr_assert_not(conc_fifo_try(&l, &turn[1], &seq));
+        cr_assert(conc_fifo_try(&l, &turn[0], &seq));
+        if (!local)
+            cr_assert(conc_waitq_link(&l.q, seq, &p[1].w));
+        cr_assert(conc_waitq_link(&l.q, 1, &p[0].w)); /* me, parked */
+        conc_fifo_release(&l);
+        cr_assert_eq(p[1].woken, local ? 1 : 2);
+        cr_assert(conc_fifo_try(&l, &turn[1], &seq));
+        conc_fifo_release(&l);
+        cr_assert(conc_fifo_try(&l, &me, &seq));
+        conc_fifo_release(&l);
+        /* Nobody waits: a take and release wake no one. */
+        cr_assert(conc_fifo_try(&l, &me, &seq));
+        conc_fifo_release(&l);
+        cr_assert_eq(atomic_load(&l.q.seq), 5);
+        cr_assert_eq(atomic_load(&l.q.linked), 0);
+    }
+    conc_sync_set_local(false);
+}
+
 /* ---- counter: K locked increments of a plain counter per task */
 
 #define COUNTER_K 500
