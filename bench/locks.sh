@@ -5,18 +5,23 @@
 #                          raw pthread_mutex_lock/unlock loop (target 1.5x)
 #   threads, contended:    2 tasks on one counter, per update, against two
 #                          raw threads doing the same (target 1.3x)
-#   green handoff:         2 coroutines, yield_inside=on, against a raw
-#                          jump_fcontext switch pair (target 2x): while
-#                          one holds the lock and yields, the other runs,
-#                          finds it held and parks; the release wakes it.
-#                          The lock barges (as glibc's and gevent's): the
-#                          holder takes it again before the woken task runs,
+#   green handoff:         2 coroutines, fair=on yield_inside=on, per
+#                          update, against a raw jump_fcontext switch pair
+#                          (target 2x): each release hands the lock to the
+#                          parked task (FIFO), whose holder then parks in
+#                          turn, so every update is one handoff: a wake, a
+#                          park and one switch
+#   green, barging:        the default lock (as glibc's and gevent's), 2
+#                          coroutines, yield_inside=on: while one holds the
+#                          lock and yields, the other runs, finds it held
+#                          and parks; the release wakes it, but the holder
+#                          takes the lock again before the woken task runs,
 #                          so one task does its updates first, each with
 #                          the other's park and wake and two switches, and
 #                          the other then does its own alone. The row is
 #                          the first part: the first task's run time over
-#                          its updates (task_ns p50 of 2 tasks)
-#   eventloop handoff:     the same under eventloop: measured and explained
+#                          its updates (task_ns p50 of 2 tasks); measured
+#   eventloop handoff:     the handoff row under eventloop: measured
 # Not a test: it prints a table, and exits 1 when a target is missed.
 #
 # Environment: CONCBENCH (default ./concbench), RUNS (5), N (updates a
@@ -61,7 +66,7 @@ per_update() {
 # The one-thread rows run both sides on one CPU, a CPU a round in turn
 # (cpu_pin): one of this VM's CPUs ran the green row 1.4x slower than the
 # other, and the raw loops 1.1x.
-rows=(uncontended contended green eventloop)
+rows=(uncontended contended green barging eventloop)
 for r in "${rows[@]}"; do : >"$tmp/$r.cb"; : >"$tmp/$r.raw"; done
 for ((i = 0; i < RUNS; i++)); do
     cpu_pin "$i"
@@ -84,11 +89,13 @@ for ((i = 0; i < RUNS; i++)); do
         awk '{ print 2 * $1 }' >"$tmp/pair"
     if have_model green; then
         cat "$tmp/pair" >>"$tmp/green.raw"
-        PER=first per_update green 2 -o yield_inside=on >>"$tmp/green.cb"
+        per_update green 2 -o fair=on -o yield_inside=on >>"$tmp/green.cb"
+        cat "$tmp/pair" >>"$tmp/barging.raw"
+        PER=first per_update green 2 -o yield_inside=on >>"$tmp/barging.cb"
     fi
     if have_model eventloop; then
         cat "$tmp/pair" >>"$tmp/eventloop.raw"
-        PER=first per_update eventloop 2 -o yield_inside=on \
+        per_update eventloop 2 -o fair=on -o yield_inside=on \
             >>"$tmp/eventloop.cb"
     fi
 done
@@ -112,21 +119,26 @@ row() {
 }
 row uncontended "threads mutex, uncontended" 1.5x
 row contended "threads mutex, 2 contending" 1.3x
-row green "green lock, contended" 2x
-row eventloop "eventloop lock, contended" ""
+row green "green lock handoff (fair)" 2x
+row barging "green lock, barging" ""
+row eventloop "eventloop lock handoff (fair)" ""
 cat <<'EOF'
 
 raw: a pthread mutex loop (bench/raw/mutex_loop.c) for threads; a
-jump_fcontext switch pair (bench/raw/fcontext_pingpong.c) for the green and
-eventloop rows (yield_inside=on: the holder yields between its read and its
-write, the other task finds the lock taken and parks, the release wakes it,
-and the holder, which runs on, takes the lock again: a barging lock, so the
-woken task parks again, and does its updates once the first is done; the
-rows give the first task's updates, each of which met the other's park
-and wake). An
-eventloop handoff is a trip round libuv: the waiter parks on the lock's
-queue, the release pushes it onto its loop's ready queue, and the idle
-handle runs it on the next iteration, so it costs a loop iteration (poll
-with a zero timeout included), not a stack switch.
+jump_fcontext switch pair
+(bench/raw/fcontext_pingpong.c) for the green and eventloop rows. The
+handoff rows run fair=on yield_inside=on: the holder yields between its
+read and its write, the other task finds the lock taken and parks; the
+release hands the lock to it and wakes it, and the holder's next acquire
+parks behind it, so each update is one handoff (one switch, where the
+raw pair is two). The barging row is the default lock: the holder takes
+the lock back before the woken task runs, so that task parks again, and
+does its updates once the first is done; the row gives the first task's
+updates, each of which met the other's park and wake (two switches).
+An eventloop handoff is a trip round libuv: the woken task is pushed
+onto its loop's ready queue and the idle handle runs it on the next
+iteration, so it costs a loop iteration (poll with a zero timeout
+included), not a stack switch, and two a handoff: the holder's yield
+goes round the loop too.
 EOF
 exit "$status"
