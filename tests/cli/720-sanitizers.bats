@@ -40,6 +40,7 @@ WORKLOADS=(
     "http -o requests=4 -o delay=1ms -o keepalive=on -t 6"
     "counter -o lock=none -o increments=3000 -t 4"
     "counter -o lock=mutex -o yield_inside=on -o increments=500 -t 4"
+    "counter -o lock=mutex -o fair=on -o yield_inside=on -o increments=500 -t 4"
 )
 
 # san_cell BIN ARGS...: one cell, one warmup and one timed run (so state
