@@ -203,9 +203,9 @@ lost() {
                 "$(jq '.results[0].runs[0].fairness_jain' c.json)"
             [ "$n" -eq 0 ]
             # In turn, every task ends with the others: Jain's index of
-            # their run times is 1 (the barging lock lets the first task
-            # do its updates first: 0.8-0.95 here).
-            jq -e '.results[0].runs[0].fairness_jain > 0.99' c.json >/dev/null
+            # their run times is near 1, 0.989-0.9999 here (the barging
+            # lock lets the first task do its updates first: 0.82-0.95).
+            jq -e '.results[0].runs[0].fairness_jain > 0.97' c.json >/dev/null
         done
     done
     # A task failing with the lock held, or with tasks in line behind it,
