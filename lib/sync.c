@@ -49,7 +49,7 @@ static void sync_spin_unlock(atomic_flag *f)
  * Under q's lock, the only writer: no locked instruction needed. A link
  * counts itself in seq_cst, before it reads the number (sync_wake). The
  * two stores are written out: given an order that is not a constant, GCC
- * makes the store seq_cst (an xchg, a full barrier: 8 ns of a green
+ * makes the store seq_cst (an xchg, a full barrier: 3-4 ns of a green
  * handoff's link, on one thread, where no other reader exists).
  */
 static void sync_linked_add(struct conc_waitq *q, int32_t d)
