@@ -125,8 +125,8 @@ row eventloop "eventloop lock handoff (fair)" ""
 cat <<'EOF'
 
 raw: a pthread mutex loop (bench/raw/mutex_loop.c) for threads; a
-jump_fcontext switch pair
-(bench/raw/fcontext_pingpong.c) for the green and eventloop rows. The
+jump_fcontext switch pair (bench/raw/fcontext_pingpong.c) for the green
+and eventloop rows. The
 handoff rows run fair=on yield_inside=on: the holder yields between its
 read and its write, the other task finds the lock taken and parks; the
 release hands the lock to it and wakes it, and the holder's next acquire

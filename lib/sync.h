@@ -213,7 +213,7 @@ static inline void conc_lock_release(struct conc_lock *l)
  * is on one thread (its waiters are linked in ticket order: each links as
  * soon as its try fails), and every waiter otherwise (futex sleepers and
  * other schedulers' waiters queue in no known order): all but one park
- * again, a herd of T-2 wakes a handoff with T tasks waiting.
+ * again, so with W tasks waiting W-1 of a handoff's W wakes are a herd.
  */
 struct conc_fifo_lock {
     struct conc_waitq q;   /* q.seq: the ticket served now */
