@@ -119,20 +119,23 @@ void conc_hist_add_n_atomic(struct conc_hist *h, uint64_t v, uint64_t n)
 }
 
 void conc_hist_add_many_atomic(struct conc_hist *h, const uint64_t *v,
-                               unsigned n)
+                               const uint32_t *reps, unsigned n)
 {
     bool local = conc_sync_local();
-    uint64_t sum = 0, max = 0;
+    uint64_t sum = 0, max = 0, count = 0;
 
-    if (!n)
-        return;
     for (unsigned i = 0; i < n; i++) {
-        hist_counter_add(&h->b[hist_index(v[i])], 1, local, __ATOMIC_RELAXED);
-        sum += v[i];
+        uint64_t k = reps ? reps[i] : 1;
+        if (!k)
+            continue;
+        hist_counter_add(&h->b[hist_index(v[i])], k, local, __ATOMIC_RELAXED);
+        sum += v[i] * k;
+        count += k;
         if (v[i] > max)
             max = v[i];
     }
-    hist_totals_add(h, sum, max, n, local);
+    if (count)
+        hist_totals_add(h, sum, max, count, local);
 }
 
 void conc_hist_merge(struct conc_hist *dst, const struct conc_hist *src)

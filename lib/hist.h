@@ -41,12 +41,13 @@ void conc_hist_add_atomic(struct conc_hist *h, uint64_t v);
 void conc_hist_add_n_atomic(struct conc_hist *h, uint64_t v, uint64_t n);
 
 /*
- * The n values of v[] at once, as conc_hist_add_atomic() would one by one,
- * with one add each to the count, the sum and the max: a task keeps its
- * waits in a small buffer and adds it outside its critical section.
+ * The n values of v[] at once, each reps[i] times (reps NULL: once), as
+ * conc_hist_add_n_atomic() would one by one, with one add each to the
+ * count, the sum and the max: a task keeps its waits in a small buffer
+ * and adds it outside its critical section.
  */
 void conc_hist_add_many_atomic(struct conc_hist *h, const uint64_t *v,
-                               unsigned n);
+                               const uint32_t *reps, unsigned n);
 
 /* Adds every value of src to dst. */
 void conc_hist_merge(struct conc_hist *dst, const struct conc_hist *src);

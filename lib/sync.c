@@ -88,30 +88,24 @@ static long sync_futex(_Atomic uint32_t *addr, int op, uint32_t val,
 #define SYNC_WAKE_BATCH 32
 
 /*
- * Wakes up to n of q's waiters after its number moved: the OS threads in
- * a futex wait on it (when any count themselves in, or, for a lock, once
- * any ever slept on it), then the linked ones.
+ * Wakes up to n of q's linked waiters, under the list's lock. Out of line,
+ * with its batch on its own frame: a release that finds no waiter (the
+ * common case, sync_wake) makes no call and sets up no frame.
  */
-static void sync_wake(struct conc_waitq *q, uint32_t n, bool lock)
+static __attribute__((noinline)) void sync_wake_list(struct conc_waitq *q,
+                                                     uint32_t n)
 {
     struct conc_waiter *batch[SYNC_WAKE_BATCH];
     uint32_t count = 0, k;
 
-    if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst) ||
-        (lock && atomic_load_explicit(&q->slept, memory_order_relaxed)))
-        sync_futex(&q->seq, FUTEX_WAKE, n > INT32_MAX ? INT32_MAX : n, NULL);
-    /* No list: no lock to take (a linker counts itself in before it
-       reads the number, as a sleeper does). */
-    if (!atomic_load_explicit(&q->linked, memory_order_seq_cst))
-        return;
     /*
-     * The list, under its lock: a waiter links only after it saw the old
-     * number under this same lock, so it is either here or not parking.
-     * Each waiter is unlinked wholly under the lock: once the lock is
-     * released its task may run (a model that polls the number may resume
-     * it before its wake is called) and park again, so nothing of it is
-     * written after; the wakes are called outside the lock, since a wake
-     * may take the model's own locks.
+     * A waiter links only after it saw the old number under this same
+     * lock, so it is either here or not parking. Each waiter is unlinked
+     * wholly under the lock: once the lock is released its task may run
+     * (a model that polls the number may resume it before its wake is
+     * called) and park again, so nothing of it is written after; the
+     * wakes are called outside the lock, since a wake may take the
+     * model's own locks.
      */
     do {
         k = 0;
@@ -134,6 +128,22 @@ static void sync_wake(struct conc_waitq *q, uint32_t n, bool lock)
         for (uint32_t i = 0; i < k; i++)
             batch[i]->wake(batch[i]);
     } while (k == SYNC_WAKE_BATCH && count < n);
+}
+
+/*
+ * Wakes up to n of q's waiters after its number moved: the OS threads in
+ * a futex wait on it (when any count themselves in, or, for a lock, once
+ * any ever slept on it), then the linked ones.
+ */
+static inline void sync_wake(struct conc_waitq *q, uint32_t n, bool lock)
+{
+    if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst) ||
+        (lock && atomic_load_explicit(&q->slept, memory_order_relaxed)))
+        sync_futex(&q->seq, FUTEX_WAKE, n > INT32_MAX ? INT32_MAX : n, NULL);
+    /* No list: no lock to take (a linker counts itself in before it
+       reads the number, as a sleeper does). */
+    if (atomic_load_explicit(&q->linked, memory_order_seq_cst))
+        sync_wake_list(q, n);
 }
 
 void conc_waitq_wake(struct conc_waitq *q, uint32_t n)

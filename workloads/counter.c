@@ -26,6 +26,13 @@
 #define COUNTER_STEP_UPDATES 256
 /* Waits a task keeps before it adds them to the run's histogram. */
 #define COUNTER_WAIT_BATCH 32
+/*
+ * Which contended waits are timed (counter_time_next): one in this many,
+ * at random, while the waits are short; every one once a timed wait took
+ * COUNTER_TIME_ALL_NS or more, where two TSC reads are lost in it.
+ */
+#define COUNTER_TIME_ONE_IN 8
+#define COUNTER_TIME_ALL_NS 10000
 #define COUNTER_MAX (1ull << 40)
 
 enum counter_lock {
@@ -78,6 +85,7 @@ struct counter_shared {
     uint64_t increments, hold_ns, outside_ns, fail_at;
     bool yield_inside, fair;
     unsigned tasks;
+    uint64_t time_all_ticks; /* COUNTER_TIME_ALL_NS in conc_ticks() */
     struct counter_mut *mut;
     size_t mut_bytes;
 };
@@ -87,6 +95,8 @@ struct counter_task {
     unsigned index;
     bool holding;         /* read the counter, not yet written back */
     bool waited;          /* its last try of the lock failed (conc_lock) */
+    bool waiting;         /* the current acquire had to wait */
+    bool timed;           /* ... and its wait is timed, from wait_from */
     struct conc_fifo_turn turn; /* its ticket, fair=on */
     uint64_t done;        /* updates applied */
     uint64_t seen;        /* the value read, before it is written back */
@@ -95,9 +105,15 @@ struct counter_task {
                              critical section, which a clock read (30 ns
                              here) would lengthen */
     uint64_t free_takes;  /* acquires that found the lock free */
+    uint64_t last_wait;   /* the latest timed wait, in ticks, not yet in
+                             the buffer: it stands for itself and the
+                             untimed waits after it */
+    uint32_t last_reps;   /* how many that is (0: no timed wait yet) */
+    uint32_t rng;         /* xorshift32 state: which waits are timed */
     unsigned nwaits;      /* contended acquires' waits not yet added */
     /* Last, past the fields every update touches: */
     uint64_t waits[COUNTER_WAIT_BATCH]; /* in ticks, until added */
+    uint32_t reps[COUNTER_WAIT_BATCH];  /* the waits each stands for */
 };
 
 static int counter_check(const struct conc_params *p, unsigned tasks)
@@ -162,7 +178,7 @@ static int counter_setup(void **shared, const struct conc_params *p,
 
     if (!sh)
         return conc_error(-ENOMEM, "cannot allocate the counter");
-    conc_ticks_calibrate(); /* for the waits (counter_waited) */
+    conc_ticks_calibrate(); /* for the waits (counter_wait_end) */
     sh->lock = (enum counter_lock)conc_param_u64(p, "lock");
     sh->increments = conc_param_u64(p, "increments");
     sh->hold_ns = conc_param_u64(p, "hold");
@@ -171,6 +187,10 @@ static int counter_setup(void **shared, const struct conc_params *p,
     sh->fair = conc_param_bool(p, "fair");
     sh->fail_at = conc_param_u64(p, "fail_at");
     sh->tasks = tasks;
+    sh->time_all_ticks =
+        conc_ticks_are_ns
+            ? COUNTER_TIME_ALL_NS
+            : (uint64_t)((double)COUNTER_TIME_ALL_NS / conc_ns_per_tick);
     /* Shared memory: fork's children update the very same counter, with
        the very same lock, as multiprocessing.Value with its lock does. */
     sh->mut_bytes = sizeof(*sh->mut);
@@ -205,6 +225,7 @@ static int counter_task_init(void *task, void *shared, unsigned index,
     memset(t, 0, sizeof(*t));
     t->sh = shared;
     t->index = index;
+    t->rng = 2654435761u * (index + 1) | 1; /* nonzero, a stream a task */
     return 0;
 }
 
@@ -221,24 +242,80 @@ static void counter_busy(uint64_t ns)
 }
 
 /*
- * A contended acquire's wait, into the task's buffer: a store in the
- * critical section, where the shared histogram's locked adds, four a
- * wait, on lines both threads write, were (in a bare two-thread loop of
- * conc_lock) 5-10 ns an update; counter_flush_waits adds a buffer's worth
- * at once, after a release.
+ * Whether the wait a contended acquire starts now is timed. Two TSC reads
+ * cost 40-110 ns on the VMs this was measured on, one of them inside the
+ * critical section: with waits as short as a green handoff (tens of ns)
+ * timing every one would halve the rate it measures. So, as Go's runtime
+ * samples its scheduling latencies (one transition in 8), a wait is timed
+ * at random, one in COUNTER_TIME_ONE_IN, and each timed wait stands for
+ * the untimed ones after it: every acquire is still counted, the
+ * percentiles are estimated from the sample. The choice is made before
+ * the wait, so its length cannot bias it. The first wait of a task is
+ * always timed, and every wait after one of COUNTER_TIME_ALL_NS or more
+ * (a sleep in the kernel, a long hold), where two reads cost under 1%.
  */
-static void counter_waited(struct counter_task *t)
+static bool counter_time_next(struct counter_task *t)
 {
-    t->waits[t->nwaits++] = conc_ticks() - t->wait_from;
-    t->wait_from = 0;
+    uint32_t x = t->rng;
+
+    if (!t->last_reps || t->last_wait >= t->sh->time_all_ticks)
+        return true;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    t->rng = x;
+    return (x & (COUNTER_TIME_ONE_IN - 1)) == 0;
 }
 
-/* The buffered waits, to the shared histogram: after a release. */
-static void counter_flush_waits(struct counter_task *t)
+/* A contended acquire begins to wait. */
+static void counter_wait_begin(struct counter_task *t)
 {
+    t->waiting = true;
+    t->timed = counter_time_next(t);
+    if (t->timed)
+        t->wait_from = conc_ticks();
+}
+
+/*
+ * Its wait is over, the lock taken: a timed wait into the task's buffer
+ * (the one before it, with the untimed ones it stood for), an untimed one
+ * onto the last timed one's count. A store in the critical section,
+ * where the shared histogram's locked adds, four a wait, on lines both
+ * threads write, were (in a bare two-thread loop of conc_lock) 5-10 ns an
+ * update; counter_flush_waits adds a buffer's worth at once, after a
+ * release.
+ */
+static void counter_wait_end(struct counter_task *t)
+{
+    uint64_t d;
+
+    t->waiting = false;
+    if (!t->timed) {
+        t->last_reps++;
+        return;
+    }
+    d = conc_ticks() - t->wait_from;
+    if (t->last_reps) {
+        t->waits[t->nwaits] = t->last_wait;
+        t->reps[t->nwaits++] = t->last_reps;
+    }
+    t->last_wait = d;
+    t->last_reps = 1;
+}
+
+/* The buffered waits, to the shared histogram: after a release; with
+   last, the latest timed wait too (the task is done). */
+static void counter_flush_waits(struct counter_task *t, bool last)
+{
+    if (last && t->last_reps) {
+        t->waits[t->nwaits] = t->last_wait;
+        t->reps[t->nwaits++] = t->last_reps;
+        t->last_reps = 0;
+    }
     for (unsigned i = 0; i < t->nwaits; i++)
         t->waits[i] = conc_ticks_ns(t->waits[i]);
-    conc_hist_add_many_atomic(&t->sh->mut->wait, t->waits, t->nwaits);
+    conc_hist_add_many_atomic(&t->sh->mut->wait, t->waits, t->reps,
+                              t->nwaits);
     t->nwaits = 0;
 }
 
@@ -255,14 +332,14 @@ static bool counter_acquire(struct counter_task *t, struct conc_wait *w)
     case COUNTER_MUTEX:
         if (t->sh->fair ? conc_fifo_try(&m->fifo, &t->turn, &seq)
                         : conc_lock_try(&m->lock, &t->waited, &seq)) {
-            if (t->wait_from)
-                counter_waited(t);
+            if (t->waiting)
+                counter_wait_end(t);
             else
                 t->free_takes++;
             return true;
         }
-        if (!t->wait_from)
-            t->wait_from = conc_ticks();
+        if (!t->waiting)
+            counter_wait_begin(t);
         w->want = CONC_WAIT_SYNC;
         w->q = t->sh->fair ? &m->fifo.q : &m->lock.q;
         w->seq = seq;
@@ -282,14 +359,14 @@ static bool counter_acquire(struct counter_task *t, struct conc_wait *w)
             return true;
         }
         /* A spinlock spins right here, in the step: that is what it is. */
-        t->wait_from = conc_ticks();
+        counter_wait_begin(t);
         if (t->sh->lock == COUNTER_SPIN)
             ck_spinlock_fas_lock(&m->spin);
         else if (t->sh->lock == COUNTER_TICKET)
             ck_spinlock_ticket_lock(&m->ticket);
         else
             ck_spinlock_mcs_lock(&m->mcs, node);
-        counter_waited(t);
+        counter_wait_end(t);
         return true;
     }
 #endif
@@ -340,7 +417,7 @@ static int counter_step(void *task, struct conc_wait *w)
 
     for (unsigned n = 0; n < COUNTER_STEP_UPDATES; n++) {
         if (t->done == sh->increments) {
-            counter_flush_waits(t);
+            counter_flush_waits(t, true);
             w->want = CONC_DONE;
             return 0;
         }
@@ -367,7 +444,7 @@ static int counter_step(void *task, struct conc_wait *w)
         t->holding = false;
         counter_release(t);
         if (t->nwaits == COUNTER_WAIT_BATCH)
-            counter_flush_waits(t);
+            counter_flush_waits(t, false);
         t->done++;
         counter_busy(sh->outside_ns);
     }

@@ -147,9 +147,9 @@ Test(hist, many_at_once_match_one_by_one, .timeout = 10)
             buf[i] = ((uint64_t)r * 2654435761u + i * 40503u) % 3000000;
             conc_hist_add(&one, buf[i]);
         }
-        conc_hist_add_many_atomic(&many, buf, n);
+        conc_hist_add_many_atomic(&many, buf, NULL, n);
         conc_sync_set_local(true);
-        conc_hist_add_many_atomic(&many_local, buf, n);
+        conc_hist_add_many_atomic(&many_local, buf, NULL, n);
         conc_sync_set_local(false);
     }
     cr_assert_gt(one.count, 1000);
@@ -161,6 +161,48 @@ Test(hist, many_at_once_match_one_by_one, .timeout = 10)
     cr_assert_eq(many_local.count, many.count);
     cr_assert_eq(many_local.sum, many.sum);
     cr_assert_eq(many_local.max, many.max);
+}
+
+/* Values added with repeat counts, on either path, are what adding each
+   that many times records; a count of 0 adds nothing, not even to max. */
+Test(hist, many_with_reps_match_n_at_a_time, .timeout = 10)
+{
+    struct conc_hist n_at_a_time, many, many_local;
+    uint64_t buf[32];
+    uint32_t reps[32];
+
+    conc_hist_init(&n_at_a_time);
+    conc_hist_init(&many);
+    conc_hist_init(&many_local);
+    for (unsigned r = 0; r < 100; r++) {
+        unsigned n = r % 33;
+        for (unsigned i = 0; i < n; i++) {
+            buf[i] = ((uint64_t)r * 2654435761u + i * 40503u) % 3000000;
+            reps[i] = (r + i) % 11; /* 0 to 10 */
+            conc_hist_add_n_atomic(&n_at_a_time, buf[i], reps[i]);
+        }
+        conc_hist_add_many_atomic(&many, buf, reps, n);
+        conc_sync_set_local(true);
+        conc_hist_add_many_atomic(&many_local, buf, reps, n);
+        conc_sync_set_local(false);
+    }
+    cr_assert_gt(many.count, 5000);
+    cr_assert_eq(many.count, n_at_a_time.count);
+    cr_assert_eq(many.sum, n_at_a_time.sum);
+    cr_assert_eq(many.max, n_at_a_time.max);
+    cr_assert_eq(memcmp(many.b, n_at_a_time.b, sizeof(many.b)), 0);
+    cr_assert_eq(memcmp(many_local.b, many.b, sizeof(many.b)), 0);
+    cr_assert_eq(many_local.count, many.count);
+    cr_assert_eq(many_local.sum, many.sum);
+    cr_assert_eq(many_local.max, many.max);
+
+    /* Only zero counts: nothing at all. */
+    conc_hist_init(&many);
+    buf[0] = 123456;
+    reps[0] = 0;
+    conc_hist_add_many_atomic(&many, buf, reps, 1);
+    cr_assert_eq(many.count, 0);
+    cr_assert_eq(many.max, 0);
 }
 
 Test(hist, merge, .timeout = 10)
