@@ -98,6 +98,23 @@ static __attribute__((noinline)) void sync_wake_list(struct conc_waitq *q,
     struct conc_waiter *batch[SYNC_WAKE_BATCH];
     uint32_t count = 0, k;
 
+    /* One waiter on one thread (a lock's handoff under green or
+       eventloop): no lock, no batch. */
+    if (n == 1 && conc_sync_local()) {
+        struct conc_waiter *w = q->head;
+        if (!w)
+            return;
+        q->head = w->next;
+        if (q->head)
+            q->head->prev = NULL;
+        else
+            q->tail = NULL;
+        w->next = NULL;
+        w->linked = false;
+        sync_linked_add(q, -1);
+        w->wake(w);
+        return;
+    }
     /*
      * A waiter links only after it saw the old number under this same
      * lock, so it is either here or not parking. Each waiter is unlinked

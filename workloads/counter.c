@@ -254,7 +254,7 @@ static void counter_busy(uint64_t ns)
  * always timed, and every wait after one of COUNTER_TIME_ALL_NS or more
  * (a sleep in the kernel, a long hold), where two reads cost under 1%.
  */
-static bool counter_time_next(struct counter_task *t)
+static inline bool counter_time_next(struct counter_task *t)
 {
     uint32_t x = t->rng;
 
@@ -268,7 +268,7 @@ static bool counter_time_next(struct counter_task *t)
 }
 
 /* A contended acquire begins to wait. */
-static void counter_wait_begin(struct counter_task *t)
+static inline void counter_wait_begin(struct counter_task *t)
 {
     t->waiting = true;
     t->timed = counter_time_next(t);
@@ -285,7 +285,7 @@ static void counter_wait_begin(struct counter_task *t)
  * update; counter_flush_waits adds a buffer's worth at once, after a
  * release.
  */
-static void counter_wait_end(struct counter_task *t)
+static inline void counter_wait_end(struct counter_task *t)
 {
     uint64_t d;
 
