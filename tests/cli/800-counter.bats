@@ -211,6 +211,15 @@ lost() {
             # still counted, and the median is a timed wait's, not 0.
             jq -e '.results[0].runs[0] | .op_count == 20000 and
                    .wait_ns.p50 > 0' c.json >/dev/null
+            # On one worker the line is strict: a wait lasts the other
+            # three tasks' turns, three updates of the run's wall time
+            # (3.4-3.6x measured). A histogram of ticks not turned into
+            # ns, or of waits standing for the wrong ones, is off this.
+            if [ "$w" = 1 ]; then
+                jq -e '.results[0].runs[0] |
+                       .wait_ns.p50 / (.wall_ns / 20000) as $r |
+                       $r > 1.5 and $r < 6' c.json >/dev/null
+            fi
         done
     done
     # A task failing with the lock held, or with tasks in line behind it,
