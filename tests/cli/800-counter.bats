@@ -217,7 +217,7 @@ lost() {
             # ns, or of waits standing for the wrong ones, is off this.
             if [ "$w" = 1 ]; then
                 jq -e '.results[0].runs[0] |
-                       .wait_ns.p50 / (.wall_ns / 20000) as $r |
+                       (.wait_ns.p50 / (.wall_ns / 20000)) as $r |
                        $r > 1.5 and $r < 6' c.json >/dev/null
             fi
         done
