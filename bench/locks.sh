@@ -21,6 +21,11 @@
 #                          the other then does its own alone. The row is
 #                          the first part: the first task's run time over
 #                          its updates (task_ns p50 of 2 tasks); measured
+#   green, one task:       the handoff row's run with one coroutine: the
+#                          same updates, yields and steps, with no lock
+#                          passed, no park, no wake and no switch: what a
+#                          handoff costs beyond it is the park, the wake,
+#                          one switch and one more step; measured
 #   eventloop handoff:     the handoff row under eventloop: measured
 # Not a test: it prints a table, and exits 1 when a target is missed.
 #
@@ -66,7 +71,7 @@ per_update() {
 # The one-thread rows run both sides on one CPU, a CPU a round in turn
 # (cpu_pin): one of this VM's CPUs ran the green row 1.4x slower than the
 # other, and the raw loops 1.1x.
-rows=(uncontended contended green barging eventloop)
+rows=(uncontended contended green barging alone eventloop)
 for r in "${rows[@]}"; do : >"$tmp/$r.cb"; : >"$tmp/$r.raw"; done
 for ((i = 0; i < RUNS; i++)); do
     cpu_pin "$i"
@@ -92,6 +97,8 @@ for ((i = 0; i < RUNS; i++)); do
         per_update green 2 -o fair=on -o yield_inside=on >>"$tmp/green.cb"
         cat "$tmp/pair" >>"$tmp/barging.raw"
         PER=first per_update green 2 -o yield_inside=on >>"$tmp/barging.cb"
+        cat "$tmp/pair" >>"$tmp/alone.raw"
+        per_update green 1 -o fair=on -o yield_inside=on >>"$tmp/alone.cb"
     fi
     if have_model eventloop; then
         cat "$tmp/pair" >>"$tmp/eventloop.raw"
@@ -121,6 +128,7 @@ row uncontended "threads mutex, uncontended" 1.5x
 row contended "threads mutex, 2 contending" 1.3x
 row green "green lock handoff (fair)" 2x
 row barging "green lock, barging" ""
+row alone "green, one task (no handoff)" ""
 row eventloop "eventloop lock handoff (fair)" ""
 cat <<'EOF'
 
@@ -135,6 +143,10 @@ raw pair is two). The barging row is the default lock: the holder takes
 the lock back before the woken task runs, so that task parks again, and
 does its updates once the first is done; the row gives the first task's
 updates, each of which met the other's park and wake (two switches).
+The one-task row is the handoff row's run with one coroutine: the same
+updates, yields and steps, with nothing to hand over, no park, no wake,
+no switch. A handoff costs that, plus a park, a wake, one switch and
+one more step (the woken task's acquire runs in a step of its own).
 An eventloop handoff is a trip round libuv: the woken task is pushed
 onto its loop's ready queue and the idle handle runs it on the next
 iteration, so it costs a loop iteration (poll with a zero timeout

@@ -279,8 +279,8 @@ static inline bool green_poll_is_noop(const struct green_sched *s)
     return !(s->nfd_waits | s->heap.n | s->pub_parked) &&
            !atomic_load_explicit(&s->remote, memory_order_relaxed) &&
            !atomic_load_explicit(&s->g->stop, memory_order_relaxed) &&
-           (!s->nsync || !atomic_load_explicit(&s->g->r->sync->abort,
-                                               memory_order_relaxed));
+           (!s->nsync ||
+            !atomic_load_explicit(s->abort, memory_order_relaxed));
 }
 
 /*
@@ -366,8 +366,7 @@ static int green_park(struct green_sched *s, struct green_co *co,
     case CONC_WAIT_SYNC:
         /* After an abort, a park fails at once (unless the number moved:
            then the step tries again, as for any wait). */
-        err = atomic_load_explicit(&s->g->r->sync->abort,
-                                   memory_order_relaxed);
+        err = atomic_load_explicit(s->abort, memory_order_relaxed);
         if (err)
             return conc_waitq_seq(w->q) != w->seq ? 0 : err;
         if (!conc_waitq_link(w->q, w->seq, &co->waiter))
@@ -679,6 +678,7 @@ int green_sched_init(struct green_group *g, struct green_sched *s,
 
     memset(s, 0, sizeof(*s));
     s->g = g;
+    s->abort = &g->r->sync->abort;
     s->first = first;
     s->ntasks = n;
     s->epfd = s->wakefd = -1;

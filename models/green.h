@@ -157,6 +157,9 @@ struct green_sched {
     unsigned nsync;             /* tasks in GREEN_WAIT_SYNC */
     uint64_t wakes;             /* parks of its tasks that a wake ended */
     unsigned pub_parked;        /* what it added to r->sync->parked */
+    _Atomic int *abort;         /* &r->sync->abort: one load from here,
+                                   where the chain is four (the hot path
+                                   reads it twice a lock handoff) */
     uint64_t pub_wakes;         /* what it added to r->sync->unparks */
     uint64_t dl_since, dl_unparks; /* conc_sync_deadlocked's tracking */
     int epfd, wakefd;
