@@ -87,6 +87,22 @@ static long sync_futex(_Atomic uint32_t *addr, int op, uint32_t val,
 /* Waiters taken from the list under its lock, then woken outside it. */
 #define SYNC_WAKE_BATCH 32
 
+/* Takes q's first waiter out of its list (there is one), under the
+   list's lock or on one thread: after this nothing of it is written. */
+static inline struct conc_waiter *sync_pop_head(struct conc_waitq *q)
+{
+    struct conc_waiter *w = q->head;
+
+    q->head = w->next;
+    if (q->head)
+        q->head->prev = NULL;
+    else
+        q->tail = NULL;
+    w->next = w->prev = NULL;
+    w->linked = false;
+    return w;
+}
+
 /*
  * Wakes up to n of q's linked waiters, under the list's lock. Out of line,
  * with its batch on its own frame: a release that finds no waiter (the
@@ -101,16 +117,10 @@ static __attribute__((noinline)) void sync_wake_list(struct conc_waitq *q,
     /* One waiter on one thread (a lock's handoff under green or
        eventloop): no lock, no batch. */
     if (n == 1 && conc_sync_local()) {
-        struct conc_waiter *w = q->head;
-        if (!w)
+        struct conc_waiter *w;
+        if (!q->head)
             return;
-        q->head = w->next;
-        if (q->head)
-            q->head->prev = NULL;
-        else
-            q->tail = NULL;
-        w->next = NULL;
-        w->linked = false;
+        w = sync_pop_head(q);
         sync_linked_add(q, -1);
         w->wake(w);
         return;
@@ -128,15 +138,7 @@ static __attribute__((noinline)) void sync_wake_list(struct conc_waitq *q,
         k = 0;
         sync_spin_lock(&q->lock);
         while (q->head && count < n && k < SYNC_WAKE_BATCH) {
-            struct conc_waiter *w = q->head;
-            q->head = w->next;
-            if (q->head)
-                q->head->prev = NULL;
-            else
-                q->tail = NULL;
-            w->next = w->prev = NULL;
-            w->linked = false;
-            batch[k++] = w;
+            batch[k++] = sync_pop_head(q);
             count++;
         }
         if (k)

@@ -132,69 +132,49 @@ Test(hist, local_adds_match_atomic_and_plain, .timeout = 10)
 }
 
 /* A buffer of values added at once, on either path, is what adding them
-   one by one records. */
+   one by one records; with repeat counts, what adding each that many
+   times does (a count of 0 adds nothing, not even to max). */
 Test(hist, many_at_once_match_one_by_one, .timeout = 10)
 {
-    struct conc_hist one, many, many_local;
+    struct conc_hist one, many, many_local, n_at_a_time, reps_many,
+        reps_local;
     uint64_t buf[32];
+    uint32_t reps[32];
 
     conc_hist_init(&one);
     conc_hist_init(&many);
     conc_hist_init(&many_local);
+    conc_hist_init(&n_at_a_time);
+    conc_hist_init(&reps_many);
+    conc_hist_init(&reps_local);
     for (unsigned r = 0; r < 100; r++) {
         unsigned n = r % 33; /* 0 to 32 values */
         for (unsigned i = 0; i < n; i++) {
             buf[i] = ((uint64_t)r * 2654435761u + i * 40503u) % 3000000;
+            reps[i] = (r + i) % 11; /* 0 to 10 */
             conc_hist_add(&one, buf[i]);
+            conc_hist_add_n_atomic(&n_at_a_time, buf[i], reps[i]);
         }
         conc_hist_add_many_atomic(&many, buf, NULL, n);
+        conc_hist_add_many_atomic(&reps_many, buf, reps, n);
         conc_sync_set_local(true);
         conc_hist_add_many_atomic(&many_local, buf, NULL, n);
+        conc_hist_add_many_atomic(&reps_local, buf, reps, n);
         conc_sync_set_local(false);
     }
     cr_assert_gt(one.count, 1000);
-    cr_assert_eq(many.count, one.count);
-    cr_assert_eq(many.sum, one.sum);
-    cr_assert_eq(many.max, one.max);
-    cr_assert_eq(memcmp(many.b, one.b, sizeof(one.b)), 0);
-    cr_assert_eq(memcmp(&many_local.b, &many.b, sizeof(many.b)), 0);
-    cr_assert_eq(many_local.count, many.count);
-    cr_assert_eq(many_local.sum, many.sum);
-    cr_assert_eq(many_local.max, many.max);
-}
-
-/* Values added with repeat counts, on either path, are what adding each
-   that many times records; a count of 0 adds nothing, not even to max. */
-Test(hist, many_with_reps_match_n_at_a_time, .timeout = 10)
-{
-    struct conc_hist n_at_a_time, many, many_local;
-    uint64_t buf[32];
-    uint32_t reps[32];
-
-    conc_hist_init(&n_at_a_time);
-    conc_hist_init(&many);
-    conc_hist_init(&many_local);
-    for (unsigned r = 0; r < 100; r++) {
-        unsigned n = r % 33;
-        for (unsigned i = 0; i < n; i++) {
-            buf[i] = ((uint64_t)r * 2654435761u + i * 40503u) % 3000000;
-            reps[i] = (r + i) % 11; /* 0 to 10 */
-            conc_hist_add_n_atomic(&n_at_a_time, buf[i], reps[i]);
-        }
-        conc_hist_add_many_atomic(&many, buf, reps, n);
-        conc_sync_set_local(true);
-        conc_hist_add_many_atomic(&many_local, buf, reps, n);
-        conc_sync_set_local(false);
+    cr_assert_gt(n_at_a_time.count, 5000);
+    struct { struct conc_hist *got, *want; } same[] = {
+        { &many, &one }, { &many_local, &one },
+        { &reps_many, &n_at_a_time }, { &reps_local, &n_at_a_time },
+    };
+    for (unsigned k = 0; k < sizeof(same) / sizeof(same[0]); k++) {
+        cr_assert_eq(same[k].got->count, same[k].want->count, "pair %u", k);
+        cr_assert_eq(same[k].got->sum, same[k].want->sum, "pair %u", k);
+        cr_assert_eq(same[k].got->max, same[k].want->max, "pair %u", k);
+        cr_assert_eq(memcmp(same[k].got->b, same[k].want->b,
+                            sizeof(one.b)), 0, "pair %u", k);
     }
-    cr_assert_gt(many.count, 5000);
-    cr_assert_eq(many.count, n_at_a_time.count);
-    cr_assert_eq(many.sum, n_at_a_time.sum);
-    cr_assert_eq(many.max, n_at_a_time.max);
-    cr_assert_eq(memcmp(many.b, n_at_a_time.b, sizeof(many.b)), 0);
-    cr_assert_eq(memcmp(many_local.b, many.b, sizeof(many.b)), 0);
-    cr_assert_eq(many_local.count, many.count);
-    cr_assert_eq(many_local.sum, many.sum);
-    cr_assert_eq(many_local.max, many.max);
 
     /* Only zero counts: nothing at all. */
     conc_hist_init(&many);
