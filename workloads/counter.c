@@ -242,10 +242,11 @@ static void counter_busy(uint64_t ns)
 }
 
 /*
- * Whether the wait a contended acquire starts now is timed. Two TSC reads
- * cost 40-110 ns on the VMs this was measured on, one of them inside the
- * critical section: with waits as short as a green handoff (tens of ns)
- * timing every one would halve the rate it measures. So, as Go's runtime
+ * Whether the wait a contended acquire starts now is timed. A TSC read is
+ * 20-40 cycles (12-21 ns on the VMs measured), and one of a wait's two is
+ * inside the critical section: where waits are as short as a green
+ * handoff, timing every one made the handoff 1.5-1.8x slower on a 2 GHz
+ * VM (docs/workloads.md). So, as Go's runtime
  * samples its scheduling latencies (one transition in 8), a wait is timed
  * at random, one in COUNTER_TIME_ONE_IN, and each timed wait stands for
  * the untimed ones after it: every acquire is still counted, the
