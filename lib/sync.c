@@ -52,7 +52,15 @@ static void sync_spin_unlock(atomic_flag *f)
  * makes the store seq_cst (an xchg, a full barrier: 3-4 ns of a green
  * handoff's link, on one thread, where no other reader exists).
  */
-static void sync_linked_add(struct conc_waitq *q, int32_t d)
+/* linked += d on one thread: a load and a store. */
+static inline void sync_linked_local(struct conc_waitq *q, int32_t d)
+{
+    uint32_t n = atomic_load_explicit(&q->linked, memory_order_relaxed);
+
+    atomic_store_explicit(&q->linked, n + (uint32_t)d, memory_order_relaxed);
+}
+
+static inline void sync_linked_add(struct conc_waitq *q, int32_t d)
 {
     uint32_t n = atomic_load_explicit(&q->linked, memory_order_relaxed);
 
@@ -114,17 +122,6 @@ static __attribute__((noinline)) void sync_wake_list(struct conc_waitq *q,
     struct conc_waiter *batch[SYNC_WAKE_BATCH];
     uint32_t count = 0, k;
 
-    /* One waiter on one thread (a lock's handoff under green or
-       eventloop): no lock, no batch. */
-    if (n == 1 && conc_sync_local()) {
-        struct conc_waiter *w;
-        if (!q->head)
-            return;
-        w = sync_pop_head(q);
-        sync_linked_add(q, -1);
-        w->wake(w);
-        return;
-    }
     /*
      * A waiter links only after it saw the old number under this same
      * lock, so it is either here or not parking. Each waiter is unlinked
@@ -149,13 +146,33 @@ static __attribute__((noinline)) void sync_wake_list(struct conc_waitq *q,
     } while (k == SYNC_WAKE_BATCH && count < n);
 }
 
+void conc_waitq_wake_head(struct conc_waitq *q)
+{
+    struct conc_waiter *w = q->head;
+
+    if (!w)
+        return;
+    sync_pop_head(q);
+    sync_linked_local(q, -1);
+    w->wake(w);
+}
+
 /*
  * Wakes up to n of q's waiters after its number moved: the OS threads in
  * a futex wait on it (when any count themselves in, or, for a lock, once
- * any ever slept on it), then the linked ones.
+ * any ever slept on it), then the linked ones. On one thread, only the
+ * linked ones: a thread in a futex wait there (sequential's driver) is
+ * the very thread waking, so none can be waiting.
  */
 static inline void sync_wake(struct conc_waitq *q, uint32_t n, bool lock)
 {
+    if (conc_sync_local()) {
+        if (n == 1)
+            conc_waitq_wake_head(q);
+        else if (q->head)
+            sync_wake_list(q, n);
+        return;
+    }
     if (atomic_load_explicit(&q->sleepers, memory_order_seq_cst) ||
         (lock && atomic_load_explicit(&q->slept, memory_order_relaxed)))
         sync_futex(&q->seq, FUTEX_WAKE, n > INT32_MAX ? INT32_MAX : n, NULL);
@@ -171,24 +188,39 @@ void conc_waitq_wake(struct conc_waitq *q, uint32_t n)
     sync_wake(q, n, false);
 }
 
+/* Links w at q's tail (under q's lock, or on one thread). */
+static inline void sync_link_tail(struct conc_waitq *q, struct conc_waiter *w)
+{
+    w->next = NULL;
+    w->prev = q->tail;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+    w->linked = true;
+}
+
 bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
                      struct conc_waiter *w)
 {
     bool linked = false;
 
+    if (conc_sync_local()) {
+        /* One thread: no waker can come between the look and the link. */
+        if (atomic_load_explicit(&q->seq, memory_order_relaxed) != seq)
+            return false;
+        sync_link_tail(q, w);
+        sync_linked_local(q, 1);
+        return true;
+    }
     sync_spin_lock(&q->lock);
     /* Counted in before the number is read: a waker that moved it before
        this read sees the count, and takes the lock to look at the list. */
     sync_linked_add(q, 1);
     if (atomic_load_explicit(&q->seq, memory_order_seq_cst) == seq) {
-        w->next = NULL;
-        w->prev = q->tail;
-        if (q->tail)
-            q->tail->next = w;
-        else
-            q->head = w;
-        q->tail = w;
-        w->linked = linked = true;
+        sync_link_tail(q, w);
+        linked = true;
     } else {
         sync_linked_add(q, -1);
     }
@@ -254,12 +286,12 @@ void conc_fifo_init(struct conc_fifo_lock *l)
     atomic_init(&l->next, 0);
 }
 
-void conc_fifo_release(struct conc_fifo_lock *l)
+void conc_fifo_release_shared(struct conc_fifo_lock *l)
 {
     /* seq_cst, before the wake's look at the sleepers and the list (the
        lost-wakeup argument above); release for the next holder. */
-    conc_sync_add32(&l->q.seq, 1);
-    sync_wake(&l->q, conc_sync_local() ? 1 : CONC_WAKE_ALL, false);
+    atomic_fetch_add_explicit(&l->q.seq, 1, memory_order_seq_cst);
+    sync_wake(&l->q, CONC_WAKE_ALL, false);
 }
 
 void conc_sem_init(struct conc_sem *s, int64_t count)

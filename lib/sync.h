@@ -250,8 +250,31 @@ static inline bool conc_fifo_try(struct conc_fifo_lock *l,
     return false;
 }
 
-/* Serves the next ticket, and wakes its task. */
-void conc_fifo_release(struct conc_fifo_lock *l);
+/* conc_fifo_release where other threads or processes may wait. */
+void conc_fifo_release_shared(struct conc_fifo_lock *l);
+
+/*
+ * On one thread: takes q's first waiter, if any, out of its list and
+ * wakes it (conc_waitq_wake(q, 1), with the number already moved).
+ */
+void conc_waitq_wake_head(struct conc_waitq *q);
+
+/* Serves the next ticket, and wakes its task. On one thread the waiters
+   are linked in ticket order, and the release is a store and, with a
+   waiter, one call. */
+static inline void conc_fifo_release(struct conc_fifo_lock *l)
+{
+    uint32_t s;
+
+    if (!conc_sync_local()) {
+        conc_fifo_release_shared(l);
+        return;
+    }
+    s = atomic_load_explicit(&l->q.seq, memory_order_relaxed);
+    atomic_store_explicit(&l->q.seq, s + 1, memory_order_relaxed);
+    if (l->q.head)
+        conc_waitq_wake_head(&l->q);
+}
 
 /*
  * A counting semaphore (queue slots and items, a pool of forks):

@@ -273,12 +273,13 @@ static void green_after(struct green_sched *s, struct green_co *co);
  * take back, no abort to act on, no stop. Then a task may begin the next
  * round itself.
  */
-static inline bool green_poll_is_noop(const struct green_sched *s)
+static inline __attribute__((always_inline)) bool
+green_poll_is_noop(const struct green_sched *s)
 {
     /* The scheduler's own counts in one test: no branch each. */
     return !(s->nfd_waits | s->heap.n | s->pub_parked) &&
            !atomic_load_explicit(&s->remote, memory_order_relaxed) &&
-           !atomic_load_explicit(&s->g->stop, memory_order_relaxed) &&
+           !atomic_load_explicit(s->stop, memory_order_relaxed) &&
            (!s->nsync ||
             !atomic_load_explicit(s->abort, memory_order_relaxed));
 }
@@ -295,7 +296,8 @@ static inline bool green_poll_is_noop(const struct green_sched *s)
  * does not predict.
  */
 static inline __attribute__((always_inline)) void
-green_switch_out(struct green_sched *s, struct green_co *co)
+green_switch_out(struct green_sched *s, struct green_co *co,
+                 enum green_state state)
 {
     struct green_co *next = s->head;
 
@@ -304,7 +306,7 @@ green_switch_out(struct green_sched *s, struct green_co *co)
     if (!next) {
         /* Alone and runnable, with nothing to poll: the scheduler would
            start a round of this one task. It runs on, with no switch. */
-        if (co->state == GREEN_RUNNABLE && green_poll_is_noop(s))
+        if (state == GREEN_RUNNABLE && green_poll_is_noop(s))
             return;
         goto hop;
     }
@@ -313,13 +315,13 @@ green_switch_out(struct green_sched *s, struct green_co *co)
     if (!s->budget) {
         if (!green_poll_is_noop(s))
             goto hop;
-        s->budget = s->nrunnable + (co->state == GREEN_RUNNABLE);
+        s->budget = s->nrunnable + (state == GREEN_RUNNABLE);
     }
     /* A yield, the common case, is a push made here, and a sync park (its
        waiter linked) needs nothing: no call. */
-    if (__builtin_expect(co->state == GREEN_RUNNABLE, 1))
+    if (state == GREEN_RUNNABLE)
         green_push(s, co);
-    else if (co->state != GREEN_WAIT_SYNC)
+    else if (state != GREEN_WAIT_SYNC)
         green_after(s, co);
     green_pop(s);
     s->budget--;
@@ -333,18 +335,38 @@ hop:
  * In the task: parks it as w asks and switches away (green_switch_out);
  * it is switched back to when the wait is over. 0, or -errno when the
  * wait cannot be made or was ended by an abort (then the task ends with
- * it).
+ * it). A yield and a sync park, the hot ones, each switch out with their
+ * state known here.
  */
-static int green_park(struct green_sched *s, struct green_co *co,
-                      const struct conc_wait *w)
+static int
+green_park(struct green_sched *s, struct green_co *co,
+           const struct conc_wait *w)
 {
     int err;
 
+    if (__builtin_expect(w->want == CONC_YIELD, 1)) {
+        co->state = GREEN_RUNNABLE;
+        green_switch_out(s, co, GREEN_RUNNABLE);
+        return 0;
+    }
+    if (w->want == CONC_WAIT_SYNC) {
+        /* After an abort, a park fails at once (unless the number moved:
+           then the step tries again, as for any wait). */
+        err = atomic_load_explicit(s->abort, memory_order_relaxed);
+        if (err)
+            return conc_waitq_seq(w->q) != w->seq ? 0 : err;
+        if (!conc_waitq_link(w->q, w->seq, &co->waiter))
+            return 0; /* the number moved since the step saw it: again */
+        co->sync_q = w->q;
+        co->state = GREEN_WAIT_SYNC;
+        s->nsync++;
+        green_switch_out(s, co, GREEN_WAIT_SYNC);
+        err = co->sync_err;
+        co->sync_err = 0;
+        return err;
+    }
     co->deadline_ns = 0;
     switch (w->want) {
-    case CONC_YIELD:
-        co->state = GREEN_RUNNABLE;
-        break;
     case CONC_WAIT_UNTIL:
         co->state = GREEN_WAIT_TIMER;
         co->deadline_ns = w->deadline_ns;
@@ -363,25 +385,10 @@ static int green_park(struct green_sched *s, struct green_co *co,
         co->state = GREEN_WAIT_FD;
         co->deadline_ns = w->deadline_ns;
         break;
-    case CONC_WAIT_SYNC:
-        /* After an abort, a park fails at once (unless the number moved:
-           then the step tries again, as for any wait). */
-        err = atomic_load_explicit(s->abort, memory_order_relaxed);
-        if (err)
-            return conc_waitq_seq(w->q) != w->seq ? 0 : err;
-        if (!conc_waitq_link(w->q, w->seq, &co->waiter))
-            return 0; /* the number moved since the step saw it: again */
-        co->sync_q = w->q;
-        co->state = GREEN_WAIT_SYNC;
-        s->nsync++;
-        green_switch_out(s, co);
-        err = co->sync_err;
-        co->sync_err = 0;
-        return err;
     default:
         return -EINVAL;
     }
-    green_switch_out(s, co);
+    green_switch_out(s, co, co->state);
     return 0;
 }
 
@@ -389,6 +396,8 @@ void green_co_main(struct green_co *co)
 {
     struct green_sched *s = co->s;
     const struct conc_run *r = s->g->r;
+    int (*step)(void *task, struct conc_wait *w) = r->w->step;
+    void *task = co->task;
     struct conc_wait w;
     uint64_t start_ns, end_ns = 0;
     int err;
@@ -404,7 +413,7 @@ void green_co_main(struct green_co *co)
             memset(&w, 0, sizeof(w));
             w.start_ns = start_ns;
             start_ns = 0;
-            err = r->w->step(co->task, &w);
+            err = step(task, &w);
             if (err || w.want == CONC_DONE) {
                 end_ns = err ? 0 : w.end_ns;
                 break;
@@ -679,6 +688,10 @@ int green_sched_init(struct green_group *g, struct green_sched *s,
     memset(s, 0, sizeof(*s));
     s->g = g;
     s->abort = &g->r->sync->abort;
+    s->stop = &g->stop;
+#ifdef CONC_HAVE_BOOST_CONTEXT
+    s->fcontext = g->sw == &green_switches[GREEN_SWITCH_FCONTEXT];
+#endif
     s->first = first;
     s->ntasks = n;
     s->epfd = s->wakefd = -1;

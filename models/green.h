@@ -160,6 +160,8 @@ struct green_sched {
     _Atomic int *abort;         /* &r->sync->abort: one load from here,
                                    where the chain is four (the hot path
                                    reads it twice a lock handoff) */
+    atomic_int *stop;           /* &g->stop, for the same reason */
+    bool fcontext;              /* g->sw is fcontext's (green_jump) */
     uint64_t pub_wakes;         /* what it added to r->sync->unparks */
     uint64_t dl_since, dl_unparks; /* conc_sync_deadlocked's tracking */
     int epfd, wakefd;
@@ -378,8 +380,9 @@ static inline void green_fc_jump(struct green_sched *s, struct green_co *from,
 
 /* The switch itself, told to the sanitizers: from `from` to `to` (NULL:
    the scheduler); `last` when from has finished for good. */
-static inline void green_jump(struct green_sched *s, struct green_co *from,
-                              struct green_co *to, bool last)
+static inline __attribute__((always_inline)) void
+green_jump(struct green_sched *s, struct green_co *from, struct green_co *to,
+           bool last)
 {
 #ifdef GREEN_ASAN
     void **save = from ? (last ? NULL : &from->fake_stack) : &s->fake_stack;
@@ -396,7 +399,7 @@ static inline void green_jump(struct green_sched *s, struct green_co *from,
 #ifdef CONC_HAVE_BOOST_CONTEXT
     /* A direct call on the common path: the jump is a few ns, so is an
      * indirect call. */
-    if (s->g->sw == &green_switches[GREEN_SWITCH_FCONTEXT])
+    if (s->fcontext)
         green_fc_jump(s, from, to);
     else
 #endif

@@ -27,13 +27,18 @@
 /* Waits a task keeps before it adds them to the run's histogram. */
 #define COUNTER_WAIT_BATCH 32
 /*
- * Which contended waits are timed (counter_time_next): one in this many,
- * at random, while the waits are short; every one once a timed wait took
+ * Which contended waits are timed (counter_draw_skip): a task's first
+ * COUNTER_TIME_FIRST, then one in COUNTER_TIME_ONE_IN, at random, while
+ * the waits are short; every one once a timed wait took
  * COUNTER_TIME_ALL_NS or more, where two TSC reads are lost in it.
  */
-#define COUNTER_TIME_ONE_IN 8
+#define COUNTER_TIME_FIRST 256
+#define COUNTER_TIME_ONE_IN 32
 #define COUNTER_TIME_ALL_NS 10000
 #define COUNTER_MAX (1ull << 40)
+
+/* Where a task's current acquire stands (counter_task.wait). */
+enum { COUNTER_NO_WAIT, COUNTER_WAIT_UNTIMED, COUNTER_WAIT_TIMED };
 
 enum counter_lock {
     COUNTER_MUTEX, COUNTER_SPIN, COUNTER_TICKET, COUNTER_MCS, COUNTER_ATOMIC,
@@ -84,19 +89,24 @@ struct counter_shared {
     enum counter_lock lock;
     uint64_t increments, hold_ns, outside_ns, fail_at;
     bool yield_inside, fair;
+    bool plain; /* no hold, no outside, no fail_at (counter_step) */
     unsigned tasks;
     uint64_t time_all_ticks; /* COUNTER_TIME_ALL_NS in conc_ticks() */
     struct counter_mut *mut;
     size_t mut_bytes;
 };
 
+struct counter_task;
+typedef int counter_step_fn(struct counter_task *t, struct conc_wait *w);
+
 struct counter_task {
     const struct counter_shared *sh;
+    counter_step_fn *step; /* made for the run's options (counter_step) */
     unsigned index;
     bool holding;         /* read the counter, not yet written back */
     bool waited;          /* its last try of the lock failed (conc_lock) */
-    bool waiting;         /* the current acquire had to wait */
-    bool timed;           /* ... and its wait is timed, from wait_from */
+    uint8_t wait;         /* the current acquire: COUNTER_NO_WAIT, or
+                             it had to wait (timed from wait_from, or not) */
     struct conc_fifo_turn turn; /* its ticket, fair=on */
     uint64_t done;        /* updates applied */
     uint64_t seen;        /* the value read, before it is written back */
@@ -109,7 +119,10 @@ struct counter_task {
                              the buffer: it stands for itself and the
                              untimed waits after it */
     uint32_t last_reps;   /* how many that is (0: no timed wait yet) */
-    uint32_t rng;         /* xorshift32 state: which waits are timed */
+    uint32_t ntimed;      /* timed waits so far (to COUNTER_TIME_FIRST) */
+    uint32_t skip;        /* contended waits left untimed before the
+                             next timed one */
+    uint32_t rng;         /* xorshift32 state: draws skip */
     unsigned nwaits;      /* contended acquires' waits not yet added */
     /* Last, past the fields every update touches: */
     uint64_t waits[COUNTER_WAIT_BATCH]; /* in ticks, until added */
@@ -186,6 +199,7 @@ static int counter_setup(void **shared, const struct conc_params *p,
     sh->yield_inside = conc_param_bool(p, "yield_inside");
     sh->fair = conc_param_bool(p, "fair");
     sh->fail_at = conc_param_u64(p, "fail_at");
+    sh->plain = !sh->hold_ns && !sh->outside_ns && !sh->fail_at;
     sh->tasks = tasks;
     sh->time_all_ticks =
         conc_ticks_are_ns
@@ -216,6 +230,8 @@ static void counter_teardown(void *shared)
     free(sh);
 }
 
+static counter_step_fn *counter_step_for(const struct counter_shared *sh);
+
 static int counter_task_init(void *task, void *shared, unsigned index,
                              unsigned tasks)
 {
@@ -224,6 +240,7 @@ static int counter_task_init(void *task, void *shared, unsigned index,
     (void)tasks;
     memset(t, 0, sizeof(*t));
     t->sh = shared;
+    t->step = counter_step_for(shared);
     t->index = index;
     t->rng = 2654435761u * (index + 1) | 1; /* nonzero, a stream a task */
     return 0;
@@ -242,39 +259,56 @@ static void counter_busy(uint64_t ns)
 }
 
 /*
- * Whether the wait a contended acquire starts now is timed. A TSC read is
- * 20-40 cycles (12-21 ns on the VMs measured), and one of a wait's two is
- * inside the critical section: where waits are as short as a green
- * handoff, timing every one made the handoff 1.5-1.8x slower on a 2 GHz
- * VM (docs/workloads.md). So, as Go's runtime
- * samples its scheduling latencies (one transition in 8), a wait is timed
- * at random, one in COUNTER_TIME_ONE_IN, and each timed wait stands for
- * the untimed ones after it: every acquire is still counted, the
- * percentiles are estimated from the sample. The choice is made before
- * the wait, so its length cannot bias it. The first wait of a task is
- * always timed, and every wait after one of COUNTER_TIME_ALL_NS or more
+ * Which contended waits are timed. A TSC read is 20-40 cycles (12-21 ns
+ * on the VMs measured), and one of a wait's two is inside the critical
+ * section: where waits are as short as a green handoff, timing every one
+ * made the handoff 1.5-1.8x slower on a 2 GHz VM (docs/workloads.md).
+ * So, as Go's runtime samples its scheduling latencies (one transition in
+ * 8), one wait in COUNTER_TIME_ONE_IN is timed, at random, and each timed
+ * wait stands for the untimed ones after it: every acquire is still
+ * counted, the percentiles are estimated from the sample. After a timed
+ * wait, the number of waits to leave untimed is drawn (uniform, 0 to
+ * 2(COUNTER_TIME_ONE_IN - 1), so one in COUNTER_TIME_ONE_IN on average):
+ * the choice is made before those waits begin, so their lengths cannot
+ * bias it, and an untimed wait costs a decrement. The first wait of a
+ * task is timed, and every wait after one of COUNTER_TIME_ALL_NS or more
  * (a sleep in the kernel, a long hold), where two reads cost under 1%.
  */
-static inline bool counter_time_next(struct counter_task *t)
+static uint32_t counter_draw_skip(struct counter_task *t, uint64_t waited)
 {
     uint32_t x = t->rng;
 
-    if (!t->last_reps || t->last_wait >= t->sh->time_all_ticks)
-        return true;
+    if (t->ntimed < COUNTER_TIME_FIRST) {
+        t->ntimed++;
+        return 0;
+    }
+    if (waited >= t->sh->time_all_ticks)
+        return 0;
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
     t->rng = x;
-    return (x & (COUNTER_TIME_ONE_IN - 1)) == 0;
+    return x % (2 * COUNTER_TIME_ONE_IN - 1);
 }
 
 /* A contended acquire begins to wait. */
 static inline void counter_wait_begin(struct counter_task *t)
 {
-    t->waiting = true;
-    t->timed = counter_time_next(t);
-    if (t->timed)
-        t->wait_from = conc_ticks();
+    if (t->skip) {
+        t->skip--;
+        t->wait = COUNTER_WAIT_UNTIMED;
+        return;
+    }
+    t->wait = COUNTER_WAIT_TIMED;
+    t->wait_from = conc_ticks();
+}
+
+/* The latest timed wait, with the untimed ones it stood for, into the
+   task's buffer. */
+static inline void counter_push_last(struct counter_task *t)
+{
+    t->waits[t->nwaits] = t->last_wait;
+    t->reps[t->nwaits++] = t->last_reps;
 }
 
 /*
@@ -290,18 +324,18 @@ static inline void counter_wait_end(struct counter_task *t)
 {
     uint64_t d;
 
-    t->waiting = false;
-    if (!t->timed) {
+    if (t->wait == COUNTER_WAIT_UNTIMED) {
+        t->wait = COUNTER_NO_WAIT;
         t->last_reps++;
         return;
     }
+    t->wait = COUNTER_NO_WAIT;
     d = conc_ticks() - t->wait_from;
-    if (t->last_reps) {
-        t->waits[t->nwaits] = t->last_wait;
-        t->reps[t->nwaits++] = t->last_reps;
-    }
+    if (t->last_reps)
+        counter_push_last(t);
     t->last_wait = d;
     t->last_reps = 1;
+    t->skip = counter_draw_skip(t, d);
 }
 
 /* The buffered waits, to the shared histogram: after a release; with
@@ -309,8 +343,7 @@ static inline void counter_wait_end(struct counter_task *t)
 static void counter_flush_waits(struct counter_task *t, bool last)
 {
     if (last && t->last_reps) {
-        t->waits[t->nwaits] = t->last_wait;
-        t->reps[t->nwaits++] = t->last_reps;
+        counter_push_last(t);
         t->last_reps = 0;
     }
     for (unsigned i = 0; i < t->nwaits; i++)
@@ -321,28 +354,39 @@ static void counter_flush_waits(struct counter_task *t, bool last)
 }
 
 /*
+ * The step, its acquire and its release are written once, always inline,
+ * with the lock kind, fair and plain (no hold, no outside, no fail_at) as
+ * arguments, and made into one function for any options and one for each
+ * sync-layer lock without extras (counter_step): the compiler drops every
+ * test those decide, from an update that is a few dozen instructions.
+ */
+#define COUNTER_INLINE static inline __attribute__((always_inline))
+
+/*
  * Takes the lock. false when the sync layer's lock is taken: w then says
  * what to wait on, the step returns, and the model runs it again.
  */
-static bool counter_acquire(struct counter_task *t, struct conc_wait *w)
+COUNTER_INLINE bool counter_acquire(struct counter_task *t,
+                                    struct conc_wait *w,
+                                    enum counter_lock lock, bool fair)
 {
     struct counter_mut *m = t->sh->mut;
     uint32_t seq;
 
-    switch (t->sh->lock) {
+    switch (lock) {
     case COUNTER_MUTEX:
-        if (t->sh->fair ? conc_fifo_try(&m->fifo, &t->turn, &seq)
-                        : conc_lock_try(&m->lock, &t->waited, &seq)) {
-            if (t->waiting)
+        if (fair ? conc_fifo_try(&m->fifo, &t->turn, &seq)
+                 : conc_lock_try(&m->lock, &t->waited, &seq)) {
+            if (t->wait)
                 counter_wait_end(t);
             else
                 t->free_takes++;
             return true;
         }
-        if (!t->waiting)
+        if (!t->wait)
             counter_wait_begin(t);
         w->want = CONC_WAIT_SYNC;
-        w->q = t->sh->fair ? &m->fifo.q : &m->lock.q;
+        w->q = fair ? &m->fifo.q : &m->lock.q;
         w->seq = seq;
         return false;
 #ifdef CONC_HAVE_CK
@@ -350,9 +394,8 @@ static bool counter_acquire(struct counter_task *t, struct conc_wait *w)
     case COUNTER_TICKET:
     case COUNTER_MCS: {
         struct ck_spinlock_mcs *node = &m->nodes[t->index];
-        bool got = t->sh->lock == COUNTER_SPIN
-                       ? ck_spinlock_fas_trylock(&m->spin)
-                   : t->sh->lock == COUNTER_TICKET
+        bool got = lock == COUNTER_SPIN ? ck_spinlock_fas_trylock(&m->spin)
+                   : lock == COUNTER_TICKET
                        ? ck_spinlock_ticket_trylock(&m->ticket)
                        : ck_spinlock_mcs_trylock(&m->mcs, node);
         if (got) {
@@ -361,9 +404,9 @@ static bool counter_acquire(struct counter_task *t, struct conc_wait *w)
         }
         /* A spinlock spins right here, in the step: that is what it is. */
         counter_wait_begin(t);
-        if (t->sh->lock == COUNTER_SPIN)
+        if (lock == COUNTER_SPIN)
             ck_spinlock_fas_lock(&m->spin);
-        else if (t->sh->lock == COUNTER_TICKET)
+        else if (lock == COUNTER_TICKET)
             ck_spinlock_ticket_lock(&m->ticket);
         else
             ck_spinlock_mcs_lock(&m->mcs, node);
@@ -376,13 +419,14 @@ static bool counter_acquire(struct counter_task *t, struct conc_wait *w)
     }
 }
 
-static void counter_release(struct counter_task *t)
+COUNTER_INLINE void counter_release(struct counter_task *t,
+                                    enum counter_lock lock, bool fair)
 {
     struct counter_mut *m = t->sh->mut;
 
-    switch (t->sh->lock) {
+    switch (lock) {
     case COUNTER_MUTEX:
-        if (t->sh->fair)
+        if (fair)
             conc_fifo_release(&m->fifo);
         else
             conc_lock_release(&m->lock);
@@ -410,9 +454,11 @@ static void counter_release(struct counter_task *t)
  * updates exactly as `count += 1` does in Python, and no undefined
  * behaviour keeps the sanitizers quiet.
  */
-static int counter_step(void *task, struct conc_wait *w)
+COUNTER_INLINE int counter_step_as(struct counter_task *t,
+                                   struct conc_wait *w,
+                                   enum counter_lock lock, bool fair,
+                                   bool plain)
 {
-    struct counter_task *t = task;
     const struct counter_shared *sh = t->sh;
     _Atomic uint64_t *count = &sh->mut->count;
 
@@ -422,35 +468,73 @@ static int counter_step(void *task, struct conc_wait *w)
             w->want = CONC_DONE;
             return 0;
         }
-        if (sh->lock == COUNTER_ATOMIC) {
+        if (lock == COUNTER_ATOMIC) {
             atomic_fetch_add_explicit(count, 1, memory_order_relaxed);
             t->done++;
-            counter_busy(sh->outside_ns);
+            if (!plain)
+                counter_busy(sh->outside_ns);
             continue;
         }
         if (!t->holding) {
-            if (!counter_acquire(t, w))
+            if (!counter_acquire(t, w, lock, fair))
                 return 0; /* parked on the lock; this step runs again */
             t->seen = atomic_load_explicit(count, memory_order_relaxed);
             t->holding = true;
-            counter_busy(sh->hold_ns);
+            if (!plain)
+                counter_busy(sh->hold_ns);
             if (sh->yield_inside) {
                 w->want = CONC_YIELD; /* between the read and the write */
                 return 0;
             }
         }
-        if (sh->fail_at && t->index == 0 && t->done + 1 == sh->fail_at)
+        if (!plain && sh->fail_at && t->index == 0 &&
+            t->done + 1 == sh->fail_at)
             return -EIO; /* holding the lock: the others must not hang */
         atomic_store_explicit(count, t->seen + 1, memory_order_relaxed);
         t->holding = false;
-        counter_release(t);
+        counter_release(t, lock, fair);
         if (t->nwaits == COUNTER_WAIT_BATCH)
             counter_flush_waits(t, false);
         t->done++;
-        counter_busy(sh->outside_ns);
+        if (!plain)
+            counter_busy(sh->outside_ns);
     }
     w->want = CONC_YIELD;
     return 0;
+}
+
+static __attribute__((noinline)) int counter_step_any(struct counter_task *t,
+                                                      struct conc_wait *w)
+{
+    return counter_step_as(t, w, t->sh->lock, t->sh->fair, false);
+}
+
+static __attribute__((noinline)) int counter_step_fifo(struct counter_task *t,
+                                                       struct conc_wait *w)
+{
+    return counter_step_as(t, w, COUNTER_MUTEX, true, true);
+}
+
+static __attribute__((noinline)) int counter_step_mutex(struct counter_task *t,
+                                                        struct conc_wait *w)
+{
+    return counter_step_as(t, w, COUNTER_MUTEX, false, true);
+}
+
+/* The one of those made for the run's options. */
+static counter_step_fn *counter_step_for(const struct counter_shared *sh)
+{
+    if (sh->lock != COUNTER_MUTEX || !sh->plain)
+        return counter_step_any;
+    return sh->fair ? counter_step_fifo : counter_step_mutex;
+}
+
+/* The step: a tail call to the task's own (counter_task_init). */
+static int counter_step(void *task, struct conc_wait *w)
+{
+    struct counter_task *t = task;
+
+    return t->step(t, w);
 }
 
 static int counter_task_result(const void *task, struct conc_task_out *out)
