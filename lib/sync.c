@@ -52,14 +52,6 @@ static void sync_spin_unlock(atomic_flag *f)
  * makes the store seq_cst (an xchg, a full barrier: 3-4 ns of a green
  * handoff's link, on one thread, where no other reader exists).
  */
-/* linked += d on one thread: a load and a store. */
-static inline void sync_linked_local(struct conc_waitq *q, int32_t d)
-{
-    uint32_t n = atomic_load_explicit(&q->linked, memory_order_relaxed);
-
-    atomic_store_explicit(&q->linked, n + (uint32_t)d, memory_order_relaxed);
-}
-
 static inline void sync_linked_add(struct conc_waitq *q, int32_t d)
 {
     uint32_t n = atomic_load_explicit(&q->linked, memory_order_relaxed);
@@ -95,22 +87,6 @@ static long sync_futex(_Atomic uint32_t *addr, int op, uint32_t val,
 /* Waiters taken from the list under its lock, then woken outside it. */
 #define SYNC_WAKE_BATCH 32
 
-/* Takes q's first waiter out of its list (there is one), under the
-   list's lock or on one thread: after this nothing of it is written. */
-static inline struct conc_waiter *sync_pop_head(struct conc_waitq *q)
-{
-    struct conc_waiter *w = q->head;
-
-    q->head = w->next;
-    if (q->head)
-        q->head->prev = NULL;
-    else
-        q->tail = NULL;
-    w->next = w->prev = NULL;
-    w->linked = false;
-    return w;
-}
-
 /*
  * Wakes up to n of q's linked waiters, under the list's lock. Out of line,
  * with its batch on its own frame: a release that finds no waiter (the
@@ -135,7 +111,7 @@ static __attribute__((noinline)) void sync_wake_list(struct conc_waitq *q,
         k = 0;
         sync_spin_lock(&q->lock);
         while (q->head && count < n && k < SYNC_WAKE_BATCH) {
-            batch[k++] = sync_pop_head(q);
+            batch[k++] = conc_waitq_pop_head(q);
             count++;
         }
         if (k)
@@ -144,17 +120,6 @@ static __attribute__((noinline)) void sync_wake_list(struct conc_waitq *q,
         for (uint32_t i = 0; i < k; i++)
             batch[i]->wake(batch[i]);
     } while (k == SYNC_WAKE_BATCH && count < n);
-}
-
-void conc_waitq_wake_head(struct conc_waitq *q)
-{
-    struct conc_waiter *w = q->head;
-
-    if (!w)
-        return;
-    sync_pop_head(q);
-    sync_linked_local(q, -1);
-    w->wake(w);
 }
 
 /*
@@ -188,38 +153,17 @@ void conc_waitq_wake(struct conc_waitq *q, uint32_t n)
     sync_wake(q, n, false);
 }
 
-/* Links w at q's tail (under q's lock, or on one thread). */
-static inline void sync_link_tail(struct conc_waitq *q, struct conc_waiter *w)
-{
-    w->next = NULL;
-    w->prev = q->tail;
-    if (q->tail)
-        q->tail->next = w;
-    else
-        q->head = w;
-    q->tail = w;
-    w->linked = true;
-}
-
-bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
-                     struct conc_waiter *w)
+bool conc_waitq_link_shared(struct conc_waitq *q, uint32_t seq,
+                            struct conc_waiter *w)
 {
     bool linked = false;
 
-    if (conc_sync_local()) {
-        /* One thread: no waker can come between the look and the link. */
-        if (atomic_load_explicit(&q->seq, memory_order_relaxed) != seq)
-            return false;
-        sync_link_tail(q, w);
-        sync_linked_local(q, 1);
-        return true;
-    }
     sync_spin_lock(&q->lock);
     /* Counted in before the number is read: a waker that moved it before
        this read sees the count, and takes the lock to look at the list. */
     sync_linked_add(q, 1);
     if (atomic_load_explicit(&q->seq, memory_order_seq_cst) == seq) {
-        sync_link_tail(q, w);
+        conc_waitq_link_tail(q, w);
         linked = true;
     } else {
         sync_linked_add(q, -1);

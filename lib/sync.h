@@ -133,12 +133,81 @@ static inline uint32_t conc_waitq_seq(struct conc_waitq *q)
 void conc_waitq_wake(struct conc_waitq *q, uint32_t n);
 
 /*
+ * The list's own steps, under its lock or on one thread, for the inline
+ * paths below and lib/sync.c. linked_local: linked += d, on one thread (a
+ * load and a store). link_tail: w at the tail. pop_head: the first
+ * waiter (there is one) out; after this nothing of it is written.
+ */
+static inline void conc_waitq_linked_local(struct conc_waitq *q, int32_t d)
+{
+    uint32_t n = atomic_load_explicit(&q->linked, memory_order_relaxed);
+
+    atomic_store_explicit(&q->linked, n + (uint32_t)d, memory_order_relaxed);
+}
+
+static inline void conc_waitq_link_tail(struct conc_waitq *q,
+                                        struct conc_waiter *w)
+{
+    w->next = NULL;
+    w->prev = q->tail;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+    w->linked = true;
+}
+
+static inline struct conc_waiter *conc_waitq_pop_head(struct conc_waitq *q)
+{
+    struct conc_waiter *w = q->head;
+
+    q->head = w->next;
+    if (q->head)
+        q->head->prev = NULL;
+    else
+        q->tail = NULL;
+    w->next = w->prev = NULL;
+    w->linked = false;
+    return w;
+}
+
+/* conc_waitq_link where other threads may wake: under the list's lock. */
+bool conc_waitq_link_shared(struct conc_waitq *q, uint32_t seq,
+                            struct conc_waiter *w);
+
+/*
  * For green and eventloop: links w into q unless q's number moved past
  * seq. true when w is linked (the model parks its task; w->wake will
- * come), false when the caller should run the step again at once.
+ * come), false when the caller should run the step again at once. On one
+ * thread no waker can come between the look and the link: no lock.
  */
-bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
-                     struct conc_waiter *w);
+static inline bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
+                                   struct conc_waiter *w)
+{
+    if (!conc_sync_local())
+        return conc_waitq_link_shared(q, seq, w);
+    if (atomic_load_explicit(&q->seq, memory_order_relaxed) != seq)
+        return false;
+    conc_waitq_link_tail(q, w);
+    conc_waitq_linked_local(q, 1);
+    return true;
+}
+
+/*
+ * On one thread: takes q's first waiter, if any, out of its list and
+ * wakes it (conc_waitq_wake(q, 1), with the number already moved).
+ */
+static inline void conc_waitq_wake_head(struct conc_waitq *q)
+{
+    struct conc_waiter *w = q->head;
+
+    if (!w)
+        return;
+    conc_waitq_pop_head(q);
+    conc_waitq_linked_local(q, -1);
+    w->wake(w);
+}
 
 /*
  * For green and eventloop, when a parked task must stop waiting without a
@@ -253,12 +322,6 @@ static inline bool conc_fifo_try(struct conc_fifo_lock *l,
 /* conc_fifo_release where other threads or processes may wait. */
 void conc_fifo_release_shared(struct conc_fifo_lock *l);
 
-/*
- * On one thread: takes q's first waiter, if any, out of its list and
- * wakes it (conc_waitq_wake(q, 1), with the number already moved).
- */
-void conc_waitq_wake_head(struct conc_waitq *q);
-
 /* Serves the next ticket, and wakes its task. On one thread the waiters
    are linked in ticket order, and the release is a store and, with a
    waiter, one call. */
@@ -272,8 +335,7 @@ static inline void conc_fifo_release(struct conc_fifo_lock *l)
     }
     s = atomic_load_explicit(&l->q.seq, memory_order_relaxed);
     atomic_store_explicit(&l->q.seq, s + 1, memory_order_relaxed);
-    if (l->q.head)
-        conc_waitq_wake_head(&l->q);
+    conc_waitq_wake_head(&l->q);
 }
 
 /*

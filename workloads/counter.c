@@ -102,6 +102,7 @@ typedef int counter_step_fn(struct counter_task *t, struct conc_wait *w);
 struct counter_task {
     const struct counter_shared *sh;
     counter_step_fn *step; /* made for the run's options (counter_step) */
+    struct counter_mut *mut; /* sh->mut, a load nearer */
     unsigned index;
     bool holding;         /* read the counter, not yet written back */
     bool waited;          /* its last try of the lock failed (conc_lock) */
@@ -241,6 +242,7 @@ static int counter_task_init(void *task, void *shared, unsigned index,
     memset(t, 0, sizeof(*t));
     t->sh = shared;
     t->step = counter_step_for(shared);
+    t->mut = t->sh->mut;
     t->index = index;
     t->rng = 2654435761u * (index + 1) | 1; /* nonzero, a stream a task */
     return 0;
@@ -370,7 +372,7 @@ COUNTER_INLINE bool counter_acquire(struct counter_task *t,
                                     struct conc_wait *w,
                                     enum counter_lock lock, bool fair)
 {
-    struct counter_mut *m = t->sh->mut;
+    struct counter_mut *m = t->mut;
     uint32_t seq;
 
     switch (lock) {
@@ -422,7 +424,7 @@ COUNTER_INLINE bool counter_acquire(struct counter_task *t,
 COUNTER_INLINE void counter_release(struct counter_task *t,
                                     enum counter_lock lock, bool fair)
 {
-    struct counter_mut *m = t->sh->mut;
+    struct counter_mut *m = t->mut;
 
     switch (lock) {
     case COUNTER_MUTEX:
@@ -457,12 +459,15 @@ COUNTER_INLINE void counter_release(struct counter_task *t,
 COUNTER_INLINE int counter_step_as(struct counter_task *t,
                                    struct conc_wait *w,
                                    enum counter_lock lock, bool fair,
-                                   bool plain)
+                                   bool plain, bool yield)
 {
     const struct counter_shared *sh = t->sh;
-    _Atomic uint64_t *count = &sh->mut->count;
+    _Atomic uint64_t *count = &t->mut->count;
+    /* With a yield inside, a step ends at its first acquire: it writes
+       back the update it holds, if any, then takes the lock again. */
+    unsigned updates = yield ? 2 : COUNTER_STEP_UPDATES;
 
-    for (unsigned n = 0; n < COUNTER_STEP_UPDATES; n++) {
+    for (unsigned n = 0; n < updates; n++) {
         if (t->done == sh->increments) {
             counter_flush_waits(t, true);
             w->want = CONC_DONE;
@@ -482,7 +487,7 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
             t->holding = true;
             if (!plain)
                 counter_busy(sh->hold_ns);
-            if (sh->yield_inside) {
+            if (yield) {
                 w->want = CONC_YIELD; /* between the read and the write */
                 return 0;
             }
@@ -503,29 +508,28 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
     return 0;
 }
 
-static __attribute__((noinline)) int counter_step_any(struct counter_task *t,
-                                                      struct conc_wait *w)
-{
-    return counter_step_as(t, w, t->sh->lock, t->sh->fair, false);
-}
-
-static __attribute__((noinline)) int counter_step_fifo(struct counter_task *t,
-                                                       struct conc_wait *w)
-{
-    return counter_step_as(t, w, COUNTER_MUTEX, true, true);
-}
-
-static __attribute__((noinline)) int counter_step_mutex(struct counter_task *t,
-                                                        struct conc_wait *w)
-{
-    return counter_step_as(t, w, COUNTER_MUTEX, false, true);
-}
+/* The step for any options, and one for each sync-layer lock without
+   extras, with and without a yield inside. */
+#define COUNTER_STEP_FN(name, lock, fair, plain, yield)                      \
+    static __attribute__((noinline)) int name(struct counter_task *t,       \
+                                              struct conc_wait *w)          \
+    {                                                                        \
+        return counter_step_as(t, w, lock, fair, plain, yield);             \
+    }
+COUNTER_STEP_FN(counter_step_any, t->sh->lock, t->sh->fair, false,
+                t->sh->yield_inside)
+COUNTER_STEP_FN(counter_step_fifo, COUNTER_MUTEX, true, true, false)
+COUNTER_STEP_FN(counter_step_fifo_yield, COUNTER_MUTEX, true, true, true)
+COUNTER_STEP_FN(counter_step_mutex, COUNTER_MUTEX, false, true, false)
+COUNTER_STEP_FN(counter_step_mutex_yield, COUNTER_MUTEX, false, true, true)
 
 /* The one of those made for the run's options. */
 static counter_step_fn *counter_step_for(const struct counter_shared *sh)
 {
     if (sh->lock != COUNTER_MUTEX || !sh->plain)
         return counter_step_any;
+    if (sh->yield_inside)
+        return sh->fair ? counter_step_fifo_yield : counter_step_mutex_yield;
     return sh->fair ? counter_step_fifo : counter_step_mutex;
 }
 
