@@ -399,7 +399,7 @@ void green_co_main(struct green_co *co)
     int (*step)(void *task, struct conc_wait *w) = r->w->step;
     void *task = co->task;
     struct conc_wait w;
-    uint64_t start_ns, end_ns = 0;
+    uint64_t end_ns = 0;
     int err;
 
 #ifdef GREEN_ASAN
@@ -408,11 +408,9 @@ void green_co_main(struct green_co *co)
     err = conc_task_start(r, co->index, co->task);
     if (!err) {
         co->inited = true;
-        start_ns = r->out[co->index].start_ns; /* the first step's */
+        memset(&w, 0, sizeof(w));
+        w.start_ns = r->out[co->index].start_ns; /* the first step's */
         for (;;) {
-            memset(&w, 0, sizeof(w));
-            w.start_ns = start_ns;
-            start_ns = 0;
             err = step(task, &w);
             if (err || w.want == CONC_DONE) {
                 end_ns = err ? 0 : w.end_ns;
@@ -421,6 +419,7 @@ void green_co_main(struct green_co *co)
             err = green_park(s, co, &w);
             if (err)
                 break;
+            memset(&w, 0, sizeof(w));
         }
         co->inited = false;
         conc_task_finish_at(r, co->index, co->task, err, end_ns);
