@@ -449,6 +449,44 @@ COUNTER_INLINE void counter_release(struct counter_task *t,
     }
 }
 
+/* Takes the lock and reads the counter: false when the step must park
+   (w says on what). */
+COUNTER_INLINE bool counter_take(struct counter_task *t, struct conc_wait *w,
+                                 enum counter_lock lock, bool fair,
+                                 bool plain)
+{
+    if (!counter_acquire(t, w, lock, fair))
+        return false;
+    t->seen = atomic_load_explicit(&t->mut->count, memory_order_relaxed);
+    t->holding = true;
+    if (!plain)
+        counter_busy(t->sh->hold_ns);
+    return true;
+}
+
+/* Writes the update back and releases the lock. */
+COUNTER_INLINE void counter_put(struct counter_task *t,
+                                enum counter_lock lock, bool fair,
+                                bool plain)
+{
+    atomic_store_explicit(&t->mut->count, t->seen + 1, memory_order_relaxed);
+    t->holding = false;
+    counter_release(t, lock, fair);
+    if (t->nwaits == COUNTER_WAIT_BATCH)
+        counter_flush_waits(t, false);
+    t->done++;
+    if (!plain)
+        counter_busy(t->sh->outside_ns);
+}
+
+/* The task is done: its last waits to the histogram. */
+static int counter_finish(struct counter_task *t, struct conc_wait *w)
+{
+    counter_flush_waits(t, true);
+    w->want = CONC_DONE;
+    return 0;
+}
+
 /*
  * One step: up to COUNTER_STEP_UPDATES updates, then a yield, so
  * cooperative models interleave the tasks. The update reads and writes with
@@ -462,31 +500,21 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
                                    bool plain, bool yield)
 {
     const struct counter_shared *sh = t->sh;
-    _Atomic uint64_t *count = &t->mut->count;
-    /* With a yield inside, a step ends at its first acquire: it writes
-       back the update it holds, if any, then takes the lock again. */
-    unsigned updates = yield ? 2 : COUNTER_STEP_UPDATES;
 
-    for (unsigned n = 0; n < updates; n++) {
-        if (t->done == sh->increments) {
-            counter_flush_waits(t, true);
-            w->want = CONC_DONE;
-            return 0;
-        }
+    for (unsigned n = 0; n < COUNTER_STEP_UPDATES; n++) {
+        if (t->done == sh->increments)
+            return counter_finish(t, w);
         if (lock == COUNTER_ATOMIC) {
-            atomic_fetch_add_explicit(count, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&t->mut->count, 1,
+                                      memory_order_relaxed);
             t->done++;
             if (!plain)
                 counter_busy(sh->outside_ns);
             continue;
         }
         if (!t->holding) {
-            if (!counter_acquire(t, w, lock, fair))
+            if (!counter_take(t, w, lock, fair, plain))
                 return 0; /* parked on the lock; this step runs again */
-            t->seen = atomic_load_explicit(count, memory_order_relaxed);
-            t->holding = true;
-            if (!plain)
-                counter_busy(sh->hold_ns);
             if (yield) {
                 w->want = CONC_YIELD; /* between the read and the write */
                 return 0;
@@ -495,16 +523,28 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
         if (!plain && sh->fail_at && t->index == 0 &&
             t->done + 1 == sh->fail_at)
             return -EIO; /* holding the lock: the others must not hang */
-        atomic_store_explicit(count, t->seen + 1, memory_order_relaxed);
-        t->holding = false;
-        counter_release(t, lock, fair);
-        if (t->nwaits == COUNTER_WAIT_BATCH)
-            counter_flush_waits(t, false);
-        t->done++;
-        if (!plain)
-            counter_busy(sh->outside_ns);
+        counter_put(t, lock, fair, plain);
     }
     w->want = CONC_YIELD;
+    return 0;
+}
+
+/*
+ * The same, for a sync-layer lock without extras and a yield inside: a
+ * step writes back the update it holds, if any, then takes the lock and
+ * reads, and yields. No loop: the step keeps fewer registers, and a
+ * yield inside costs a step each update.
+ */
+COUNTER_INLINE int counter_step_yield_as(struct counter_task *t,
+                                         struct conc_wait *w, bool fair)
+{
+    if (t->holding)
+        counter_put(t, COUNTER_MUTEX, fair, true);
+    if (t->done == t->sh->increments)
+        return counter_finish(t, w);
+    if (!counter_take(t, w, COUNTER_MUTEX, fair, true))
+        return 0; /* parked on the lock; this step runs again */
+    w->want = CONC_YIELD; /* between the read and the write */
     return 0;
 }
 
@@ -519,9 +559,19 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
 COUNTER_STEP_FN(counter_step_any, t->sh->lock, t->sh->fair, false,
                 t->sh->yield_inside)
 COUNTER_STEP_FN(counter_step_fifo, COUNTER_MUTEX, true, true, false)
-COUNTER_STEP_FN(counter_step_fifo_yield, COUNTER_MUTEX, true, true, true)
 COUNTER_STEP_FN(counter_step_mutex, COUNTER_MUTEX, false, true, false)
-COUNTER_STEP_FN(counter_step_mutex_yield, COUNTER_MUTEX, false, true, true)
+
+static __attribute__((noinline)) int
+counter_step_fifo_yield(struct counter_task *t, struct conc_wait *w)
+{
+    return counter_step_yield_as(t, w, true);
+}
+
+static __attribute__((noinline)) int
+counter_step_mutex_yield(struct counter_task *t, struct conc_wait *w)
+{
+    return counter_step_yield_as(t, w, false);
+}
 
 /* The one of those made for the run's options. */
 static counter_step_fn *counter_step_for(const struct counter_shared *sh)
