@@ -385,11 +385,11 @@ COUNTER_INLINE bool counter_acquire(struct counter_task *t,
                 t->free_takes++;
             return true;
         }
-        if (!t->wait)
-            counter_wait_begin(t);
         w->want = CONC_WAIT_SYNC;
         w->q = fair ? &m->fifo.q : &m->lock.q;
         w->seq = seq;
+        if (!t->wait)
+            counter_wait_begin(t); /* last: its clock read may be a call */
         return false;
 #ifdef CONC_HAVE_CK
     case COUNTER_SPIN:
