@@ -277,11 +277,17 @@ static inline __attribute__((always_inline)) bool
 green_poll_is_noop(const struct green_sched *s)
 {
     /* The scheduler's own counts in one test: no branch each. */
-    return !(s->nfd_waits | s->heap.n | s->pub_parked) &&
-           !atomic_load_explicit(&s->remote, memory_order_relaxed) &&
-           !atomic_load_explicit(s->stop, memory_order_relaxed) &&
-           (!s->nsync ||
-            !atomic_load_explicit(s->abort, memory_order_relaxed));
+    if (s->nfd_waits | s->heap.n | s->pub_parked)
+        return false;
+    /* A scheduler alone in its run is on the run's only thread (its sync
+       objects take no lock, conc_sync_local): no other thread pushes onto
+       its remote queue, and its stop is set only by its own loop, never
+       while a task runs. */
+    if (!s->solo &&
+        (atomic_load_explicit(&s->remote, memory_order_relaxed) ||
+         atomic_load_explicit(s->stop, memory_order_relaxed)))
+        return false;
+    return !s->nsync || !atomic_load_explicit(s->abort, memory_order_relaxed);
 }
 
 /*
@@ -688,6 +694,7 @@ int green_sched_init(struct green_group *g, struct green_sched *s,
     s->g = g;
     s->abort = &g->r->sync->abort;
     s->stop = &g->stop;
+    s->solo = g->nsched == 1;
 #ifdef CONC_HAVE_BOOST_CONTEXT
     s->fcontext = g->sw == &green_switches[GREEN_SWITCH_FCONTEXT];
 #endif

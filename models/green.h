@@ -162,6 +162,7 @@ struct green_sched {
                                    reads it twice a lock handoff) */
     atomic_int *stop;           /* &g->stop, for the same reason */
     bool fcontext;              /* g->sw is fcontext's (green_jump) */
+    bool solo;                  /* the run's only scheduler */
     uint64_t pub_wakes;         /* what it added to r->sync->unparks */
     uint64_t dl_since, dl_unparks; /* conc_sync_deadlocked's tracking */
     int epfd, wakefd;

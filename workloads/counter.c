@@ -264,17 +264,17 @@ static void counter_busy(uint64_t ns)
  * Which contended waits are timed. A TSC read is 20-40 cycles (12-21 ns
  * on the VMs measured), and one of a wait's two is inside the critical
  * section: where waits are as short as a green handoff, timing every one
- * made the handoff 1.5-1.8x slower on a 2 GHz VM (docs/workloads.md).
- * So, as Go's runtime samples its scheduling latencies (one transition in
- * 8), one wait in COUNTER_TIME_ONE_IN is timed, at random, and each timed
- * wait stands for the untimed ones after it: every acquire is still
+ * made the handoff 1.5-1.8x slower on a 2 GHz VM, and one in 8 still 11%
+ * (docs/workloads.md). So, as Go's runtime samples its scheduling
+ * latencies, a task times its first COUNTER_TIME_FIRST waits (a short run
+ * is timed whole), then one in COUNTER_TIME_ONE_IN, at random, and each
+ * timed wait stands for the untimed ones after it: every acquire is still
  * counted, the percentiles are estimated from the sample. After a timed
  * wait, the number of waits to leave untimed is drawn (uniform, 0 to
- * 2(COUNTER_TIME_ONE_IN - 1), so one in COUNTER_TIME_ONE_IN on average):
- * the choice is made before those waits begin, so their lengths cannot
- * bias it, and an untimed wait costs a decrement. The first wait of a
- * task is timed, and every wait after one of COUNTER_TIME_ALL_NS or more
- * (a sleep in the kernel, a long hold), where two reads cost under 1%.
+ * 2(COUNTER_TIME_ONE_IN - 1)): the choice is made before those waits
+ * begin, so their lengths cannot bias it, and an untimed wait costs a
+ * decrement. Every wait after one of COUNTER_TIME_ALL_NS or more (a sleep
+ * in the kernel, a long hold) is timed, where two reads cost under 1%.
  */
 static uint32_t counter_draw_skip(struct counter_task *t, uint64_t waited)
 {

@@ -206,9 +206,10 @@ lost() {
             # their run times is near 1, 0.989-0.9999 here (the barging
             # lock lets the first task do its updates first: 0.82-0.95).
             jq -e '.results[0].runs[0].fairness_jain > 0.97' c.json >/dev/null
-            # Every acquire but a task's first waits its turn. One wait in
-            # 8 is timed and stands for the untimed ones after it: each is
-            # still counted, and the median is a timed wait's, not 0.
+            # Every acquire but a task's first waits its turn. A task
+            # times its first 256 waits, then one in 32, each standing for
+            # the untimed ones after it: each is still counted, and the
+            # median is a timed wait's, not 0.
             jq -e '.results[0].runs[0] | .op_count == 20000 and
                    .wait_ns.p50 > 0' c.json >/dev/null
             # On one worker the line is strict: a wait lasts the other
