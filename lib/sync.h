@@ -324,7 +324,7 @@ void conc_fifo_release_shared(struct conc_fifo_lock *l);
 
 /* Serves the next ticket, and wakes its task. On one thread the waiters
    are linked in ticket order, and the release is a store and, with a
-   waiter, one call. */
+   waiter, the head's unlink and its wake's call. */
 static inline void conc_fifo_release(struct conc_fifo_lock *l)
 {
     uint32_t s;

@@ -344,9 +344,8 @@ hop:
  * it). A yield and a sync park, the hot ones, each switch out with their
  * state known here.
  */
-static int
-green_park(struct green_sched *s, struct green_co *co,
-           const struct conc_wait *w)
+static int green_park(struct green_sched *s, struct green_co *co,
+                      const struct conc_wait *w)
 {
     int err;
 

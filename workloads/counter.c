@@ -264,8 +264,8 @@ static void counter_busy(uint64_t ns)
  * Which contended waits are timed. A TSC read is 20-40 cycles (12-21 ns
  * on the VMs measured), and one of a wait's two is inside the critical
  * section: where waits are as short as a green handoff, timing every one
- * made the handoff 1.5-1.8x slower on a 2 GHz VM, and one in 8 still 11%
- * (docs/workloads.md). So, as Go's runtime samples its scheduling
+ * made the handoff 1.5-1.8x slower on a 2 GHz VM, and one in 8 still
+ * 11-14% (docs/workloads.md). So, as Go's runtime samples its scheduling
  * latencies, a task times its first COUNTER_TIME_FIRST waits (a short run
  * is timed whole), then one in COUNTER_TIME_ONE_IN, at random, and each
  * timed wait stands for the untimed ones after it: every acquire is still
