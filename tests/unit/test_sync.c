@@ -175,35 +175,44 @@ Test(sync, a_woken_waiter_leaves_the_lock_awaited, .timeout = 10)
 {
     struct conc_lock l;
     struct sync_probe p[2];
-    bool waited[2] = { false, false }, fresh = false;
     uint32_t seq;
 
-    conc_lock_init(&l);
-    memset(p, 0, sizeof(p));
-    cr_assert(conc_lock_try(&l, &fresh, &seq));
-    cr_assert_not(fresh);
-    for (int i = 0; i < 2; i++) {
-        p[i].w.wake = sync_probe_wake;
-        cr_assert_not(conc_lock_try(&l, &waited[i], &seq));
-        cr_assert(waited[i]);
-        cr_assert_eq(seq, 2);
-        cr_assert(conc_waitq_link(&l.q, seq, &p[i].w));
+    /* On several threads (the locked list) and on one (the inline head
+       wake and link). */
+    for (int local = 0; local < 2; local++) {
+        bool waited[2] = { false, false }, fresh = false;
+
+        conc_sync_set_local(local);
+        conc_lock_init(&l);
+        memset(p, 0, sizeof(p));
+        cr_assert(conc_lock_try(&l, &fresh, &seq));
+        cr_assert_not(fresh);
+        for (int i = 0; i < 2; i++) {
+            p[i].w.wake = sync_probe_wake;
+            cr_assert_not(conc_lock_try(&l, &waited[i], &seq));
+            cr_assert(waited[i]);
+            cr_assert_eq(seq, 2);
+            cr_assert(conc_waitq_link(&l.q, seq, &p[i].w));
+        }
+        conc_lock_release(&l);
+        cr_assert_eq(p[0].woken, 1);
+        cr_assert_eq(p[1].woken, 0);
+        cr_assert(conc_lock_try(&l, &waited[0], &seq)); /* the woken one */
+        cr_assert_not(waited[0]);
+        conc_lock_release(&l);
+        cr_assert_eq(p[1].woken, 1);
+        cr_assert(conc_lock_try(&l, &waited[1], &seq));
+        conc_lock_release(&l);
+        /* Nobody waits now: a newcomer's take and release wake no one. */
+        cr_assert(conc_lock_try(&l, &fresh, &seq));
+        cr_assert_eq(atomic_load(&l.q.seq), 1);
+        conc_lock_release(&l);
+        cr_assert_eq(p[0].woken, 1);
+        cr_assert_eq(p[1].woken, 1);
+        cr_assert_eq(atomic_load(&l.q.linked), 0);
+        cr_assert_null(l.q.head);
     }
-    conc_lock_release(&l);
-    cr_assert_eq(p[0].woken, 1);
-    cr_assert_eq(p[1].woken, 0);
-    cr_assert(conc_lock_try(&l, &waited[0], &seq)); /* the woken one */
-    cr_assert_not(waited[0]);
-    conc_lock_release(&l);
-    cr_assert_eq(p[1].woken, 1);
-    cr_assert(conc_lock_try(&l, &waited[1], &seq));
-    conc_lock_release(&l);
-    /* Nobody waits now: a newcomer's take and release wake no one. */
-    cr_assert(conc_lock_try(&l, &fresh, &seq));
-    cr_assert_eq(atomic_load(&l.q.seq), 1);
-    conc_lock_release(&l);
-    cr_assert_eq(p[0].woken, 1);
-    cr_assert_eq(p[1].woken, 1);
+    conc_sync_set_local(false);
 }
 
 /*
