@@ -89,7 +89,6 @@ struct counter_shared {
     enum counter_lock lock;
     uint64_t increments, hold_ns, outside_ns, fail_at;
     bool yield_inside, fair;
-    bool plain; /* no hold, no outside, no fail_at (counter_step) */
     unsigned tasks;
     uint64_t time_all_ticks; /* COUNTER_TIME_ALL_NS in conc_ticks() */
     struct counter_mut *mut;
@@ -200,7 +199,6 @@ static int counter_setup(void **shared, const struct conc_params *p,
     sh->yield_inside = conc_param_bool(p, "yield_inside");
     sh->fair = conc_param_bool(p, "fair");
     sh->fail_at = conc_param_u64(p, "fail_at");
-    sh->plain = !sh->hold_ns && !sh->outside_ns && !sh->fail_at;
     sh->tasks = tasks;
     sh->time_all_ticks =
         conc_ticks_are_ns
@@ -549,34 +547,31 @@ COUNTER_INLINE int counter_step_yield_as(struct counter_task *t,
 }
 
 /* The step for any options, and one for each sync-layer lock without
-   extras, with and without a yield inside. */
-#define COUNTER_STEP_FN(name, lock, fair, plain, yield)                      \
+   extras, with and without a yield inside: each the body above, made
+   into a function of its own with its constants. */
+#define COUNTER_STEP_FN(name, body)                                          \
     static __attribute__((noinline)) int name(struct counter_task *t,       \
                                               struct conc_wait *w)          \
     {                                                                        \
-        return counter_step_as(t, w, lock, fair, plain, yield);             \
+        return body;                                                         \
     }
-COUNTER_STEP_FN(counter_step_any, t->sh->lock, t->sh->fair, false,
-                t->sh->yield_inside)
-COUNTER_STEP_FN(counter_step_fifo, COUNTER_MUTEX, true, true, false)
-COUNTER_STEP_FN(counter_step_mutex, COUNTER_MUTEX, false, true, false)
+COUNTER_STEP_FN(counter_step_any,
+                counter_step_as(t, w, t->sh->lock, t->sh->fair, false,
+                                t->sh->yield_inside))
+COUNTER_STEP_FN(counter_step_fifo,
+                counter_step_as(t, w, COUNTER_MUTEX, true, true, false))
+COUNTER_STEP_FN(counter_step_mutex,
+                counter_step_as(t, w, COUNTER_MUTEX, false, true, false))
+COUNTER_STEP_FN(counter_step_fifo_yield, counter_step_yield_as(t, w, true))
+COUNTER_STEP_FN(counter_step_mutex_yield, counter_step_yield_as(t, w, false))
 
-static __attribute__((noinline)) int
-counter_step_fifo_yield(struct counter_task *t, struct conc_wait *w)
-{
-    return counter_step_yield_as(t, w, true);
-}
-
-static __attribute__((noinline)) int
-counter_step_mutex_yield(struct counter_task *t, struct conc_wait *w)
-{
-    return counter_step_yield_as(t, w, false);
-}
-
-/* The one of those made for the run's options. */
+/* The one of those made for the run's options: "plain" is no hold, no
+   outside, no fail_at. */
 static counter_step_fn *counter_step_for(const struct counter_shared *sh)
 {
-    if (sh->lock != COUNTER_MUTEX || !sh->plain)
+    bool plain = !sh->hold_ns && !sh->outside_ns && !sh->fail_at;
+
+    if (sh->lock != COUNTER_MUTEX || !plain)
         return counter_step_any;
     if (sh->yield_inside)
         return sh->fair ? counter_step_fifo_yield : counter_step_mutex_yield;
