@@ -134,23 +134,26 @@ cat <<'EOF'
 
 raw: a pthread mutex loop (bench/raw/mutex_loop.c) for threads; a
 jump_fcontext switch pair (bench/raw/fcontext_pingpong.c) for the green
-and eventloop rows. The
-handoff rows run fair=on yield_inside=on: the holder yields between its
-read and its write, the other task finds the lock taken and parks; the
-release hands the lock to it and wakes it, and the holder's next acquire
-parks behind it, so each update is one handoff (one switch, where the
-raw pair is two). The barging row is the default lock: the holder takes
-the lock back before the woken task runs, so that task parks again, and
-does its updates once the first is done; the row gives the first task's
-updates, each of which met the other's park and wake (two switches).
-The one-task row is the handoff row's run with one coroutine: the same
-updates, yields and steps, with nothing to hand over, no park, no wake,
-no switch. A handoff costs that, plus a park, a wake, one switch and
-one more step (the woken task's acquire runs in a step of its own).
-An eventloop handoff is a trip round libuv: the woken task is pushed
-onto its loop's ready queue and the idle handle runs it on the next
-iteration, so it costs a loop iteration (poll with a zero timeout
-included), not a stack switch, and two a handoff: the holder's yield
-goes round the loop too.
+and eventloop rows. The two ns columns are medians over all rounds; the
+ratio is the median of each round's own ratio, both sides of a round on
+one CPU (the rounds take the CPUs in turn, and a shared machine's speed
+can move from minute to minute), so it need not be the columns'
+quotient. The handoff rows run fair=on yield_inside=on: the holder
+yields between its read and its write, the other task finds the lock
+taken and parks; the release hands the lock to it and wakes it, and the
+holder's next acquire parks behind it, so each update is one handoff
+(one switch, where the raw pair is two). The barging row is the default
+lock: the holder takes the lock back before the woken task runs, so that
+task parks again, and does its updates once the first is done; the row
+gives the first task's updates, each of which met the other's park and
+wake (two switches). The one-task row is the handoff row's run with one
+coroutine: the same updates, yields and steps, with nothing to hand
+over, no park, no wake, no switch. A handoff costs that, plus a park, a
+wake, one switch and one more step (the woken task's acquire runs in a
+step of its own). An eventloop handoff is a trip round libuv: the woken
+task is pushed onto its loop's ready queue and the idle handle runs it
+on the next iteration, so it costs a loop iteration (poll with a zero
+timeout included), not a stack switch, and two a handoff: the holder's
+yield goes round the loop too.
 EOF
 exit "$status"
