@@ -325,7 +325,9 @@ raw_build() {
     dir=$(_cb_dir)
     have_tools "$cc" || return 1
     case $name in
-    fcontext_pingpong | fcontext_ring | fcontext_step) ldlibs=(-lboost_context) ;;
+    fcontext_pingpong | fcontext_ring | fcontext_step | fcontext_lock)
+        ldlibs=(-lboost_context)
+        ;;
     uv_timer_loop)
         have_tools pkg-config || return 1
         # shellcheck disable=SC2207 # pkg-config's flags are words

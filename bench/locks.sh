@@ -21,6 +21,14 @@
 #                          the other then does its own alone. The row is
 #                          the first part: the first task's run time over
 #                          its updates (task_ns p50 of 2 tasks); measured
+#   handoff floor:         bench/raw/fcontext_lock.c: the handoff row's
+#                          work under step() and nothing else (two task
+#                          loops calling counter's yield-inside step on a
+#                          bare ticket lock, a park, a wake and one switch
+#                          an update; no scheduler, no wait queue, no
+#                          timing), against the same pair: what any
+#                          step()-driven model's handoff costs at least;
+#                          measured
 #   green, one task:       the handoff row's run with one coroutine: the
 #                          same updates, yields and steps, with no lock
 #                          passed, no park, no wake and no switch: what a
@@ -47,6 +55,7 @@ bench_init
 tmp=$CB_TMP
 need_raw mutex_loop
 need_raw fcontext_pingpong
+need_raw fcontext_lock
 
 # per_update MODEL TASKS OPTS...: ns per update of a counter cell, under
 # "${on_cpu[@]}" (a taskset command, or nothing): the median over REPS
@@ -71,7 +80,7 @@ per_update() {
 # The one-thread rows run both sides on one CPU, a CPU a round in turn
 # (cpu_pin): one of this VM's CPUs ran the green row 1.4x slower than the
 # other, and the raw loops 1.1x.
-rows=(uncontended contended green barging alone eventloop)
+rows=(uncontended contended green floor barging alone eventloop)
 for r in "${rows[@]}"; do : >"$tmp/$r.cb"; : >"$tmp/$r.raw"; done
 for ((i = 0; i < RUNS; i++)); do
     cpu_pin "$i"
@@ -95,6 +104,8 @@ for ((i = 0; i < RUNS; i++)); do
     if have_model green; then
         cat "$tmp/pair" >>"$tmp/green.raw"
         per_update green 2 -o fair=on -o yield_inside=on >>"$tmp/green.cb"
+        cat "$tmp/pair" >>"$tmp/floor.raw"
+        "${on_cpu[@]}" "$tmp/fcontext_lock" "$N" >>"$tmp/floor.cb"
         cat "$tmp/pair" >>"$tmp/barging.raw"
         PER=first per_update green 2 -o yield_inside=on >>"$tmp/barging.cb"
         cat "$tmp/pair" >>"$tmp/alone.raw"
@@ -127,6 +138,7 @@ row() {
 row uncontended "threads mutex, uncontended" 1.5x
 row contended "threads mutex, 2 contending" 1.3x
 row green "green lock handoff (fair)" 2x
+row floor "handoff floor (step() only)" ""
 row barging "green lock, barging" ""
 row alone "green, one task (no handoff)" ""
 row eventloop "eventloop lock handoff (fair)" ""
@@ -146,14 +158,19 @@ holder's next acquire parks behind it, so each update is one handoff
 lock: the holder takes the lock back before the woken task runs, so that
 task parks again, and does its updates once the first is done; the row
 gives the first task's updates, each of which met the other's park and
-wake (two switches). The one-task row is the handoff row's run with one
-coroutine: the same updates, yields and steps, with nothing to hand
-over, no park, no wake, no switch. A handoff costs that, plus a park, a
-wake, one switch and one more step (the woken task's acquire runs in a
-step of its own). An eventloop handoff is a trip round libuv: the woken
-task is pushed onto its loop's ready queue and the idle handle runs it
-on the next iteration, so it costs a loop iteration (poll with a zero
-timeout included), not a stack switch, and two a handoff: the holder's
-yield goes round the loop too.
+wake (two switches). The floor row is the handoff row's work under
+step() and nothing else (bench/raw/fcontext_lock.c): two task loops
+calling counter's yield-inside step on a bare ticket lock, with the
+park, the wake and the one switch an update, but no scheduler, no wait
+queue and no timing of the waits. What the green row costs over it is
+green's and the sync layer's. The one-task row is the handoff row's run
+with one coroutine: the same updates, yields and steps, with nothing to
+hand over, no park, no wake, no switch. A handoff costs that, plus a
+park, a wake, one switch and one more step (the woken task's acquire
+runs in a step of its own). An eventloop handoff is a trip round libuv:
+the woken task is pushed onto its loop's ready queue and the idle handle
+runs it on the next iteration, so it costs a loop iteration (poll with a
+zero timeout included), not a stack switch, and two a handoff: the
+holder's yield goes round the loop too.
 EOF
 exit "$status"

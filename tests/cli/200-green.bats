@@ -168,10 +168,10 @@ field() { jq -r ".results[0].runs[0].$1" <<<"$output"; }
     [ "$after" -lt $((green / 3)) ]
 }
 
-@test "the raw switch loops green is measured against build and each prints ns a switch" {
+@test "the raw switch loops green is measured against build and each prints ns a switch or an update" {
     # shellcheck source=bench/lib.sh
     source "$BATS_TEST_DIRNAME/../../bench/lib.sh"
-    for loop in fcontext_pingpong fcontext_ring fcontext_step; do
+    for loop in fcontext_pingpong fcontext_ring fcontext_step fcontext_lock; do
         raw_build "$loop" || {
             echo "$CB_WHY" >&2
             return 1
@@ -185,4 +185,9 @@ field() { jq -r ".results[0].runs[0].$1" <<<"$output"; }
     # before: a step that said done would abort it); no count is refused.
     run -0 "$BATS_TEST_TMPDIR/fcontext_step" 1
     run -2 "$BATS_TEST_TMPDIR/fcontext_step" 0
+    # The handoff floor checks its count (2N) at every size: one update a
+    # task, and an odd number.
+    run -0 "$BATS_TEST_TMPDIR/fcontext_lock" 1
+    run -0 "$BATS_TEST_TMPDIR/fcontext_lock" 777
+    run -2 "$BATS_TEST_TMPDIR/fcontext_lock" 0
 }
