@@ -164,12 +164,12 @@ int main(int argc, char **argv)
     /* Back here once both tasks are done. */
     jump_fcontext(lock_tasks[0].ctx, &lock_main);
     t1 = conc_now_ns();
+    free(stacks);
     if (lock_floor.count != 2 * n) {
         fprintf(stderr, "fcontext_lock: count %ld, expected %ld\n",
                 lock_floor.count, 2 * n);
         return 1;
     }
     printf("%.2f\n", (double)(t1 - t0) / (2.0 * (double)n));
-    free(stacks);
     return 0;
 }
