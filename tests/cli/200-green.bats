@@ -191,3 +191,19 @@ field() { jq -r ".results[0].runs[0].$1" <<<"$output"; }
     run -0 "$BATS_TEST_TMPDIR/fcontext_lock" 777
     run -2 "$BATS_TEST_TMPDIR/fcontext_lock" 0
 }
+
+@test "bench/icount.sh counts a handoff's instructions beside its floor under step()" {
+    local bench="$BATS_TEST_DIRNAME/../../bench/icount.sh" h a f
+    run -0 env N=3000 "$bench"
+    echo "$output"
+    [ "${#lines[@]}" -eq 5 ]
+    h=$(awk '/^green lock handoff/ { print $(NF - 1) }' <<<"$output")
+    a=$(awk '/^green, one task/ { print $(NF - 1) }' <<<"$output")
+    f=$(awk '/^handoff floor/ { print $(NF - 1) }' <<<"$output")
+    [[ "$output" == *"handoff floor (step() only)"*" 1.00x"* ]]
+    # The floor is the least a step()-driven handoff does; green's adds a
+    # park, a wake, a switch and a step to its one-task update.
+    awk -v h="$h" -v a="$a" -v f="$f" 'BEGIN { exit !(f > 0 && h > f && h > a) }'
+    run -2 env N=0 "$bench"
+    [[ "$output" == *"N must be a positive whole number"* ]]
+}
