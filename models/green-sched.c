@@ -257,6 +257,7 @@ static void green_sync_check(struct green_sched *s)
         err = atomic_load(&r->sync->abort);
         green_sync_alert(s);
     }
+    s->aborted = 1;
     for (unsigned i = 0; i < s->ntasks && s->nsync; i++) {
         struct green_co *co = &s->cos[i];
         if (co->state == GREEN_WAIT_SYNC &&
@@ -277,15 +278,17 @@ static inline __attribute__((always_inline)) bool
 green_poll_is_noop(const struct green_sched *s)
 {
     /* The scheduler's own counts in one test: no branch each. */
-    if (s->nfd_waits | s->heap.n | s->pub_parked)
+    if (s->nfd_waits | s->heap.n | s->pub_parked | s->aborted)
         return false;
     /* A scheduler alone in its run is on the run's only thread (its sync
        objects take no lock, conc_sync_local): no other thread pushes onto
-       its remote queue, and its stop is set only by its own loop, never
-       while a task runs. */
-    if (!s->solo &&
-        (atomic_load_explicit(&s->remote, memory_order_relaxed) ||
-         atomic_load_explicit(s->stop, memory_order_relaxed)))
+       its remote queue, its stop is set only by its own loop, never while
+       a task runs, and so is the run's abort, by a task of its that
+       failed or its loop's deadlock check, each of which sets aborted. */
+    if (s->solo)
+        return true;
+    if (atomic_load_explicit(&s->remote, memory_order_relaxed) ||
+        atomic_load_explicit(s->stop, memory_order_relaxed))
         return false;
     return !s->nsync || !atomic_load_explicit(s->abort, memory_order_relaxed);
 }
@@ -366,9 +369,8 @@ static int green_park(struct green_sched *s, struct green_co *co,
         co->state = GREEN_WAIT_SYNC;
         s->nsync++;
         green_switch_out(s, co, GREEN_WAIT_SYNC);
-        err = co->sync_err;
-        co->sync_err = 0;
-        return err;
+        /* Each way out of the park (green_sync_ready) wrote it. */
+        return co->sync_err;
     }
     co->deadline_ns = 0;
     switch (w->want) {
@@ -428,9 +430,13 @@ void green_co_main(struct green_co *co)
         }
         co->inited = false;
         conc_task_finish_at(r, co->index, co->task, err, end_ns);
-        /* A failure sets the run's sync abort: others may wait on it. */
-        if (err && err != -EINTR && r->sync)
+        /* A failure (of the step or of the task's result) sets the run's
+           sync abort: others may wait on it. */
+        if (r->sync &&
+            atomic_load_explicit(&r->sync->abort, memory_order_relaxed)) {
+            s->aborted = 1;
             green_sync_alert(s);
+        }
     }
     co->state = GREEN_DONE;
     green_suspend(s, co, true);
