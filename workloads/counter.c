@@ -102,6 +102,7 @@ struct counter_task {
     const struct counter_shared *sh;
     counter_step_fn *step; /* made for the run's options (counter_step) */
     struct counter_mut *mut; /* sh->mut, a load nearer */
+    uint64_t increments;  /* sh->increments, a load nearer */
     unsigned index;
     bool holding;         /* read the counter, not yet written back */
     bool waited;          /* its last try of the lock failed (conc_lock) */
@@ -241,6 +242,7 @@ static int counter_task_init(void *task, void *shared, unsigned index,
     t->sh = shared;
     t->step = counter_step_for(shared);
     t->mut = t->sh->mut;
+    t->increments = t->sh->increments;
     t->index = index;
     t->rng = 2654435761u * (index + 1) | 1; /* nonzero, a stream a task */
     return 0;
@@ -500,7 +502,7 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
     const struct counter_shared *sh = t->sh;
 
     for (unsigned n = 0; n < COUNTER_STEP_UPDATES; n++) {
-        if (t->done == sh->increments)
+        if (t->done == t->increments)
             return counter_finish(t, w);
         if (lock == COUNTER_ATOMIC) {
             atomic_fetch_add_explicit(&t->mut->count, 1,
@@ -538,7 +540,7 @@ COUNTER_INLINE int counter_step_yield_as(struct counter_task *t,
 {
     if (t->holding)
         counter_put(t, COUNTER_MUTEX, fair, true);
-    if (t->done == t->sh->increments)
+    if (t->done == t->increments)
         return counter_finish(t, w);
     if (!counter_take(t, w, COUNTER_MUTEX, fair, true))
         return 0; /* parked on the lock; this step runs again */
