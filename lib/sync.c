@@ -47,16 +47,18 @@ static void sync_spin_unlock(atomic_flag *f)
 
 /*
  * Under q's lock, the only writer: no locked instruction needed. A link
- * counts itself in seq_cst, before it reads the number (sync_wake). The
- * two stores are written out: given an order that is not a constant, GCC
- * makes the store seq_cst (an xchg, a full barrier: 3-4 ns of a green
- * handoff's link, on one thread, where no other reader exists).
+ * counts itself in seq_cst, before it reads the number (sync_wake). On
+ * one thread nothing reads the count (sync_wake looks at the list
+ * itself), and it is not kept.
  */
 static inline void sync_linked_add(struct conc_waitq *q, int32_t d)
 {
-    uint32_t n = atomic_load_explicit(&q->linked, memory_order_relaxed);
+    uint32_t n;
 
-    if (d > 0 && !conc_sync_local())
+    if (conc_sync_local())
+        return;
+    n = atomic_load_explicit(&q->linked, memory_order_relaxed);
+    if (d > 0)
         atomic_store_explicit(&q->linked, n + (uint32_t)d,
                               memory_order_seq_cst);
     else

@@ -41,7 +41,10 @@ struct conc_waitq {
     _Atomic uint32_t seq;      /* bumped by every wake: the futex word (a
                                   lock's state: see conc_lock) */
     _Atomic uint32_t sleepers; /* OS threads in a futex wait on seq */
-    _Atomic uint32_t linked;   /* waiters in the list (changed under lock) */
+    _Atomic uint32_t linked;   /* waiters in the list (changed under
+                                  lock), for a waker on another thread;
+                                  on one thread (conc_sync_local) nothing
+                                  reads it, and it stays 0 */
     _Atomic uint32_t slept;    /* an OS thread has slept on seq (sticky) */
     atomic_flag lock;          /* guards the list below */
     struct conc_waiter *head, *tail;
@@ -134,17 +137,9 @@ void conc_waitq_wake(struct conc_waitq *q, uint32_t n);
 
 /*
  * The list's own steps, under its lock or on one thread, for the inline
- * paths below and lib/sync.c. linked_local: linked += d, on one thread (a
- * load and a store). link_tail: w at the tail. pop_head: the first
- * waiter (there is one) out; after this nothing of it is written.
+ * paths below and lib/sync.c. link_tail: w at the tail. pop_head: the
+ * first waiter (there is one) out; after this nothing of it is written.
  */
-static inline void conc_waitq_linked_local(struct conc_waitq *q, int32_t d)
-{
-    uint32_t n = atomic_load_explicit(&q->linked, memory_order_relaxed);
-
-    atomic_store_explicit(&q->linked, n + (uint32_t)d, memory_order_relaxed);
-}
-
 static inline void conc_waitq_link_tail(struct conc_waitq *q,
                                         struct conc_waiter *w)
 {
@@ -167,7 +162,9 @@ static inline struct conc_waiter *conc_waitq_pop_head(struct conc_waitq *q)
         q->head->prev = NULL;
     else
         q->tail = NULL;
-    w->next = w->prev = NULL;
+    /* Its next and prev are left: nothing reads them while it is not
+       linked (conc_waitq_unlink looks at linked first), and a link sets
+       both. */
     w->linked = false;
     return w;
 }
@@ -190,7 +187,6 @@ static inline bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
     if (atomic_load_explicit(&q->seq, memory_order_relaxed) != seq)
         return false;
     conc_waitq_link_tail(q, w);
-    conc_waitq_linked_local(q, 1);
     return true;
 }
 
@@ -205,7 +201,6 @@ static inline void conc_waitq_wake_head(struct conc_waitq *q)
     if (!w)
         return;
     conc_waitq_pop_head(q);
-    conc_waitq_linked_local(q, -1);
     w->wake(w);
 }
 

@@ -209,8 +209,13 @@ Test(sync, a_woken_waiter_leaves_the_lock_awaited, .timeout = 10)
         conc_lock_release(&l);
         cr_assert_eq(p[0].woken, 1);
         cr_assert_eq(p[1].woken, 1);
+        /* The list is empty; its count, kept for wakers on other threads
+           only, says so. */
         cr_assert_eq(atomic_load(&l.q.linked), 0);
         cr_assert_null(l.q.head);
+        cr_assert_null(l.q.tail);
+        cr_assert_not(p[0].w.linked);
+        cr_assert_not(p[1].w.linked);
     }
     conc_sync_set_local(false);
 }
@@ -262,6 +267,8 @@ Test(sync, a_fifo_lock_hands_over_in_turn, .timeout = 10)
         conc_fifo_release(&l);
         cr_assert_eq(atomic_load(&l.q.seq), 5);
         cr_assert_eq(atomic_load(&l.q.linked), 0);
+        cr_assert_null(l.q.head);
+        cr_assert_null(l.q.tail);
     }
     conc_sync_set_local(false);
 }
