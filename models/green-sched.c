@@ -271,14 +271,17 @@ static void green_after(struct green_sched *s, struct green_co *co);
 /*
  * Whether the poll due at a round's end would find nothing to do: no fd
  * or deadline waits, no wake from another thread, nothing published to
- * take back, no abort to act on, no stop. Then a task may begin the next
- * round itself.
+ * take back, no abort to act on, no stop, no signal. Then a task may
+ * begin the next round itself.
  */
 static inline __attribute__((always_inline)) bool
 green_poll_is_noop(const struct green_sched *s)
 {
-    /* The scheduler's own counts in one test: no branch each. */
-    if (s->nfd_waits | s->heap.n | s->pub_parked | s->aborted)
+    /* The scheduler's own counts and the signal word in one test: no
+       branch each. */
+    if (s->nfd_waits | s->heap.n | s->pub_parked | s->aborted |
+        (unsigned)atomic_load_explicit(&conc_interrupted,
+                                       memory_order_relaxed))
         return false;
     /* A scheduler alone in its run is on the run's only thread (its sync
        objects take no lock, conc_sync_local): no other thread pushes onto
@@ -310,8 +313,8 @@ green_switch_out(struct green_sched *s, struct green_co *co,
 {
     struct green_co *next = s->head;
 
-    if (conc_interrupted)
-        goto hop;
+    /* A signal is looked at on every way out: in the round-end check
+       (green_poll_is_noop), or before a switch within the round. */
     if (!next) {
         /* Alone and runnable, with nothing to poll: the scheduler would
            start a round of this one task. It runs on, with no switch. */
@@ -324,7 +327,13 @@ green_switch_out(struct green_sched *s, struct green_co *co,
     if (!s->budget) {
         if (!green_poll_is_noop(s))
             goto hop;
-        s->budget = s->nrunnable + (state == GREEN_RUNNABLE);
+        /* The next round: the runnable tasks (next among them) and this
+           one if it yields, less next, which runs now. */
+        s->budget = s->nrunnable + (state == GREEN_RUNNABLE) - 1;
+    } else {
+        if (conc_interrupted)
+            goto hop;
+        s->budget--;
     }
     /* A yield, the common case, is a push made here, and a sync park (its
        waiter linked) needs nothing: no call. */
@@ -333,7 +342,6 @@ green_switch_out(struct green_sched *s, struct green_co *co,
     else if (state != GREEN_WAIT_SYNC)
         green_after(s, co);
     green_pop(s);
-    s->budget--;
     green_switch_direct(s, co, next);
     return;
 hop:
