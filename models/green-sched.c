@@ -368,7 +368,9 @@ static int green_park(struct green_sched *s, struct green_co *co,
     if (w->want == CONC_WAIT_SYNC) {
         /* After an abort, a park fails at once (unless the number moved:
            then the step tries again, as for any wait). */
-        err = atomic_load_explicit(s->abort, memory_order_relaxed);
+        err = !s->solo || s->aborted
+                  ? atomic_load_explicit(s->abort, memory_order_relaxed)
+                  : 0;
         if (err)
             return conc_waitq_seq(w->q) != w->seq ? 0 : err;
         if (!conc_waitq_link(w->q, w->seq, &co->waiter))
