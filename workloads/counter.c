@@ -293,16 +293,30 @@ static uint32_t counter_draw_skip(struct counter_task *t, uint64_t waited)
     return x % (2 * COUNTER_TIME_ONE_IN - 1);
 }
 
-/* A contended acquire begins to wait. */
-static inline void counter_wait_begin(struct counter_task *t)
+/*
+ * The timed ends of a wait, out of line (a clock read may be a call) and
+ * returning a step's 0: a step can end with one as a jump, and its own
+ * path then makes no call and saves no register (counter_step_yield_as).
+ */
+static __attribute__((noinline)) int counter_wait_begin_timed(
+    struct counter_task *t)
+{
+    t->wait = COUNTER_WAIT_TIMED;
+    t->wait_from = conc_ticks();
+    return 0;
+}
+
+static int counter_wait_end_timed(struct counter_task *t);
+
+/* A contended acquire begins to wait. 0, for a step to return. */
+static inline int counter_wait_begin(struct counter_task *t)
 {
     if (t->skip) {
         t->skip--;
         t->wait = COUNTER_WAIT_UNTIMED;
-        return;
+        return 0;
     }
-    t->wait = COUNTER_WAIT_TIMED;
-    t->wait_from = conc_ticks();
+    return counter_wait_begin_timed(t);
 }
 
 /* The latest timed wait, with the untimed ones it stood for, into the
@@ -320,17 +334,23 @@ static inline void counter_push_last(struct counter_task *t)
  * where the shared histogram's locked adds, four a wait, on lines both
  * threads write, were (in a bare two-thread loop of conc_lock) 5-10 ns an
  * update; counter_flush_waits adds a buffer's worth at once, after a
- * release.
+ * release. 0, for a step to return.
  */
-static inline void counter_wait_end(struct counter_task *t)
+static inline int counter_wait_end(struct counter_task *t)
 {
-    uint64_t d;
-
     if (t->wait == COUNTER_WAIT_UNTIMED) {
         t->wait = COUNTER_NO_WAIT;
         t->last_reps++;
-        return;
+        return 0;
     }
+    return counter_wait_end_timed(t);
+}
+
+static __attribute__((noinline)) int counter_wait_end_timed(
+    struct counter_task *t)
+{
+    uint64_t d;
+
     t->wait = COUNTER_NO_WAIT;
     d = conc_ticks() - t->wait_from;
     if (t->last_reps)
@@ -338,6 +358,7 @@ static inline void counter_wait_end(struct counter_task *t)
     t->last_wait = d;
     t->last_reps = 1;
     t->skip = counter_draw_skip(t, d);
+    return 0;
 }
 
 /* The buffered waits, to the shared histogram: after a release; with
@@ -364,6 +385,38 @@ static void counter_flush_waits(struct counter_task *t, bool last)
  */
 #define COUNTER_INLINE static inline __attribute__((always_inline))
 
+/* Tries the sync layer's lock (FIFO or not); seq: what a wait waits on. */
+COUNTER_INLINE bool counter_mutex_try(struct counter_task *t, bool fair,
+                                      uint32_t *seq)
+{
+    struct counter_mut *m = t->mut;
+
+    return fair ? conc_fifo_try(&m->fifo, &t->turn, seq)
+                : conc_lock_try(&m->lock, &t->waited, seq);
+}
+
+/* The try took it: the wait it had, if any, ends. 0, for a step to
+   return. */
+COUNTER_INLINE int counter_took(struct counter_task *t)
+{
+    if (t->wait)
+        return counter_wait_end(t);
+    t->free_takes++;
+    return 0;
+}
+
+/* The try failed: w says what to wait on, and the wait begins unless it
+   has. 0, for a step to return; last, since its clock read may be a
+   call. */
+COUNTER_INLINE int counter_park(struct counter_task *t, struct conc_wait *w,
+                                bool fair, uint32_t seq)
+{
+    w->want = CONC_WAIT_SYNC;
+    w->q = fair ? &t->mut->fifo.q : &t->mut->lock.q;
+    w->seq = seq;
+    return t->wait ? 0 : counter_wait_begin(t);
+}
+
 /*
  * Takes the lock. false when the sync layer's lock is taken: w then says
  * what to wait on, the step returns, and the model runs it again.
@@ -377,19 +430,11 @@ COUNTER_INLINE bool counter_acquire(struct counter_task *t,
 
     switch (lock) {
     case COUNTER_MUTEX:
-        if (fair ? conc_fifo_try(&m->fifo, &t->turn, &seq)
-                 : conc_lock_try(&m->lock, &t->waited, &seq)) {
-            if (t->wait)
-                counter_wait_end(t);
-            else
-                t->free_takes++;
+        if (counter_mutex_try(t, fair, &seq)) {
+            counter_took(t);
             return true;
         }
-        w->want = CONC_WAIT_SYNC;
-        w->q = fair ? &m->fifo.q : &m->lock.q;
-        w->seq = seq;
-        if (!t->wait)
-            counter_wait_begin(t); /* last: its clock read may be a call */
+        counter_park(t, w, fair, seq);
         return false;
 #ifdef CONC_HAVE_CK
     case COUNTER_SPIN:
@@ -479,8 +524,10 @@ COUNTER_INLINE void counter_put(struct counter_task *t,
         counter_busy(t->sh->outside_ns);
 }
 
-/* The task is done: its last waits to the histogram. */
-static int counter_finish(struct counter_task *t, struct conc_wait *w)
+/* The task is done: its last waits to the histogram. Out of line: a step
+   ends with it as a jump. */
+static __attribute__((noinline)) int counter_finish(struct counter_task *t,
+                                                    struct conc_wait *w)
 {
     counter_flush_waits(t, true);
     w->want = CONC_DONE;
@@ -532,20 +579,33 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
 /*
  * The same, for a sync-layer lock without extras and a yield inside: a
  * step writes back the update it holds, if any, then takes the lock and
- * reads, and yields. No loop: the step keeps fewer registers, and a
- * yield inside costs a step each update.
+ * reads, and yields. No loop, and two halves: the write back, whose
+ * release wakes a waiter through a call, is a function the step jumps to
+ * (counter_put_*_yield below); the take makes no call, since what may
+ * (a timed wait's clock reads, the end) it makes as its last act, a jump,
+ * so the step that only takes saves no register. That one reads the
+ * counter before its wait's end is timed: the wait includes one load.
  */
-COUNTER_INLINE int counter_step_yield_as(struct counter_task *t,
+COUNTER_INLINE int counter_take_yield_as(struct counter_task *t,
                                          struct conc_wait *w, bool fair)
 {
-    if (t->holding)
-        counter_put(t, COUNTER_MUTEX, fair, true);
+    uint32_t seq;
+
     if (t->done == t->increments)
         return counter_finish(t, w);
-    if (!counter_take(t, w, COUNTER_MUTEX, fair, true))
-        return 0; /* parked on the lock; this step runs again */
+    if (!counter_mutex_try(t, fair, &seq))
+        return counter_park(t, w, fair, seq); /* this step runs again */
+    t->seen = atomic_load_explicit(&t->mut->count, memory_order_relaxed);
+    t->holding = true;
     w->want = CONC_YIELD; /* between the read and the write */
-    return 0;
+    return counter_took(t);
+}
+
+COUNTER_INLINE int counter_put_yield_as(struct counter_task *t,
+                                        struct conc_wait *w, bool fair)
+{
+    counter_put(t, COUNTER_MUTEX, fair, true);
+    return counter_take_yield_as(t, w, fair);
 }
 
 /* The step for any options, and one for each sync-layer lock without
@@ -564,8 +624,14 @@ COUNTER_STEP_FN(counter_step_fifo,
                 counter_step_as(t, w, COUNTER_MUTEX, true, true, false))
 COUNTER_STEP_FN(counter_step_mutex,
                 counter_step_as(t, w, COUNTER_MUTEX, false, true, false))
-COUNTER_STEP_FN(counter_step_fifo_yield, counter_step_yield_as(t, w, true))
-COUNTER_STEP_FN(counter_step_mutex_yield, counter_step_yield_as(t, w, false))
+COUNTER_STEP_FN(counter_put_fifo_yield, counter_put_yield_as(t, w, true))
+COUNTER_STEP_FN(counter_put_mutex_yield, counter_put_yield_as(t, w, false))
+COUNTER_STEP_FN(counter_step_fifo_yield,
+                t->holding ? counter_put_fifo_yield(t, w)
+                           : counter_take_yield_as(t, w, true))
+COUNTER_STEP_FN(counter_step_mutex_yield,
+                t->holding ? counter_put_mutex_yield(t, w)
+                           : counter_take_yield_as(t, w, false))
 
 /* The one of those made for the run's options: "plain" is no hold, no
    outside, no fail_at. */
