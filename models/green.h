@@ -162,8 +162,10 @@ struct green_sched {
                                    its loop found a deadlock or the abort
                                    (green_poll_is_noop) */
     _Atomic int *abort;         /* &r->sync->abort: one load from here,
-                                   where the chain is four (the hot path
-                                   reads it twice a lock handoff) */
+                                   where the chain is four (a run of
+                                   several schedulers reads it at each
+                                   round-end check and sync park; one
+                                   alone, only once aborted is set) */
     atomic_int *stop;           /* &g->stop, for the same reason */
     bool fcontext;              /* g->sw is fcontext's (green_jump) */
     bool solo;                  /* the run's only scheduler */
