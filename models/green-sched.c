@@ -269,6 +269,21 @@ static void green_sync_check(struct green_sched *s)
 static void green_after(struct green_sched *s, struct green_co *co);
 
 /*
+ * The run's sync abort (0, or the error tasks parked on sync end with), as
+ * this scheduler must heed it. One alone in its run sees every write of
+ * it on its own thread, each of which sets aborted (a task's finish in
+ * green_co_main, the deadlock check in green_sync_check): until then, no
+ * load of the shared word through its pointer.
+ */
+static inline __attribute__((always_inline)) int
+green_abort_seen(const struct green_sched *s)
+{
+    return !s->solo || s->aborted
+               ? atomic_load_explicit(s->abort, memory_order_relaxed)
+               : 0;
+}
+
+/*
  * Whether the poll due at a round's end would find nothing to do: no fd
  * or deadline waits, no wake from another thread, nothing published to
  * take back, no abort to act on, no stop, no signal. Then a task may
@@ -286,14 +301,13 @@ green_poll_is_noop(const struct green_sched *s)
     /* A scheduler alone in its run is on the run's only thread (its sync
        objects take no lock, conc_sync_local): no other thread pushes onto
        its remote queue, its stop is set only by its own loop, never while
-       a task runs, and so is the run's abort, by a task of its that
-       failed or its loop's deadlock check, each of which sets aborted. */
+       a task runs, and its abort is in aborted, above. */
     if (s->solo)
         return true;
     if (atomic_load_explicit(&s->remote, memory_order_relaxed) ||
         atomic_load_explicit(s->stop, memory_order_relaxed))
         return false;
-    return !s->nsync || !atomic_load_explicit(s->abort, memory_order_relaxed);
+    return !s->nsync || !green_abort_seen(s);
 }
 
 /*
@@ -368,9 +382,7 @@ static int green_park(struct green_sched *s, struct green_co *co,
     if (w->want == CONC_WAIT_SYNC) {
         /* After an abort, a park fails at once (unless the number moved:
            then the step tries again, as for any wait). */
-        err = !s->solo || s->aborted
-                  ? atomic_load_explicit(s->abort, memory_order_relaxed)
-                  : 0;
+        err = green_abort_seen(s);
         if (err)
             return conc_waitq_seq(w->q) != w->seq ? 0 : err;
         if (!conc_waitq_link(w->q, w->seq, &co->waiter))

@@ -157,10 +157,10 @@ struct green_sched {
     unsigned nsync;             /* tasks in GREEN_WAIT_SYNC */
     uint64_t wakes;             /* parks of its tasks that a wake ended */
     unsigned pub_parked;        /* what it added to r->sync->parked */
-    unsigned aborted;           /* the run's sync abort is set, as this
-                                   scheduler saw: a task of its failed, or
-                                   its loop found a deadlock or the abort
-                                   (green_poll_is_noop) */
+    unsigned aborted;           /* it has seen the run's sync abort set:
+                                   a task of its finished with it set, or
+                                   its loop's sync check found it or a
+                                   deadlock (green_abort_seen) */
     _Atomic int *abort;         /* &r->sync->abort: one load from here,
                                    where the chain is four (a run of
                                    several schedulers reads it at each

@@ -494,6 +494,13 @@ COUNTER_INLINE void counter_release(struct counter_task *t,
     }
 }
 
+/* Reads the counter, the lock held: the update's first half. */
+COUNTER_INLINE void counter_read(struct counter_task *t)
+{
+    t->seen = atomic_load_explicit(&t->mut->count, memory_order_relaxed);
+    t->holding = true;
+}
+
 /* Takes the lock and reads the counter: false when the step must park
    (w says on what). */
 COUNTER_INLINE bool counter_take(struct counter_task *t, struct conc_wait *w,
@@ -502,8 +509,7 @@ COUNTER_INLINE bool counter_take(struct counter_task *t, struct conc_wait *w,
 {
     if (!counter_acquire(t, w, lock, fair))
         return false;
-    t->seen = atomic_load_explicit(&t->mut->count, memory_order_relaxed);
-    t->holding = true;
+    counter_read(t);
     if (!plain)
         counter_busy(t->sh->hold_ns);
     return true;
@@ -595,8 +601,7 @@ COUNTER_INLINE int counter_take_yield_as(struct counter_task *t,
         return counter_finish(t, w);
     if (!counter_mutex_try(t, fair, &seq))
         return counter_park(t, w, fair, seq); /* this step runs again */
-    t->seen = atomic_load_explicit(&t->mut->count, memory_order_relaxed);
-    t->holding = true;
+    counter_read(t);
     w->want = CONC_YIELD; /* between the read and the write */
     return counter_took(t);
 }
