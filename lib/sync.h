@@ -173,21 +173,29 @@ static inline struct conc_waiter *conc_waitq_pop_head(struct conc_waitq *q)
 bool conc_waitq_link_shared(struct conc_waitq *q, uint32_t seq,
                             struct conc_waiter *w);
 
+/* conc_waitq_link where the run is on one thread (conc_sync_local), as
+   its caller knows: no waker can come between the look and the link, and
+   no lock. */
+static inline bool conc_waitq_link_local(struct conc_waitq *q, uint32_t seq,
+                                         struct conc_waiter *w)
+{
+    if (atomic_load_explicit(&q->seq, memory_order_relaxed) != seq)
+        return false;
+    conc_waitq_link_tail(q, w);
+    return true;
+}
+
 /*
  * For green and eventloop: links w into q unless q's number moved past
  * seq. true when w is linked (the model parks its task; w->wake will
- * come), false when the caller should run the step again at once. On one
- * thread no waker can come between the look and the link: no lock.
+ * come), false when the caller should run the step again at once.
  */
 static inline bool conc_waitq_link(struct conc_waitq *q, uint32_t seq,
                                    struct conc_waiter *w)
 {
     if (!conc_sync_local())
         return conc_waitq_link_shared(q, seq, w);
-    if (atomic_load_explicit(&q->seq, memory_order_relaxed) != seq)
-        return false;
-    conc_waitq_link_tail(q, w);
-    return true;
+    return conc_waitq_link_local(q, seq, w);
 }
 
 /*

@@ -201,6 +201,15 @@ static void green_on_sync_wake(struct conc_waiter *w)
         green_kick(s);
 }
 
+/* The same, for a scheduler alone in its run: every wake is from one of
+   its own tasks, on its thread (conc_sync_local). */
+static void green_on_sync_wake_solo(struct conc_waiter *w)
+{
+    struct green_co *co = green_of_waiter(w);
+
+    green_sync_ready(co->s, co, 0);
+}
+
 /* Moves the tasks other threads woke onto the run queue, in wake order. */
 static void green_drain(struct green_sched *s)
 {
@@ -278,7 +287,7 @@ static void green_after(struct green_sched *s, struct green_co *co);
 static inline __attribute__((always_inline)) int
 green_abort_seen(const struct green_sched *s)
 {
-    return !s->solo || s->aborted
+    return s->poll_words[1] /* aborted | multi */
                ? atomic_load_explicit(s->abort, memory_order_relaxed)
                : 0;
 }
@@ -292,18 +301,21 @@ green_abort_seen(const struct green_sched *s)
 static inline __attribute__((always_inline)) bool
 green_poll_is_noop(const struct green_sched *s)
 {
-    /* The scheduler's own counts and the signal word in one test: no
-       branch each. */
-    if (s->nfd_waits | s->heap.n | s->pub_parked | s->aborted |
-        (unsigned)atomic_load_explicit(&conc_interrupted,
-                                       memory_order_relaxed))
-        return false;
-    /* A scheduler alone in its run is on the run's only thread (its sync
-       objects take no lock, conc_sync_local): no other thread pushes onto
-       its remote queue, its stop is set only by its own loop, never while
-       a task runs, and its abort is in aborted, above. */
-    if (s->solo)
+    /* A scheduler alone in its run (multi 0) is on the run's only thread
+       (its sync objects take no lock, conc_sync_local): no other thread
+       pushes onto its remote queue, its stop is set only by its own loop,
+       never while a task runs, and its abort is in aborted. So its check
+       is its own counts and the signal word, in one test. */
+    if (__builtin_expect(
+            !(s->poll_words[0] | s->poll_words[1] | s->heap.n |
+              (unsigned)atomic_load_explicit(&conc_interrupted,
+                                             memory_order_relaxed)),
+            1))
         return true;
+    if (s->nfd_waits | s->pub_parked | s->aborted | s->heap.n ||
+        atomic_load_explicit(&conc_interrupted, memory_order_relaxed) ||
+        !s->multi)
+        return false;
     if (atomic_load_explicit(&s->remote, memory_order_relaxed) ||
         atomic_load_explicit(s->stop, memory_order_relaxed))
         return false;
@@ -375,18 +387,26 @@ static int green_park(struct green_sched *s, struct green_co *co,
     int err;
 
     if (__builtin_expect(w->want == CONC_YIELD, 1)) {
-        co->state = GREEN_RUNNABLE;
+        /* A running task's state is GREEN_RUNNABLE already: each way
+           onto the run queue set it, and a park that fails leaves it. */
         green_switch_out(s, co, GREEN_RUNNABLE);
         return 0;
     }
     if (w->want == CONC_WAIT_SYNC) {
-        /* After an abort, a park fails at once (unless the number moved:
-           then the step tries again, as for any wait). */
-        err = green_abort_seen(s);
-        if (err)
-            return conc_waitq_seq(w->q) != w->seq ? 0 : err;
-        if (!conc_waitq_link(w->q, w->seq, &co->waiter))
-            return 0; /* the number moved since the step saw it: again */
+        if (__builtin_expect(!s->poll_words[1], 1)) {
+            /* Alone in the run, which is then on this thread
+               (conc_sync_local), and no abort seen. */
+            if (!conc_waitq_link_local(w->q, w->seq, &co->waiter))
+                return 0; /* the number moved since the step saw it */
+        } else {
+            /* After an abort, a park fails at once (unless the number
+               moved: then the step tries again, as for any wait). */
+            err = green_abort_seen(s);
+            if (err)
+                return conc_waitq_seq(w->q) != w->seq ? 0 : err;
+            if (!conc_waitq_link(w->q, w->seq, &co->waiter))
+                return 0; /* the number moved since the step saw it */
+        }
         co->sync_q = w->q;
         co->state = GREEN_WAIT_SYNC;
         s->nsync++;
@@ -441,7 +461,9 @@ void green_co_main(struct green_co *co)
         w.start_ns = r->out[co->index].start_ns; /* the first step's */
         for (;;) {
             err = step(task, &w);
-            if (err || w.want == CONC_DONE) {
+            /* A yield, the common want, is told apart in one test. */
+            if (__builtin_expect(err || w.want != CONC_YIELD, 0) &&
+                (err || w.want == CONC_DONE)) {
                 end_ns = err ? 0 : w.end_ns;
                 break;
             }
@@ -721,7 +743,7 @@ int green_sched_init(struct green_group *g, struct green_sched *s,
     s->g = g;
     s->abort = &g->r->sync->abort;
     s->stop = &g->stop;
-    s->solo = g->nsched == 1;
+    s->multi = g->nsched > 1;
 #ifdef CONC_HAVE_BOOST_CONTEXT
     s->fcontext = g->sw == &green_switches[GREEN_SWITCH_FCONTEXT];
 #endif
@@ -738,7 +760,8 @@ int green_sched_init(struct green_group *g, struct green_sched *s,
         co->index = first + i;
         co->task = s->tasks_mem + (size_t)i * g->task_stride;
         conc_heap_node_init(&co->wait);
-        co->waiter.wake = green_on_sync_wake;
+        co->waiter.wake =
+            s->multi ? green_on_sync_wake : green_on_sync_wake_solo;
         co->reg_fd = -1;
         co->state = GREEN_NEW;
         green_push(s, co);

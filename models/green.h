@@ -153,14 +153,28 @@ struct green_sched {
     struct green_co *head, *tail; /* FIFO run queue */
     size_t nrunnable;
     struct conc_heap heap;      /* parked tasks by deadline_ns */
-    unsigned nfd_waits;         /* tasks parked in epoll */
     unsigned nsync;             /* tasks in GREEN_WAIT_SYNC */
     uint64_t wakes;             /* parks of its tasks that a wake ended */
-    unsigned pub_parked;        /* what it added to r->sync->parked */
-    unsigned aborted;           /* it has seen the run's sync abort set:
-                                   a task of its finished with it set, or
-                                   its loop's sync check found it or a
-                                   deadlock (green_abort_seen) */
+    /*
+     * What makes a round's end call for the poll, but for the heap's
+     * count and the signal, and what a sync park must look at first: in
+     * two words the hot path reads whole (green_poll_is_noop,
+     * green_park), where one load and test each made 12 instructions of
+     * a check. Written only off the hot path.
+     */
+    union {
+        struct {
+            unsigned nfd_waits;  /* tasks parked in epoll */
+            unsigned pub_parked; /* what it added to r->sync->parked */
+            unsigned aborted;    /* it has seen the run's sync abort set:
+                                    a task of its finished with it set,
+                                    or its loop's sync check found it or
+                                    a deadlock (green_abort_seen) */
+            unsigned multi;      /* not the run's only scheduler: others
+                                    may wake its tasks, stop it, abort */
+        };
+        uint64_t poll_words[2]; /* [1]: aborted and multi */
+    };
     _Atomic int *abort;         /* &r->sync->abort: one load from here,
                                    where the chain is four (a run of
                                    several schedulers reads it at each
@@ -168,7 +182,6 @@ struct green_sched {
                                    alone, only once aborted is set) */
     atomic_int *stop;           /* &g->stop, for the same reason */
     bool fcontext;              /* g->sw is fcontext's (green_jump) */
-    bool solo;                  /* the run's only scheduler */
     uint64_t pub_wakes;         /* what it added to r->sync->unparks */
     uint64_t dl_since, dl_unparks; /* conc_sync_deadlocked's tracking */
     int epfd, wakefd;
@@ -207,6 +220,13 @@ struct green_sched {
     atomic_bool sleeping;
     char pad1[64];
 };
+
+/* The sync park's look, poll_words[1], is aborted and multi alone. */
+_Static_assert(offsetof(struct green_sched, aborted) ==
+                       offsetof(struct green_sched, poll_words) + 8 &&
+                   offsetof(struct green_sched, multi) ==
+                       offsetof(struct green_sched, poll_words) + 12,
+               "green_sched's poll words");
 
 /* One run: every scheduler and what they share. */
 struct green_group {

@@ -102,14 +102,15 @@ struct counter_task {
     const struct counter_shared *sh;
     counter_step_fn *step; /* made for the run's options (counter_step) */
     struct counter_mut *mut; /* sh->mut, a load nearer */
-    uint64_t increments;  /* sh->increments, a load nearer */
+    struct conc_waitq *q; /* what a wait for the lock parks on */
     unsigned index;
     bool holding;         /* read the counter, not yet written back */
     bool waited;          /* its last try of the lock failed (conc_lock) */
     uint8_t wait;         /* the current acquire: COUNTER_NO_WAIT, or
                              it had to wait (timed from wait_from, or not) */
     struct conc_fifo_turn turn; /* its ticket, fair=on */
-    uint64_t done;        /* updates applied */
+    uint64_t left;        /* updates still to apply (a count down: one
+                             instruction an update tests it) */
     uint64_t seen;        /* the value read, before it is written back */
     uint64_t wait_from;   /* when the current acquire first had to wait, in
                              conc_ticks(): its end is read inside the
@@ -242,7 +243,8 @@ static int counter_task_init(void *task, void *shared, unsigned index,
     t->sh = shared;
     t->step = counter_step_for(shared);
     t->mut = t->sh->mut;
-    t->increments = t->sh->increments;
+    t->q = t->sh->fair ? &t->mut->fifo.q : &t->mut->lock.q;
+    t->left = t->sh->increments;
     t->index = index;
     t->rng = 2654435761u * (index + 1) | 1; /* nonzero, a stream a task */
     return 0;
@@ -293,6 +295,32 @@ static uint32_t counter_draw_skip(struct counter_task *t, uint64_t waited)
     return x % (2 * COUNTER_TIME_ONE_IN - 1);
 }
 
+/* The latest timed wait, with the untimed ones it stood for, into the
+   task's buffer. */
+static inline void counter_push_last(struct counter_task *t)
+{
+    t->waits[t->nwaits] = t->last_wait;
+    t->reps[t->nwaits++] = t->last_reps;
+}
+
+/* The buffered waits, to the shared histogram: as a timed wait begins
+   with the buffer full (counter_wait_begin_timed), or with last, the
+   latest timed wait too, when the task is done. */
+static void counter_flush_waits(struct counter_task *t, bool last)
+{
+    if (last && t->last_reps) {
+        if (t->nwaits == COUNTER_WAIT_BATCH)
+            counter_flush_waits(t, false); /* room for it */
+        counter_push_last(t);
+        t->last_reps = 0;
+    }
+    for (unsigned i = 0; i < t->nwaits; i++)
+        t->waits[i] = conc_ticks_ns(t->waits[i]);
+    conc_hist_add_many_atomic(&t->sh->mut->wait, t->waits, t->reps,
+                              t->nwaits);
+    t->nwaits = 0;
+}
+
 /*
  * The timed ends of a wait, out of line (a clock read may be a call) and
  * returning a step's 0: a step can end with one as a jump, and its own
@@ -301,6 +329,11 @@ static uint32_t counter_draw_skip(struct counter_task *t, uint64_t waited)
 static __attribute__((noinline)) int counter_wait_begin_timed(
     struct counter_task *t)
 {
+    /* Not holding the lock (its try failed), and before the clock read:
+       the buffer's adds are in no critical section and no wait. A timed
+       wait's end pushes at most one, and each comes after a begin. */
+    if (t->nwaits == COUNTER_WAIT_BATCH)
+        counter_flush_waits(t, false);
     t->wait = COUNTER_WAIT_TIMED;
     t->wait_from = conc_ticks();
     return 0;
@@ -319,22 +352,14 @@ static inline int counter_wait_begin(struct counter_task *t)
     return counter_wait_begin_timed(t);
 }
 
-/* The latest timed wait, with the untimed ones it stood for, into the
-   task's buffer. */
-static inline void counter_push_last(struct counter_task *t)
-{
-    t->waits[t->nwaits] = t->last_wait;
-    t->reps[t->nwaits++] = t->last_reps;
-}
-
 /*
  * Its wait is over, the lock taken: a timed wait into the task's buffer
  * (the one before it, with the untimed ones it stood for), an untimed one
  * onto the last timed one's count. A store in the critical section,
  * where the shared histogram's locked adds, four a wait, on lines both
  * threads write, were (in a bare two-thread loop of conc_lock) 5-10 ns an
- * update; counter_flush_waits adds a buffer's worth at once, after a
- * release. 0, for a step to return.
+ * update; counter_flush_waits adds a buffer's worth at once, outside
+ * the lock, as a later timed wait begins. 0, for a step to return.
  */
 static inline int counter_wait_end(struct counter_task *t)
 {
@@ -359,21 +384,6 @@ static __attribute__((noinline)) int counter_wait_end_timed(
     t->last_reps = 1;
     t->skip = counter_draw_skip(t, d);
     return 0;
-}
-
-/* The buffered waits, to the shared histogram: after a release; with
-   last, the latest timed wait too (the task is done). */
-static void counter_flush_waits(struct counter_task *t, bool last)
-{
-    if (last && t->last_reps) {
-        counter_push_last(t);
-        t->last_reps = 0;
-    }
-    for (unsigned i = 0; i < t->nwaits; i++)
-        t->waits[i] = conc_ticks_ns(t->waits[i]);
-    conc_hist_add_many_atomic(&t->sh->mut->wait, t->waits, t->reps,
-                              t->nwaits);
-    t->nwaits = 0;
 }
 
 /*
@@ -409,10 +419,10 @@ COUNTER_INLINE int counter_took(struct counter_task *t)
    has. 0, for a step to return; last, since its clock read may be a
    call. */
 COUNTER_INLINE int counter_park(struct counter_task *t, struct conc_wait *w,
-                                bool fair, uint32_t seq)
+                                uint32_t seq)
 {
     w->want = CONC_WAIT_SYNC;
-    w->q = fair ? &t->mut->fifo.q : &t->mut->lock.q;
+    w->q = t->q;
     w->seq = seq;
     return t->wait ? 0 : counter_wait_begin(t);
 }
@@ -434,7 +444,7 @@ COUNTER_INLINE bool counter_acquire(struct counter_task *t,
             counter_took(t);
             return true;
         }
-        counter_park(t, w, fair, seq);
+        counter_park(t, w, seq);
         return false;
 #ifdef CONC_HAVE_CK
     case COUNTER_SPIN:
@@ -523,9 +533,7 @@ COUNTER_INLINE void counter_put(struct counter_task *t,
     atomic_store_explicit(&t->mut->count, t->seen + 1, memory_order_relaxed);
     t->holding = false;
     counter_release(t, lock, fair);
-    if (t->nwaits == COUNTER_WAIT_BATCH)
-        counter_flush_waits(t, false);
-    t->done++;
+    t->left--;
     if (!plain)
         counter_busy(t->sh->outside_ns);
 }
@@ -555,12 +563,12 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
     const struct counter_shared *sh = t->sh;
 
     for (unsigned n = 0; n < COUNTER_STEP_UPDATES; n++) {
-        if (t->done == t->increments)
+        if (!t->left)
             return counter_finish(t, w);
         if (lock == COUNTER_ATOMIC) {
             atomic_fetch_add_explicit(&t->mut->count, 1,
                                       memory_order_relaxed);
-            t->done++;
+            t->left--;
             if (!plain)
                 counter_busy(sh->outside_ns);
             continue;
@@ -574,7 +582,7 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
             }
         }
         if (!plain && sh->fail_at && t->index == 0 &&
-            t->done + 1 == sh->fail_at)
+            sh->increments - t->left + 1 == sh->fail_at)
             return -EIO; /* holding the lock: the others must not hang */
         counter_put(t, lock, fair, plain);
     }
@@ -597,10 +605,10 @@ COUNTER_INLINE int counter_take_yield_as(struct counter_task *t,
 {
     uint32_t seq;
 
-    if (t->done == t->increments)
+    if (!t->left)
         return counter_finish(t, w);
     if (!counter_mutex_try(t, fair, &seq))
-        return counter_park(t, w, fair, seq); /* this step runs again */
+        return counter_park(t, w, seq); /* this step runs again */
     counter_read(t);
     w->want = CONC_YIELD; /* between the read and the write */
     return counter_took(t);
@@ -664,7 +672,7 @@ static int counter_task_result(const void *task, struct conc_task_out *out)
     const struct counter_task *t = task;
     struct counter_mut *m = t->sh->mut;
 
-    out->ops = t->done;
+    out->ops = t->sh->increments - t->left;
     out->result = 0;
     if (t->sh->lock != COUNTER_NONE && t->sh->lock != COUNTER_ATOMIC)
         conc_hist_add_n_atomic(&m->wait, 0, t->free_takes);

@@ -114,6 +114,36 @@ lost() {
     jq -e '.results[0].runs[0].wait_ns.max > 0' m.json >/dev/null
 }
 
+@test "the wait histogram counts every acquire once, however the timed waits fill a task's buffer" {
+    local m k
+    # Two tasks taking turns (fair=on yield_inside=on): each acquire but
+    # the first task's first waits, and a task times its first 256. A
+    # task buffers 32 timed waits before it adds them to the histogram,
+    # each the one before the latest: 33 and 65 waits end the task with
+    # the buffer full, 34 and 66 just past. A wait lost, counted twice or
+    # written past the buffer shows in op_count, which must be every
+    # acquire, 2 x increments.
+    for m in green eventloop sequential; do
+        for k in 31 32 33 34 65 66; do
+            run --separate-stderr "$CONCBENCH" -m "$m" -w counter -t 2 \
+                -o fair=on -o yield_inside=on -o increments=$k --runs 2 \
+                --warmup 0 --json c.json
+            [ "$status" -eq 0 ]
+            jq -e --argjson n $((2 * k)) '[.results[0].runs[] |
+                   .op_count == $n and .lost_updates == 0] | all' c.json
+        done
+    done
+    # The step for any options (hold) shares the buffer.
+    for k in 33 34; do
+        run --separate-stderr "$CONCBENCH" -m green -w counter -t 2 \
+            -o fair=on -o yield_inside=on -o hold=1us -o increments=$k \
+            --runs 1 --warmup 0 --json c.json
+        [ "$status" -eq 0 ]
+        jq -e --argjson n $((2 * k)) \
+            '.results[0].runs[0].op_count == $n' c.json
+    done
+}
+
 @test "spinlocks are refused where a spinning task never gives up its thread" {
     for args in "-m sequential" "-m green" "-m eventloop" "-m threads -o gil=on"; do
         # shellcheck disable=SC2086
