@@ -73,16 +73,22 @@ static inline bool conc_sync_local(void)
 }
 
 /* *p += d, the old value returned: seq_cst, or a plain load and store
-   while the run is on one thread. */
-static inline uint32_t conc_sync_add32(_Atomic uint32_t *p, uint32_t d)
+   while the run is on one thread (local, as conc_sync_local() says). */
+static inline uint32_t conc_sync_add32_as(_Atomic uint32_t *p, uint32_t d,
+                                          bool local)
 {
     uint32_t v;
 
-    if (!conc_sync_local())
+    if (!local)
         return atomic_fetch_add_explicit(p, d, memory_order_seq_cst);
     v = atomic_load_explicit(p, memory_order_relaxed);
     atomic_store_explicit(p, v + d, memory_order_relaxed);
     return v;
+}
+
+static inline uint32_t conc_sync_add32(_Atomic uint32_t *p, uint32_t d)
+{
+    return conc_sync_add32_as(p, d, conc_sync_local());
 }
 
 /* *p = v, the old value returned: with order mo, or a plain load and
@@ -303,14 +309,16 @@ void conc_fifo_init(struct conc_fifo_lock *l);
 
 /* Takes the lock, or returns false with the number to wait on: the step
    then returns CONC_WAIT_SYNC on &l->q with it, and tries again with the
-   same turn when run again. */
-static inline bool conc_fifo_try(struct conc_fifo_lock *l,
-                                 struct conc_fifo_turn *me, uint32_t *seq)
+   same turn when run again. _as: the caller says whether the run is on
+   one thread (local), where it knows. */
+static inline bool conc_fifo_try_as(struct conc_fifo_lock *l,
+                                    struct conc_fifo_turn *me, uint32_t *seq,
+                                    bool local)
 {
     uint32_t s;
 
     if (!me->queued) {
-        me->ticket = conc_sync_add32(&l->next, 1);
+        me->ticket = conc_sync_add32_as(&l->next, 1, local);
         me->queued = true;
     }
     s = atomic_load_explicit(&l->q.seq, memory_order_acquire);
@@ -322,23 +330,45 @@ static inline bool conc_fifo_try(struct conc_fifo_lock *l,
     return false;
 }
 
+static inline bool conc_fifo_try(struct conc_fifo_lock *l,
+                                 struct conc_fifo_turn *me, uint32_t *seq)
+{
+    return conc_fifo_try_as(l, me, seq, conc_sync_local());
+}
+
 /* conc_fifo_release where other threads or processes may wait. */
 void conc_fifo_release_shared(struct conc_fifo_lock *l);
 
-/* Serves the next ticket, and wakes its task. On one thread the waiters
-   are linked in ticket order, and the release is a store and, with a
-   waiter, the head's unlink and its wake's call. */
+/*
+ * On one thread (conc_sync_local): serves the next ticket, and returns
+ * the waiter it is for, out of the list but not yet woken (NULL: none
+ * waits). The caller calls its wake (w->wake(w)), when it likes: nothing
+ * else runs meanwhile, so a wake made after the caller's own next try and
+ * park is the same wake, and a caller can then keep no register across
+ * the call. The waiters are linked in ticket order: the head's is next.
+ */
+static inline struct conc_waiter *
+conc_fifo_serve_local(struct conc_fifo_lock *l)
+{
+    uint32_t s = atomic_load_explicit(&l->q.seq, memory_order_relaxed);
+
+    atomic_store_explicit(&l->q.seq, s + 1, memory_order_relaxed);
+    return l->q.head ? conc_waitq_pop_head(&l->q) : NULL;
+}
+
+/* Serves the next ticket, and wakes its task. On one thread the release
+   is a store and, with a waiter, the head's unlink and its wake's call. */
 static inline void conc_fifo_release(struct conc_fifo_lock *l)
 {
-    uint32_t s;
+    struct conc_waiter *w;
 
     if (!conc_sync_local()) {
         conc_fifo_release_shared(l);
         return;
     }
-    s = atomic_load_explicit(&l->q.seq, memory_order_relaxed);
-    atomic_store_explicit(&l->q.seq, s + 1, memory_order_relaxed);
-    conc_waitq_wake_head(&l->q);
+    w = conc_fifo_serve_local(l);
+    if (w)
+        w->wake(w);
 }
 
 /*

@@ -115,10 +115,12 @@ int conc_drive_task(const struct conc_run *r, unsigned index, void *task,
 {
     struct conc_wait w;
     uint64_t start_ns, end_ns = 0;
+    int (*step)(void *task, struct conc_wait *w);
     int err = conc_task_start(r, index, task);
 
     if (err)
         return err;
+    step = conc_task_step(r, task);
     /* The first step may share the start's clock reading, unless a hook
        (the GIL) may wait between the two. */
     start_ns = hooks && hooks->before_step ? 0 : r->out[index].start_ns;
@@ -132,7 +134,7 @@ int conc_drive_task(const struct conc_run *r, unsigned index, void *task,
         memset(&w, 0, sizeof(w));
         w.start_ns = start_ns;
         start_ns = 0;
-        err = r->w->step(task, &w);
+        err = step(task, &w);
         if (err)
             w.want = CONC_DONE;
         if (hooks && hooks->after_step)

@@ -445,7 +445,7 @@ void green_co_main(struct green_co *co)
 {
     struct green_sched *s = co->s;
     const struct conc_run *r = s->g->r;
-    int (*step)(void *task, struct conc_wait *w) = r->w->step;
+    int (*step)(void *task, struct conc_wait *w);
     void *task = co->task;
     struct conc_wait w;
     uint64_t end_ns = 0;
@@ -457,6 +457,7 @@ void green_co_main(struct green_co *co)
     err = conc_task_start(r, co->index, co->task);
     if (!err) {
         co->inited = true;
+        step = conc_task_step(r, task);
         memset(&w, 0, sizeof(w));
         w.start_ns = r->out[co->index].start_ns; /* the first step's */
         for (;;) {

@@ -40,6 +40,12 @@ int conc_task_start(const struct conc_run *r, unsigned index, void *task)
     return err;
 }
 
+int (*conc_task_step(const struct conc_run *r, void *task))(
+    void *task, struct conc_wait *w)
+{
+    return r->w->task_step ? r->w->task_step(task) : r->w->step;
+}
+
 void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
                       int err)
 {

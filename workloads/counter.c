@@ -95,8 +95,9 @@ struct counter_shared {
     size_t mut_bytes;
 };
 
-struct counter_task;
-typedef int counter_step_fn(struct counter_task *t, struct conc_wait *w);
+/* A step of the workload's type: a model may call a task's own directly
+   (counter_task_step). */
+typedef int counter_step_fn(void *task, struct conc_wait *w);
 
 struct counter_task {
     const struct counter_shared *sh;
@@ -295,6 +296,13 @@ static uint32_t counter_draw_skip(struct counter_task *t, uint64_t waited)
     return x % (2 * COUNTER_TIME_ONE_IN - 1);
 }
 
+/* Wakes the waiter a release served (conc_fifo_serve_local), if any. */
+static inline __attribute__((always_inline)) void counter_wake(struct conc_waiter *next)
+{
+    if (next)
+        next->wake(next);
+}
+
 /* The latest timed wait, with the untimed ones it stood for, into the
    task's buffer. */
 static inline void counter_push_last(struct counter_task *t)
@@ -327,8 +335,9 @@ static void counter_flush_waits(struct counter_task *t, bool last)
  * path then makes no call and saves no register (counter_step_yield_as).
  */
 static __attribute__((noinline)) int counter_wait_begin_timed(
-    struct counter_task *t)
+    struct counter_task *t, struct conc_waiter *next)
 {
+    counter_wake(next);
     /* Not holding the lock (its try failed), and before the clock read:
        the buffer's adds are in no critical section and no wait. A timed
        wait's end pushes at most one, and each comes after a begin. */
@@ -339,17 +348,21 @@ static __attribute__((noinline)) int counter_wait_begin_timed(
     return 0;
 }
 
-static int counter_wait_end_timed(struct counter_task *t);
+static int counter_wait_end_timed(struct counter_task *t,
+                                  struct conc_waiter *next);
 
-/* A contended acquire begins to wait. 0, for a step to return. */
-static inline int counter_wait_begin(struct counter_task *t)
+/* A contended acquire begins to wait. 0, for a step to return; next:
+   as for counter_wait_begin_timed. */
+static inline int counter_wait_begin(struct counter_task *t,
+                                     struct conc_waiter *next)
 {
     if (t->skip) {
         t->skip--;
         t->wait = COUNTER_WAIT_UNTIMED;
+        counter_wake(next);
         return 0;
     }
-    return counter_wait_begin_timed(t);
+    return counter_wait_begin_timed(t, next);
 }
 
 /*
@@ -361,21 +374,24 @@ static inline int counter_wait_begin(struct counter_task *t)
  * update; counter_flush_waits adds a buffer's worth at once, outside
  * the lock, as a later timed wait begins. 0, for a step to return.
  */
-static inline int counter_wait_end(struct counter_task *t)
+static inline int counter_wait_end(struct counter_task *t,
+                                   struct conc_waiter *next)
 {
     if (t->wait == COUNTER_WAIT_UNTIMED) {
         t->wait = COUNTER_NO_WAIT;
         t->last_reps++;
+        counter_wake(next);
         return 0;
     }
-    return counter_wait_end_timed(t);
+    return counter_wait_end_timed(t, next);
 }
 
 static __attribute__((noinline)) int counter_wait_end_timed(
-    struct counter_task *t)
+    struct counter_task *t, struct conc_waiter *next)
 {
     uint64_t d;
 
+    counter_wake(next);
     t->wait = COUNTER_NO_WAIT;
     d = conc_ticks() - t->wait_from;
     if (t->last_reps)
@@ -395,23 +411,26 @@ static __attribute__((noinline)) int counter_wait_end_timed(
  */
 #define COUNTER_INLINE static inline __attribute__((always_inline))
 
-/* Tries the sync layer's lock (FIFO or not); seq: what a wait waits on. */
+/* Tries the sync layer's lock (FIFO or not); seq: what a wait waits on;
+   local: the run is on one thread (conc_sync_local()). */
 COUNTER_INLINE bool counter_mutex_try(struct counter_task *t, bool fair,
-                                      uint32_t *seq)
+                                      uint32_t *seq, bool local)
 {
     struct counter_mut *m = t->mut;
 
-    return fair ? conc_fifo_try(&m->fifo, &t->turn, seq)
+    return fair ? conc_fifo_try_as(&m->fifo, &t->turn, seq, local)
                 : conc_lock_try(&m->lock, &t->waited, seq);
 }
 
 /* The try took it: the wait it had, if any, ends. 0, for a step to
    return. */
-COUNTER_INLINE int counter_took(struct counter_task *t)
+COUNTER_INLINE int counter_took(struct counter_task *t,
+                                struct conc_waiter *next)
 {
     if (t->wait)
-        return counter_wait_end(t);
+        return counter_wait_end(t, next);
     t->free_takes++;
+    counter_wake(next);
     return 0;
 }
 
@@ -419,12 +438,15 @@ COUNTER_INLINE int counter_took(struct counter_task *t)
    has. 0, for a step to return; last, since its clock read may be a
    call. */
 COUNTER_INLINE int counter_park(struct counter_task *t, struct conc_wait *w,
-                                uint32_t seq)
+                                uint32_t seq, struct conc_waiter *next)
 {
     w->want = CONC_WAIT_SYNC;
     w->q = t->q;
     w->seq = seq;
-    return t->wait ? 0 : counter_wait_begin(t);
+    if (!t->wait)
+        return counter_wait_begin(t, next);
+    counter_wake(next);
+    return 0;
 }
 
 /*
@@ -440,11 +462,11 @@ COUNTER_INLINE bool counter_acquire(struct counter_task *t,
 
     switch (lock) {
     case COUNTER_MUTEX:
-        if (counter_mutex_try(t, fair, &seq)) {
-            counter_took(t);
+        if (counter_mutex_try(t, fair, &seq, conc_sync_local())) {
+            counter_took(t, NULL);
             return true;
         }
-        counter_park(t, w, seq);
+        counter_park(t, w, seq, NULL);
         return false;
 #ifdef CONC_HAVE_CK
     case COUNTER_SPIN:
@@ -460,14 +482,14 @@ COUNTER_INLINE bool counter_acquire(struct counter_task *t,
             return true;
         }
         /* A spinlock spins right here, in the step: that is what it is. */
-        counter_wait_begin(t);
+        counter_wait_begin(t, NULL);
         if (lock == COUNTER_SPIN)
             ck_spinlock_fas_lock(&m->spin);
         else if (lock == COUNTER_TICKET)
             ck_spinlock_ticket_lock(&m->ticket);
         else
             ck_spinlock_mcs_lock(&m->mcs, node);
-        counter_wait_end(t);
+        counter_wait_end(t, NULL);
         return true;
     }
 #endif
@@ -526,12 +548,18 @@ COUNTER_INLINE bool counter_take(struct counter_task *t, struct conc_wait *w,
 }
 
 /* Writes the update back and releases the lock. */
+/* Writes the update back, the lock still held. */
+COUNTER_INLINE void counter_write(struct counter_task *t)
+{
+    atomic_store_explicit(&t->mut->count, t->seen + 1, memory_order_relaxed);
+    t->holding = false;
+}
+
 COUNTER_INLINE void counter_put(struct counter_task *t,
                                 enum counter_lock lock, bool fair,
                                 bool plain)
 {
-    atomic_store_explicit(&t->mut->count, t->seen + 1, memory_order_relaxed);
-    t->holding = false;
+    counter_write(t);
     counter_release(t, lock, fair);
     t->left--;
     if (!plain)
@@ -541,8 +569,10 @@ COUNTER_INLINE void counter_put(struct counter_task *t,
 /* The task is done: its last waits to the histogram. Out of line: a step
    ends with it as a jump. */
 static __attribute__((noinline)) int counter_finish(struct counter_task *t,
-                                                    struct conc_wait *w)
+                                                    struct conc_wait *w,
+                                                    struct conc_waiter *next)
 {
+    counter_wake(next);
     counter_flush_waits(t, true);
     w->want = CONC_DONE;
     return 0;
@@ -564,7 +594,7 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
 
     for (unsigned n = 0; n < COUNTER_STEP_UPDATES; n++) {
         if (!t->left)
-            return counter_finish(t, w);
+            return counter_finish(t, w, NULL);
         if (lock == COUNTER_ATOMIC) {
             atomic_fetch_add_explicit(&t->mut->count, 1,
                                       memory_order_relaxed);
@@ -601,33 +631,38 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
  * counter before its wait's end is timed: the wait includes one load.
  */
 COUNTER_INLINE int counter_take_yield_as(struct counter_task *t,
-                                         struct conc_wait *w, bool fair)
+                                         struct conc_wait *w, bool fair,
+                                         bool local,
+                                         struct conc_waiter *next)
 {
     uint32_t seq;
 
     if (!t->left)
-        return counter_finish(t, w);
-    if (!counter_mutex_try(t, fair, &seq))
-        return counter_park(t, w, seq); /* this step runs again */
+        return counter_finish(t, w, next);
+    if (!counter_mutex_try(t, fair, &seq, local))
+        return counter_park(t, w, seq, next); /* this step runs again */
     counter_read(t);
     w->want = CONC_YIELD; /* between the read and the write */
-    return counter_took(t);
+    return counter_took(t, next);
 }
 
+/* The write back and the take. */
 COUNTER_INLINE int counter_put_yield_as(struct counter_task *t,
                                         struct conc_wait *w, bool fair)
 {
     counter_put(t, COUNTER_MUTEX, fair, true);
-    return counter_take_yield_as(t, w, fair);
+    return counter_take_yield_as(t, w, fair, conc_sync_local(), NULL);
 }
 
 /* The step for any options, and one for each sync-layer lock without
    extras, with and without a yield inside: each the body above, made
    into a function of its own with its constants. */
 #define COUNTER_STEP_FN(name, body)                                          \
-    static __attribute__((noinline)) int name(struct counter_task *t,       \
+    static __attribute__((noinline)) int name(void *task,                   \
                                               struct conc_wait *w)          \
     {                                                                        \
+        struct counter_task *t = task;                                       \
+                                                                             \
         return body;                                                         \
     }
 COUNTER_STEP_FN(counter_step_any,
@@ -637,14 +672,36 @@ COUNTER_STEP_FN(counter_step_fifo,
                 counter_step_as(t, w, COUNTER_MUTEX, true, true, false))
 COUNTER_STEP_FN(counter_step_mutex,
                 counter_step_as(t, w, COUNTER_MUTEX, false, true, false))
-COUNTER_STEP_FN(counter_put_fifo_yield, counter_put_yield_as(t, w, true))
+COUNTER_STEP_FN(counter_put_fifo_yield_any, counter_put_yield_as(t, w, true))
+
+/*
+ * The FIFO lock's write back and take. Where the run is on one thread it
+ * makes its release's wake, a call, last, after this task's own try and
+ * park (the same wake: nothing else runs meanwhile), so the step keeps
+ * nothing across it and saves no register.
+ */
+static __attribute__((noinline)) int
+counter_put_fifo_yield(void *task, struct conc_wait *w)
+{
+    struct counter_task *t = task;
+    struct conc_waiter *next;
+
+    if (!conc_sync_local())
+        return counter_put_fifo_yield_any(t, w);
+    counter_write(t);
+    next = conc_fifo_serve_local(&t->mut->fifo);
+    t->left--;
+    return counter_take_yield_as(t, w, true, true, next);
+}
 COUNTER_STEP_FN(counter_put_mutex_yield, counter_put_yield_as(t, w, false))
 COUNTER_STEP_FN(counter_step_fifo_yield,
                 t->holding ? counter_put_fifo_yield(t, w)
-                           : counter_take_yield_as(t, w, true))
+                           : counter_take_yield_as(t, w, true,
+                                                   conc_sync_local(), NULL))
 COUNTER_STEP_FN(counter_step_mutex_yield,
                 t->holding ? counter_put_mutex_yield(t, w)
-                           : counter_take_yield_as(t, w, false))
+                           : counter_take_yield_as(t, w, false,
+                                                   conc_sync_local(), NULL))
 
 /* The one of those made for the run's options: "plain" is no hold, no
    outside, no fail_at. */
@@ -659,12 +716,18 @@ static counter_step_fn *counter_step_for(const struct counter_shared *sh)
     return sh->fair ? counter_step_fifo : counter_step_mutex;
 }
 
-/* The step: a tail call to the task's own (counter_task_init). */
+/* The step: a tail call to the task's own (counter_task_init), which a
+   model may also call directly (counter_task_step). */
 static int counter_step(void *task, struct conc_wait *w)
 {
     struct counter_task *t = task;
 
     return t->step(t, w);
+}
+
+static counter_step_fn *counter_task_step(void *task)
+{
+    return ((struct counter_task *)task)->step;
 }
 
 static int counter_task_result(const void *task, struct conc_task_out *out)
@@ -793,6 +856,7 @@ const struct conc_workload conc_workload_counter = {
     .setup = counter_setup,
     .task_init = counter_task_init,
     .step = counter_step,
+    .task_step = counter_task_step,
     .task_result = counter_task_result,
     .task_fini = counter_task_fini,
     .verify = counter_verify,

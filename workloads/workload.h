@@ -152,6 +152,15 @@ struct conc_workload {
      */
     int (*step)(void *task, struct conc_wait *w);
 
+    /*
+     * Optional, after task_init: the step to call for this task, to the
+     * same effect as step, where step only chooses among several by the
+     * task's options (counter's, one made for each lock). A model whose
+     * hot path is a step call takes it once (conc_task_step) and saves a
+     * call an update.
+     */
+    int (*(*task_step)(void *task))(void *task, struct conc_wait *w);
+
     /* Fills out's workload fields once step returned CONC_DONE. */
     int (*task_result)(const void *task, struct conc_task_out *out);
 
