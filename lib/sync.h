@@ -56,7 +56,8 @@ struct conc_waitq {
  * Says that, until it is called with false, every task of the run steps on
  * this one OS thread of this one process (a model with one scheduler, loop
  * or ring, or sequential): the objects then take no locked instruction.
- * The model calls it before its run starts any thread, and again after.
+ * The model calls it before its run starts any thread or task (a task's
+ * init may choose its code by it), and again after.
  */
 void conc_sync_set_local(bool local);
 

@@ -426,7 +426,7 @@ green_jump(struct green_sched *s, struct green_co *from, struct green_co *to,
 #ifdef CONC_HAVE_BOOST_CONTEXT
     /* A direct call on the common path: the jump is a few ns, so is an
      * indirect call. */
-    if (s->fcontext)
+    if (__builtin_expect(s->fcontext, 1))
         green_fc_jump(s, from, to);
     else
 #endif

@@ -427,8 +427,12 @@ COUNTER_INLINE bool counter_mutex_try(struct counter_task *t, bool fair,
 COUNTER_INLINE int counter_took(struct counter_task *t,
                                 struct conc_waiter *next)
 {
-    if (t->wait)
+    /* The untimed end first: the common one where a task waits at each
+       acquire. */
+    if (t->wait == COUNTER_WAIT_UNTIMED)
         return counter_wait_end(t, next);
+    if (t->wait != COUNTER_NO_WAIT)
+        return counter_wait_end_timed(t, next);
     t->free_takes++;
     counter_wake(next);
     return 0;
@@ -672,22 +676,21 @@ COUNTER_STEP_FN(counter_step_fifo,
                 counter_step_as(t, w, COUNTER_MUTEX, true, true, false))
 COUNTER_STEP_FN(counter_step_mutex,
                 counter_step_as(t, w, COUNTER_MUTEX, false, true, false))
-COUNTER_STEP_FN(counter_put_fifo_yield_any, counter_put_yield_as(t, w, true))
+COUNTER_STEP_FN(counter_put_fifo_yield, counter_put_yield_as(t, w, true))
 
 /*
- * The FIFO lock's write back and take. Where the run is on one thread it
- * makes its release's wake, a call, last, after this task's own try and
- * park (the same wake: nothing else runs meanwhile), so the step keeps
- * nothing across it and saves no register.
+ * The FIFO lock's write back and take where the run is on one thread
+ * (chosen at the task's init, when conc_sync_local() is already set for
+ * the run): it makes its release's wake, a call, last, after this task's
+ * own try and park (the same wake: nothing else runs meanwhile), so the
+ * step keeps nothing across it and saves no register.
  */
 static __attribute__((noinline)) int
-counter_put_fifo_yield(void *task, struct conc_wait *w)
+counter_put_fifo_yield_local(void *task, struct conc_wait *w)
 {
     struct counter_task *t = task;
     struct conc_waiter *next;
 
-    if (!conc_sync_local())
-        return counter_put_fifo_yield_any(t, w);
     counter_write(t);
     next = conc_fifo_serve_local(&t->mut->fifo);
     t->left--;
@@ -698,21 +701,28 @@ COUNTER_STEP_FN(counter_step_fifo_yield,
                 t->holding ? counter_put_fifo_yield(t, w)
                            : counter_take_yield_as(t, w, true,
                                                    conc_sync_local(), NULL))
+COUNTER_STEP_FN(counter_step_fifo_yield_local,
+                t->holding ? counter_put_fifo_yield_local(t, w)
+                           : counter_take_yield_as(t, w, true, true, NULL))
 COUNTER_STEP_FN(counter_step_mutex_yield,
                 t->holding ? counter_put_mutex_yield(t, w)
                            : counter_take_yield_as(t, w, false,
                                                    conc_sync_local(), NULL))
 
 /* The one of those made for the run's options: "plain" is no hold, no
-   outside, no fail_at. */
+   outside, no fail_at; and whether the run is on one thread, which a
+   model says before any task's init (conc_sync_set_local). */
 static counter_step_fn *counter_step_for(const struct counter_shared *sh)
 {
     bool plain = !sh->hold_ns && !sh->outside_ns && !sh->fail_at;
 
     if (sh->lock != COUNTER_MUTEX || !plain)
         return counter_step_any;
+    if (sh->yield_inside && sh->fair)
+        return conc_sync_local() ? counter_step_fifo_yield_local
+                                 : counter_step_fifo_yield;
     if (sh->yield_inside)
-        return sh->fair ? counter_step_fifo_yield : counter_step_mutex_yield;
+        return counter_step_mutex_yield;
     return sh->fair ? counter_step_fifo : counter_step_mutex;
 }
 
