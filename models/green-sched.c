@@ -348,7 +348,7 @@ green_switch_out(struct green_sched *s, struct green_co *co,
             return;
         goto hop;
     }
-    if (next->state == GREEN_NEW)
+    if (__builtin_expect(next->state == GREEN_NEW, 0))
         goto hop;
     if (!s->budget) {
         if (!green_poll_is_noop(s))
