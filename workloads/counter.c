@@ -296,8 +296,14 @@ static uint32_t counter_draw_skip(struct counter_task *t, uint64_t waited)
     return x % (2 * COUNTER_TIME_ONE_IN - 1);
 }
 
-/* Wakes the waiter a release served (conc_fifo_serve_local), if any. */
-static inline __attribute__((always_inline)) void counter_wake(struct conc_waiter *next)
+/*
+ * Wakes the waiter a release served and handed back (conc_fifo_serve_local),
+ * if any. A step on one thread wakes it as its last act, or just before
+ * its last call, a jump (the helpers below that take `next`), so it keeps
+ * nothing across the call.
+ */
+static inline __attribute__((always_inline)) void
+counter_wake(struct conc_waiter *next)
 {
     if (next)
         next->wake(next);
@@ -332,7 +338,9 @@ static void counter_flush_waits(struct counter_task *t, bool last)
 /*
  * The timed ends of a wait, out of line (a clock read may be a call) and
  * returning a step's 0: a step can end with one as a jump, and its own
- * path then makes no call and saves no register (counter_step_yield_as).
+ * path then makes no call and saves no register (counter_take_yield_as).
+ * Each first wakes next (counter_wake), a waiter the step's release
+ * served, as do the untimed ends and counter_finish.
  */
 static __attribute__((noinline)) int counter_wait_begin_timed(
     struct counter_task *t, struct conc_waiter *next)
@@ -356,7 +364,7 @@ static int counter_wait_end_timed(struct counter_task *t,
 static inline int counter_wait_begin(struct counter_task *t,
                                      struct conc_waiter *next)
 {
-    if (t->skip) {
+    if (__builtin_expect(t->skip != 0, 1)) { /* all but one in 32 */
         t->skip--;
         t->wait = COUNTER_WAIT_UNTIMED;
         counter_wake(next);
@@ -411,13 +419,23 @@ static __attribute__((noinline)) int counter_wait_end_timed(
  */
 #define COUNTER_INLINE static inline __attribute__((always_inline))
 
+/*
+ * What a step's path knows holds, told to the compiler so it drops the
+ * tests: checked (abort) in a sanitizer's build, which CI runs counter
+ * under, assumed otherwise.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define COUNTER_KNOWN(cond) ((cond) ? (void)0 : abort())
+#else
+#define COUNTER_KNOWN(cond) ((cond) ? (void)0 : __builtin_unreachable())
+#endif
+
 /* Tries the sync layer's lock (FIFO or not); seq: what a wait waits on;
    local: the run is on one thread (conc_sync_local()). */
-COUNTER_INLINE bool counter_mutex_try(struct counter_task *t, bool fair,
+COUNTER_INLINE bool counter_mutex_try(struct counter_task *t,
+                                      struct counter_mut *m, bool fair,
                                       uint32_t *seq, bool local)
 {
-    struct counter_mut *m = t->mut;
-
     return fair ? conc_fifo_try_as(&m->fifo, &t->turn, seq, local)
                 : conc_lock_try(&m->lock, &t->waited, seq);
 }
@@ -439,15 +457,17 @@ COUNTER_INLINE int counter_took(struct counter_task *t,
 }
 
 /* The try failed: w says what to wait on, and the wait begins unless it
-   has. 0, for a step to return; last, since its clock read may be a
-   call. */
+   has; next, if any, is woken (counter_wake). 0, for a step to return;
+   last, since its clock read may be a call. */
 COUNTER_INLINE int counter_park(struct counter_task *t, struct conc_wait *w,
                                 uint32_t seq, struct conc_waiter *next)
 {
     w->want = CONC_WAIT_SYNC;
     w->q = t->q;
     w->seq = seq;
-    if (!t->wait)
+    /* Its acquire's first failed try, a wait that begins, is the common
+       one (each park of a handoff's). */
+    if (__builtin_expect(t->wait == COUNTER_NO_WAIT, 1))
         return counter_wait_begin(t, next);
     counter_wake(next);
     return 0;
@@ -466,7 +486,7 @@ COUNTER_INLINE bool counter_acquire(struct counter_task *t,
 
     switch (lock) {
     case COUNTER_MUTEX:
-        if (counter_mutex_try(t, fair, &seq, conc_sync_local())) {
+        if (counter_mutex_try(t, m, fair, &seq, conc_sync_local())) {
             counter_took(t, NULL);
             return true;
         }
@@ -530,10 +550,15 @@ COUNTER_INLINE void counter_release(struct counter_task *t,
     }
 }
 
-/* Reads the counter, the lock held: the update's first half. */
-COUNTER_INLINE void counter_read(struct counter_task *t)
+/*
+ * Reads the counter, the lock held: the update's first half. m is t->mut,
+ * which a caller that has it in a register passes: an atomic access is a
+ * barrier to the compiler, which reloads t->mut after one.
+ */
+COUNTER_INLINE void counter_read(struct counter_task *t,
+                                 struct counter_mut *m)
 {
-    t->seen = atomic_load_explicit(&t->mut->count, memory_order_relaxed);
+    t->seen = atomic_load_explicit(&m->count, memory_order_relaxed);
     t->holding = true;
 }
 
@@ -545,33 +570,34 @@ COUNTER_INLINE bool counter_take(struct counter_task *t, struct conc_wait *w,
 {
     if (!counter_acquire(t, w, lock, fair))
         return false;
-    counter_read(t);
+    counter_read(t, t->mut);
     if (!plain)
         counter_busy(t->sh->hold_ns);
     return true;
 }
 
-/* Writes the update back and releases the lock. */
-/* Writes the update back, the lock still held. */
-COUNTER_INLINE void counter_write(struct counter_task *t)
+/* Writes the update back, the lock still held (m: as for counter_read). */
+COUNTER_INLINE void counter_write(struct counter_task *t,
+                                  struct counter_mut *m)
 {
-    atomic_store_explicit(&t->mut->count, t->seen + 1, memory_order_relaxed);
+    atomic_store_explicit(&m->count, t->seen + 1, memory_order_relaxed);
     t->holding = false;
 }
 
+/* Writes the update back and releases the lock. */
 COUNTER_INLINE void counter_put(struct counter_task *t,
                                 enum counter_lock lock, bool fair,
                                 bool plain)
 {
-    counter_write(t);
+    counter_write(t, t->mut);
     counter_release(t, lock, fair);
     t->left--;
     if (!plain)
         counter_busy(t->sh->outside_ns);
 }
 
-/* The task is done: its last waits to the histogram. Out of line: a step
-   ends with it as a jump. */
+/* The task is done: its last waits to the histogram (next woken first).
+   Out of line: a step ends with it as a jump. */
 static __attribute__((noinline)) int counter_finish(struct counter_task *t,
                                                     struct conc_wait *w,
                                                     struct conc_waiter *next)
@@ -633,19 +659,23 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
  * (a timed wait's clock reads, the end) it makes as its last act, a jump,
  * so the step that only takes saves no register. That one reads the
  * counter before its wait's end is timed: the wait includes one load.
+ * next: a waiter the write back's release served and left to it to wake
+ * (one thread's FIFO lock, counter_put_fifo_yield_local), NULL for none;
+ * local: the run is on one thread.
  */
 COUNTER_INLINE int counter_take_yield_as(struct counter_task *t,
                                          struct conc_wait *w, bool fair,
                                          bool local,
                                          struct conc_waiter *next)
 {
+    struct counter_mut *m = t->mut;
     uint32_t seq;
 
     if (!t->left)
         return counter_finish(t, w, next);
-    if (!counter_mutex_try(t, fair, &seq, local))
+    if (!counter_mutex_try(t, m, fair, &seq, local))
         return counter_park(t, w, seq, next); /* this step runs again */
-    counter_read(t);
+    counter_read(t, m);
     w->want = CONC_YIELD; /* between the read and the write */
     return counter_took(t, next);
 }
@@ -689,11 +719,16 @@ static __attribute__((noinline)) int
 counter_put_fifo_yield_local(void *task, struct conc_wait *w)
 {
     struct counter_task *t = task;
+    struct counter_mut *m = t->mut;
     struct conc_waiter *next;
 
-    counter_write(t);
-    next = conc_fifo_serve_local(&t->mut->fifo);
+    counter_write(t, m);
+    next = conc_fifo_serve_local(&m->fifo);
     t->left--;
+    /* The holder's turn was served and its acquire ended (the try that
+       took the lock cleared both): the take below draws a new ticket, and
+       a wait, if it has one, begins. */
+    COUNTER_KNOWN(!t->turn.queued && t->wait == COUNTER_NO_WAIT);
     return counter_take_yield_as(t, w, true, true, next);
 }
 COUNTER_STEP_FN(counter_put_mutex_yield, counter_put_yield_as(t, w, false))
