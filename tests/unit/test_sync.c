@@ -273,6 +273,44 @@ Test(sync, a_fifo_lock_hands_over_in_turn, .timeout = 10)
     conc_sync_set_local(false);
 }
 
+/* On one thread a FIFO release can hand back the waiter it served, not
+   yet woken, for its caller to wake when it likes. */
+Test(sync, a_fifo_release_hands_back_whom_it_served, .timeout = 10)
+{
+    struct conc_fifo_lock l;
+    struct sync_probe p[2];
+    struct conc_fifo_turn me = { 0 }, turn[2] = { { 0 }, { 0 } };
+    uint32_t seq;
+
+    conc_sync_set_local(true);
+    conc_fifo_init(&l);
+    memset(p, 0, sizeof(p));
+    cr_assert(conc_fifo_try(&l, &me, &seq));
+    /* Nobody waits: the ticket is served, and nobody is handed back. */
+    cr_assert_null(conc_fifo_serve_local(&l));
+    cr_assert(conc_fifo_try_as(&l, &me, &seq, true));
+    for (int i = 0; i < 2; i++) {
+        p[i].w.wake = sync_probe_wake;
+        cr_assert_not(conc_fifo_try_as(&l, &turn[i], &seq, true));
+        cr_assert(conc_waitq_link_local(&l.q, seq, &p[i].w));
+    }
+    /* The first in line, out of the list, not woken; its turn is now. */
+    cr_assert_eq(conc_fifo_serve_local(&l), &p[0].w);
+    cr_assert_eq(p[0].woken + p[1].woken, 0);
+    cr_assert_not(p[0].w.linked);
+    cr_assert_eq(l.q.head, &p[1].w);
+    cr_assert_eq(l.q.tail, &p[1].w);
+    cr_assert(conc_fifo_try_as(&l, &turn[0], &seq, true));
+    cr_assert_eq(conc_fifo_serve_local(&l), &p[1].w);
+    cr_assert_null(l.q.head);
+    cr_assert_null(l.q.tail);
+    cr_assert(conc_fifo_try_as(&l, &turn[1], &seq, true));
+    cr_assert_null(conc_fifo_serve_local(&l));
+    cr_assert_eq(atomic_load(&l.q.seq), 4);
+    cr_assert_eq(p[0].woken + p[1].woken, 0);
+    conc_sync_set_local(false);
+}
+
 /* ---- counter: K locked increments of a plain counter per task */
 
 #define COUNTER_K 500

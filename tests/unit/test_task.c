@@ -4,7 +4,8 @@
  * end_ns): under every model, a task's first step is handed the reading
  * its start was stamped with (none where the GIL may wait between the
  * two), no later step gets one, and a step's end_ns with CONC_DONE is the
- * end the run records; and a run leaves no fd open.
+ * end the run records; a run leaves no fd open; and a model calls a
+ * task's own step (task_step) where it says it does.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -135,5 +136,105 @@ Test(task, a_step_shares_its_models_clock_readings, .timeout = 60)
                              c->opts);
             fds = harness_count_fds();
         }
+    }
+}
+
+/*
+ * A workload's own step for a task (task_step): the models whose hot path
+ * is a step call (the blocking driver's, green's) take it once and call
+ * it; the others call step, which must have the same effect.
+ */
+struct own_task {
+    unsigned steps, via_step;
+};
+
+static int own_task_init(void *task, void *shared, unsigned index,
+                         unsigned tasks)
+{
+    (void)shared;
+    (void)index;
+    (void)tasks;
+    *(struct own_task *)task = (struct own_task){ 0 };
+    return 0;
+}
+
+/* Three steps: two yields, then the end. */
+static int own_step(void *task, struct conc_wait *w)
+{
+    struct own_task *t = task;
+
+    w->want = ++t->steps < 3 ? CONC_YIELD : CONC_DONE;
+    return 0;
+}
+
+/* The workload's step: counts itself, then does what the task's does. */
+static int own_generic_step(void *task, struct conc_wait *w)
+{
+    ((struct own_task *)task)->via_step++;
+    return own_step(task, w);
+}
+
+static int (*own_task_step(void *task))(void *task, struct conc_wait *w)
+{
+    (void)task;
+    return own_step;
+}
+
+/* 1: every step was the task's own, called directly; 2: through step; 0:
+   not three steps. */
+static int own_task_result(const void *task, struct conc_task_out *out)
+{
+    const struct own_task *t = task;
+
+    out->result = t->steps != 3 ? 0 : t->via_step == 0 ? 1 : 2;
+    return 0;
+}
+
+static const struct conc_workload own_workload = {
+    .name = "own",
+    .summary = "checks a model calls a task's own step where it can",
+    .opts = harness_no_opts,
+    .task_size = sizeof(struct own_task),
+    .setup = harness_nop_setup,
+    .task_init = own_task_init,
+    .step = own_generic_step,
+    .task_step = own_task_step,
+    .task_result = own_task_result,
+    .task_fini = harness_nop_teardown,
+    .verify = harness_nop_verify,
+    .teardown = harness_nop_teardown,
+};
+
+Test(task, a_model_calls_a_tasks_own_step, .timeout = 60)
+{
+    static const struct stamp_cfg cfgs[] = {
+        { "sequential", "", 1 },
+        { "threads", "", 1 },
+        { "threads", "gil=on", 1 },
+        { "fork", "", 1 },
+        { "green", "workers=1", 1 },
+        { "green", "workers=2", 1 },
+#ifdef CONC_HAVE_UV
+        { "eventloop", "workers=1", 2 }, /* step: to the same effect */
+#endif
+#ifdef CONC_HAVE_URING
+        { "uring", "workers=1", 2 },
+#endif
+    };
+    const unsigned tasks = 4;
+
+    for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
+        const struct stamp_cfg *c = &cfgs[i];
+        const struct conc_model *m = conc_model_find(c->model);
+        struct harness_result r;
+
+        if (!m || m->unavailable)
+            continue;
+        r = harness_run(c->model, &own_workload, NULL, c->opts, tasks);
+        cr_assert_eq(r.check_err, 0, "%s %s", c->model, c->opts);
+        cr_assert_eq(r.run_err, 0, "%s %s", c->model, c->opts);
+        cr_assert_eq(r.result, (uint64_t)tasks * c->want, "%s %s: %llu",
+                     c->model, c->opts, (unsigned long long)r.result);
+        harness_result_fini(&r);
     }
 }
