@@ -90,14 +90,36 @@ static const struct conc_workload stamp_workload = {
     .teardown = harness_nop_teardown,
 };
 
-struct stamp_cfg {
+struct task_cfg {
     const char *model, *opts;
-    unsigned want; /* the result of every task: 1, or 2 (no reading) */
+    unsigned want; /* every task's result (as its workload says) */
 };
+
+/*
+ * Runs w under c's model with tasks tasks and checks every task's result
+ * is c->want. false, and nothing run, when the model is not in this build
+ * or the kernel refuses it.
+ */
+static bool task_check_cfg(const struct task_cfg *c,
+                           const struct conc_workload *w, unsigned tasks)
+{
+    const struct conc_model *m = conc_model_find(c->model);
+    struct harness_result r;
+
+    if (!m || m->unavailable)
+        return false;
+    r = harness_run(c->model, w, NULL, c->opts, tasks);
+    cr_assert_eq(r.check_err, 0, "%s %s", c->model, c->opts);
+    cr_assert_eq(r.run_err, 0, "%s %s", c->model, c->opts);
+    cr_assert_eq(r.result, (uint64_t)tasks * c->want, "%s %s: %llu",
+                 c->model, c->opts, (unsigned long long)r.result);
+    harness_result_fini(&r);
+    return true;
+}
 
 Test(task, a_step_shares_its_models_clock_readings, .timeout = 60)
 {
-    static const struct stamp_cfg cfgs[] = {
+    static const struct task_cfg cfgs[] = {
         { "sequential", "", 1 },
         { "threads", "", 1 },
         { "threads", "gil=on", 2 }, /* the GIL is taken between the two */
@@ -115,22 +137,13 @@ Test(task, a_step_shares_its_models_clock_readings, .timeout = 60)
     const unsigned tasks = 8;
 
     for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
-        const struct stamp_cfg *c = &cfgs[i];
-        const struct conc_model *m = conc_model_find(c->model);
-        struct harness_result r;
+        const struct task_cfg *c = &cfgs[i];
 
-        if (!m || m->unavailable)
-            continue; /* not in this build, or refused by the kernel */
         /* Twice: the second run leaves as many fds open as the first (a
            model keeps what it makes for the process on its first run). */
         for (int k = 0, fds = 0; k < 2; k++) {
-            r = harness_run(c->model, &stamp_workload, NULL, c->opts, tasks);
-            cr_assert_eq(r.check_err, 0, "%s %s", c->model, c->opts);
-            cr_assert_eq(r.run_err, 0, "%s %s", c->model, c->opts);
-            cr_assert_eq(r.result, (uint64_t)tasks * c->want,
-                         "%s %s: %llu", c->model, c->opts,
-                         (unsigned long long)r.result);
-            harness_result_fini(&r);
+            if (!task_check_cfg(c, &stamp_workload, tasks))
+                break; /* not in this build, or refused by the kernel */
             if (k)
                 cr_assert_eq(harness_count_fds(), fds, "%s %s", c->model,
                              c->opts);
@@ -207,7 +220,7 @@ static const struct conc_workload own_workload = {
 
 Test(task, a_model_calls_a_tasks_own_step, .timeout = 60)
 {
-    static const struct stamp_cfg cfgs[] = {
+    static const struct task_cfg cfgs[] = {
         { "sequential", "", 1 },
         { "threads", "", 1 },
         { "threads", "gil=on", 1 },
@@ -223,18 +236,6 @@ Test(task, a_model_calls_a_tasks_own_step, .timeout = 60)
     };
     const unsigned tasks = 4;
 
-    for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
-        const struct stamp_cfg *c = &cfgs[i];
-        const struct conc_model *m = conc_model_find(c->model);
-        struct harness_result r;
-
-        if (!m || m->unavailable)
-            continue;
-        r = harness_run(c->model, &own_workload, NULL, c->opts, tasks);
-        cr_assert_eq(r.check_err, 0, "%s %s", c->model, c->opts);
-        cr_assert_eq(r.run_err, 0, "%s %s", c->model, c->opts);
-        cr_assert_eq(r.result, (uint64_t)tasks * c->want, "%s %s: %llu",
-                     c->model, c->opts, (unsigned long long)r.result);
-        harness_result_fini(&r);
-    }
+    for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++)
+        task_check_cfg(&cfgs[i], &own_workload, tasks);
 }
