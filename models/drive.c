@@ -115,7 +115,7 @@ int conc_drive_task(const struct conc_run *r, unsigned index, void *task,
 {
     struct conc_wait w;
     uint64_t start_ns, end_ns = 0;
-    int (*step)(void *task, struct conc_wait *w);
+    conc_step_fn *step;
     int err = conc_task_start(r, index, task);
 
     if (err)

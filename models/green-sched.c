@@ -445,7 +445,7 @@ void green_co_main(struct green_co *co)
 {
     struct green_sched *s = co->s;
     const struct conc_run *r = s->g->r;
-    int (*step)(void *task, struct conc_wait *w);
+    conc_step_fn *step;
     void *task = co->task;
     struct conc_wait w;
     uint64_t end_ns = 0;

@@ -199,14 +199,13 @@ struct conc_model {
  * end_ns of a step's CONC_DONE (struct conc_wait).
  */
 int conc_task_start(const struct conc_run *r, unsigned index, void *task);
-
-/* The step to call for a started task: its own (task_step), or step. */
-int (*conc_task_step(const struct conc_run *r, void *task))(
-    void *task, struct conc_wait *w);
 void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
                       int err);
 void conc_task_finish_at(const struct conc_run *r, unsigned index, void *task,
                          int err, uint64_t end_ns);
+
+/* The step to call for a started task: its own (task_step), or step. */
+conc_step_fn *conc_task_step(const struct conc_run *r, void *task);
 
 /*
  * A task that crashes the process (a workload's bug; a stack overflow the

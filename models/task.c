@@ -40,8 +40,7 @@ int conc_task_start(const struct conc_run *r, unsigned index, void *task)
     return err;
 }
 
-int (*conc_task_step(const struct conc_run *r, void *task))(
-    void *task, struct conc_wait *w)
+conc_step_fn *conc_task_step(const struct conc_run *r, void *task)
 {
     return r->w->task_step ? r->w->task_step(task) : r->w->step;
 }

@@ -95,13 +95,9 @@ struct counter_shared {
     size_t mut_bytes;
 };
 
-/* A step of the workload's type: a model may call a task's own directly
-   (counter_task_step). */
-typedef int counter_step_fn(void *task, struct conc_wait *w);
-
 struct counter_task {
     const struct counter_shared *sh;
-    counter_step_fn *step; /* made for the run's options (counter_step) */
+    conc_step_fn *step; /* made for the run's options (counter_step) */
     struct counter_mut *mut; /* sh->mut, a load nearer */
     struct conc_waitq *q; /* what a wait for the lock parks on */
     unsigned index;
@@ -232,7 +228,7 @@ static void counter_teardown(void *shared)
     free(sh);
 }
 
-static counter_step_fn *counter_step_for(const struct counter_shared *sh);
+static conc_step_fn *counter_step_for(const struct counter_shared *sh);
 
 static int counter_task_init(void *task, void *shared, unsigned index,
                              unsigned tasks)
@@ -747,7 +743,7 @@ COUNTER_STEP_FN(counter_step_mutex_yield,
 /* The one of those made for the run's options: "plain" is no hold, no
    outside, no fail_at; and whether the run is on one thread, which a
    model says before any task's init (conc_sync_set_local). */
-static counter_step_fn *counter_step_for(const struct counter_shared *sh)
+static conc_step_fn *counter_step_for(const struct counter_shared *sh)
 {
     bool plain = !sh->hold_ns && !sh->outside_ns && !sh->fail_at;
 
@@ -770,7 +766,7 @@ static int counter_step(void *task, struct conc_wait *w)
     return t->step(t, w);
 }
 
-static counter_step_fn *counter_task_step(void *task)
+static conc_step_fn *counter_task_step(void *task)
 {
     return ((struct counter_task *)task)->step;
 }

@@ -48,6 +48,9 @@ struct conc_wait {
                           the clock) */
 };
 
+/* A step: see struct conc_workload's step. */
+typedef int conc_step_fn(void *task, struct conc_wait *w);
+
 /* Errors a task counts without failing itself; any nonzero fails the run. */
 enum conc_err_kind {
     CONC_ERR_REFUSED,
@@ -159,7 +162,7 @@ struct conc_workload {
      * hot path is a step call takes it once (conc_task_step) and saves a
      * call an update.
      */
-    int (*(*task_step)(void *task))(void *task, struct conc_wait *w);
+    conc_step_fn *(*task_step)(void *task);
 
     /* Fills out's workload fields once step returned CONC_DONE. */
     int (*task_result)(const void *task, struct conc_task_out *out);

@@ -187,7 +187,7 @@ static int own_generic_step(void *task, struct conc_wait *w)
     return own_step(task, w);
 }
 
-static int (*own_task_step(void *task))(void *task, struct conc_wait *w)
+static conc_step_fn *own_task_step(void *task)
 {
     (void)task;
     return own_step;
