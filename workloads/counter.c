@@ -247,6 +247,12 @@ static int counter_task_init(void *task, void *shared, unsigned index,
     return 0;
 }
 
+/* Updates the task has applied (it counts down what is left). */
+static inline uint64_t counter_done(const struct counter_task *t)
+{
+    return t->sh->increments - t->left;
+}
+
 /* Busy work for ns, on the clock (0: none, and no clock read). */
 static void counter_busy(uint64_t ns)
 {
@@ -378,15 +384,20 @@ static inline int counter_wait_begin(struct counter_task *t,
  * update; counter_flush_waits adds a buffer's worth at once, outside
  * the lock, as a later timed wait begins. 0, for a step to return.
  */
+static inline int counter_wait_end_untimed(struct counter_task *t,
+                                           struct conc_waiter *next)
+{
+    t->wait = COUNTER_NO_WAIT;
+    t->last_reps++;
+    counter_wake(next);
+    return 0;
+}
+
 static inline int counter_wait_end(struct counter_task *t,
                                    struct conc_waiter *next)
 {
-    if (t->wait == COUNTER_WAIT_UNTIMED) {
-        t->wait = COUNTER_NO_WAIT;
-        t->last_reps++;
-        counter_wake(next);
-        return 0;
-    }
+    if (t->wait == COUNTER_WAIT_UNTIMED)
+        return counter_wait_end_untimed(t, next);
     return counter_wait_end_timed(t, next);
 }
 
@@ -444,7 +455,7 @@ COUNTER_INLINE int counter_took(struct counter_task *t,
     /* The untimed end first: the common one where a task waits at each
        acquire. */
     if (t->wait == COUNTER_WAIT_UNTIMED)
-        return counter_wait_end(t, next);
+        return counter_wait_end_untimed(t, next);
     if (t->wait != COUNTER_NO_WAIT)
         return counter_wait_end_timed(t, next);
     t->free_takes++;
@@ -638,7 +649,7 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
             }
         }
         if (!plain && sh->fail_at && t->index == 0 &&
-            sh->increments - t->left + 1 == sh->fail_at)
+            counter_done(t) + 1 == sh->fail_at)
             return -EIO; /* holding the lock: the others must not hang */
         counter_put(t, lock, fair, plain);
     }
@@ -776,7 +787,7 @@ static int counter_task_result(const void *task, struct conc_task_out *out)
     const struct counter_task *t = task;
     struct counter_mut *m = t->sh->mut;
 
-    out->ops = t->sh->increments - t->left;
+    out->ops = counter_done(t);
     out->result = 0;
     if (t->sh->lock != COUNTER_NONE && t->sh->lock != COUNTER_ATOMIC)
         conc_hist_add_n_atomic(&m->wait, 0, t->free_takes);
