@@ -40,10 +40,15 @@ static struct green_co *green_of_node(struct conc_heap_node *n)
     return (struct green_co *)((char *)n - offsetof(struct green_co, wait));
 }
 
+/*
+ * The run queue: head says whether it is empty, and tail is the last
+ * task only while it is not (a pop that empties it leaves tail as it
+ * was, one store and a branch fewer on a handoff's every switch).
+ */
 static void green_push(struct green_sched *s, struct green_co *co)
 {
     co->next = NULL;
-    if (s->tail)
+    if (s->head)
         s->tail->next = co;
     else
         s->head = co;
@@ -56,8 +61,6 @@ static struct green_co *green_pop(struct green_sched *s)
     struct green_co *co = s->head;
 
     s->head = co->next;
-    if (!s->head)
-        s->tail = NULL;
     s->nrunnable--;
     return co;
 }
@@ -292,6 +295,31 @@ green_abort_seen(const struct green_sched *s)
                : 0;
 }
 
+/* A signal came (conc_interrupted): relaxed, as the handler's store needs
+   no order, and no barrier to the compiler, which would reload the
+   scheduler's fields after it. */
+static inline __attribute__((always_inline)) bool
+green_signalled(void)
+{
+    return atomic_load_explicit(&conc_interrupted, memory_order_relaxed);
+}
+
+/*
+ * Whether nothing at all calls for the poll: a scheduler alone in its run
+ * (multi 0) is on the run's only thread (its sync objects take no lock,
+ * conc_sync_local): no other thread pushes onto its remote queue, its stop
+ * is set only by its own loop, never while a task runs, and its abort is
+ * in aborted. So its check is its own counts and the signal word, in one
+ * test.
+ */
+static inline __attribute__((always_inline)) bool
+green_poll_is_idle(const struct green_sched *s)
+{
+    return !(s->poll_words[0] | s->poll_words[1] | s->heap.n |
+             (unsigned)atomic_load_explicit(&conc_interrupted,
+                                            memory_order_relaxed));
+}
+
 /*
  * Whether the poll due at a round's end would find nothing to do: no fd
  * or deadline waits, no wake from another thread, nothing published to
@@ -301,16 +329,7 @@ green_abort_seen(const struct green_sched *s)
 static inline __attribute__((always_inline)) bool
 green_poll_is_noop(const struct green_sched *s)
 {
-    /* A scheduler alone in its run (multi 0) is on the run's only thread
-       (its sync objects take no lock, conc_sync_local): no other thread
-       pushes onto its remote queue, its stop is set only by its own loop,
-       never while a task runs, and its abort is in aborted. So its check
-       is its own counts and the signal word, in one test. */
-    if (__builtin_expect(
-            !(s->poll_words[0] | s->poll_words[1] | s->heap.n |
-              (unsigned)atomic_load_explicit(&conc_interrupted,
-                                             memory_order_relaxed)),
-            1))
+    if (__builtin_expect(green_poll_is_idle(s), 1))
         return true;
     if (s->nfd_waits | s->pub_parked | s->aborted | s->heap.n ||
         atomic_load_explicit(&conc_interrupted, memory_order_relaxed) ||
@@ -320,6 +339,26 @@ green_poll_is_noop(const struct green_sched *s)
         atomic_load_explicit(s->stop, memory_order_relaxed))
         return false;
     return !s->nsync || !green_abort_seen(s);
+}
+
+/*
+ * An open round: one begun while nothing called for the poll
+ * (green_poll_is_idle), on a scheduler alone in its run. It has no end
+ * of its own (its budget is this) but a signal, looked at each switch:
+ * what could call for the poll later is this thread's own doing, a task
+ * parked on a deadline or an fd or ended, and each of those ends it once
+ * the tasks queued then have run (green_round_cut), as a round would
+ * have. So the poll's look is made once, not at each switch when only
+ * two tasks hand a lock back and forth, each round one switch long.
+ */
+#define GREEN_ROUND_OPEN SIZE_MAX
+
+/* The round ends once the tasks queued now have run (if it would run
+   longer: an open round). */
+static void green_round_cut(struct green_sched *s)
+{
+    if (s->budget > s->nrunnable)
+        s->budget = s->nrunnable;
 }
 
 /*
@@ -335,7 +374,7 @@ green_poll_is_noop(const struct green_sched *s)
  */
 static inline __attribute__((always_inline)) void
 green_switch_out(struct green_sched *s, struct green_co *co,
-                 enum green_state state)
+                 enum green_state state, bool fc)
 {
     struct green_co *next = s->head;
 
@@ -343,77 +382,102 @@ green_switch_out(struct green_sched *s, struct green_co *co,
        (green_poll_is_noop), or before a switch within the round. */
     if (!next) {
         /* Alone and runnable, with nothing to poll: the scheduler would
-           start a round of this one task. It runs on, with no switch. */
-        if (state == GREEN_RUNNABLE && green_poll_is_noop(s))
+           start a round of this one task. It runs on, with no switch. A
+           round with budget left and nothing queued is an open one
+           (within any other, the budget is at most the tasks queued):
+           only a signal can have come since its poll was looked at. */
+        if (state != GREEN_RUNNABLE)
+            goto hop;
+        if (s->budget) {
+            if (!green_signalled())
+                return;
+        } else if (green_poll_is_idle(s)) {
+            s->budget = GREEN_ROUND_OPEN; /* a round of this one task */
             return;
+        } else if (green_poll_is_noop(s)) {
+            return;
+        }
         goto hop;
     }
     if (__builtin_expect(next->state == GREEN_NEW, 0))
         goto hop;
-    if (!s->budget) {
-        if (!green_poll_is_noop(s))
-            goto hop;
-        /* The next round: the runnable tasks (next among them) and this
-           one if it yields, less next, which runs now. */
-        s->budget = s->nrunnable + (state == GREEN_RUNNABLE) - 1;
+    if (__builtin_expect(!s->budget, 0)) {
+        if (green_poll_is_idle(s)) {
+            s->budget = GREEN_ROUND_OPEN;
+        } else {
+            if (!green_poll_is_noop(s))
+                goto hop;
+            /* The next round: the runnable tasks (next among them) and
+               this one if it yields, less next, which runs now. */
+            s->budget = s->nrunnable + (state == GREEN_RUNNABLE) - 1;
+        }
     } else {
-        if (conc_interrupted)
+        if (green_signalled())
             goto hop;
         s->budget--;
     }
     /* A yield, the common case, is a push made here, and a sync park (its
        waiter linked) needs nothing: no call. */
-    if (state == GREEN_RUNNABLE)
+    if (state == GREEN_RUNNABLE) {
         green_push(s, co);
-    else if (state != GREEN_WAIT_SYNC)
+        green_pop(s);
+    } else if (state == GREEN_WAIT_SYNC) {
+        green_pop(s);
+    } else {
         green_after(s, co);
-    green_pop(s);
-    green_switch_direct(s, co, next);
+        green_pop(s);
+        green_round_cut(s); /* a deadline or an fd to poll for */
+    }
+    green_switch_direct(s, co, next, fc);
     return;
 hop:
-    green_suspend(s, co, false);
+    green_suspend(s, co, false, fc);
 }
 
 /*
- * In the task: parks it as w asks and switches away (green_switch_out);
- * it is switched back to when the wait is over. 0, or -errno when the
- * wait cannot be made or was ended by an abort (then the task ends with
- * it). A yield and a sync park, the hot ones, each switch out with their
- * state known here.
+ * In the task: parks it on w's sync queue and switches away
+ * (green_switch_out); it is switched back to when a wake or an abort ends
+ * the park. 0 (the step runs again), or -errno when an abort ended it
+ * (then the task ends with it).
+ */
+static inline __attribute__((always_inline)) int
+green_park_sync(struct green_sched *s, struct green_co *co,
+                const struct conc_wait *w, bool fc)
+{
+    int err;
+
+    if (__builtin_expect(!s->poll_words[1], 1)) {
+        /* Alone in the run, which is then on this thread
+           (conc_sync_local), and no abort seen. */
+        if (!conc_waitq_link_local(w->q, w->seq, &co->waiter))
+            return 0; /* the number moved since the step saw it */
+    } else {
+        /* After an abort, a park fails at once (unless the number
+           moved: then the step tries again, as for any wait). */
+        err = green_abort_seen(s);
+        if (err)
+            return conc_waitq_seq(w->q) != w->seq ? 0 : err;
+        if (!conc_waitq_link(w->q, w->seq, &co->waiter))
+            return 0; /* the number moved since the step saw it */
+    }
+    co->sync_q = w->q;
+    co->state = GREEN_WAIT_SYNC;
+    s->nsync++;
+    green_switch_out(s, co, GREEN_WAIT_SYNC, fc);
+    /* Each way out of the park (green_sync_ready) wrote it. */
+    return co->sync_err;
+}
+
+/*
+ * In the task: parks it on a deadline or an fd, as w asks, and switches
+ * away; it is switched back to when the wait is over. 0, or -errno when
+ * the wait cannot be made (then the task ends with it).
  */
 static int green_park(struct green_sched *s, struct green_co *co,
                       const struct conc_wait *w)
 {
     int err;
 
-    if (__builtin_expect(w->want == CONC_YIELD, 1)) {
-        /* A running task's state is GREEN_RUNNABLE already: each way
-           onto the run queue set it, and a park that fails leaves it. */
-        green_switch_out(s, co, GREEN_RUNNABLE);
-        return 0;
-    }
-    if (w->want == CONC_WAIT_SYNC) {
-        if (__builtin_expect(!s->poll_words[1], 1)) {
-            /* Alone in the run, which is then on this thread
-               (conc_sync_local), and no abort seen. */
-            if (!conc_waitq_link_local(w->q, w->seq, &co->waiter))
-                return 0; /* the number moved since the step saw it */
-        } else {
-            /* After an abort, a park fails at once (unless the number
-               moved: then the step tries again, as for any wait). */
-            err = green_abort_seen(s);
-            if (err)
-                return conc_waitq_seq(w->q) != w->seq ? 0 : err;
-            if (!conc_waitq_link(w->q, w->seq, &co->waiter))
-                return 0; /* the number moved since the step saw it */
-        }
-        co->sync_q = w->q;
-        co->state = GREEN_WAIT_SYNC;
-        s->nsync++;
-        green_switch_out(s, co, GREEN_WAIT_SYNC);
-        /* Each way out of the park (green_sync_ready) wrote it. */
-        return co->sync_err;
-    }
     co->deadline_ns = 0;
     switch (w->want) {
     case CONC_WAIT_UNTIL:
@@ -437,8 +501,50 @@ static int green_park(struct green_sched *s, struct green_co *co,
     default:
         return -EINVAL;
     }
-    green_switch_out(s, co, co->state);
+    green_switch_out(s, co, co->state, false);
     return 0;
+}
+
+/*
+ * A task's steps, parked between them as each asks, until one ends it:
+ * its error, or 0 with *end_ns (0 or the step's reading). w holds the
+ * first step's start_ns. fc: the switch is known to be fcontext's, so a
+ * switch does not test it (green_co_main makes the loop once with it and
+ * once without). A yield, the common want, then a sync park, each leave
+ * w as the next step needs it (conc_wait_next): nothing is reset.
+ */
+static inline __attribute__((always_inline)) int
+green_steps(struct green_sched *s, struct green_co *co, conc_step_fn *step,
+            void *task, struct conc_wait *w, uint64_t *end_ns, bool fc)
+{
+    int err = step(task, w);
+
+    w->start_ns = 0; /* the first step's alone */
+    for (;;) {
+        if (__builtin_expect(err != 0, 0))
+            return err;
+        if (__builtin_expect(w->want == CONC_YIELD, 1)) {
+            /* A running task's state is GREEN_RUNNABLE already: each way
+               onto the run queue set it, and a park that fails leaves
+               it. */
+            conc_wait_next(w);
+            green_switch_out(s, co, GREEN_RUNNABLE, fc);
+        } else if (w->want == CONC_WAIT_SYNC) {
+            conc_wait_next(w);
+            err = green_park_sync(s, co, w, fc);
+            if (err)
+                return err;
+        } else if (w->want == CONC_DONE) {
+            *end_ns = w->end_ns;
+            return 0;
+        } else {
+            err = green_park(s, co, w);
+            if (err)
+                return err;
+            memset(w, 0, sizeof(*w));
+        }
+        err = step(task, w);
+    }
 }
 
 void green_co_main(struct green_co *co)
@@ -460,19 +566,12 @@ void green_co_main(struct green_co *co)
         step = conc_task_step(r, task);
         memset(&w, 0, sizeof(w));
         w.start_ns = r->out[co->index].start_ns; /* the first step's */
-        for (;;) {
-            err = step(task, &w);
-            /* A yield, the common want, is told apart in one test. */
-            if (__builtin_expect(err || w.want != CONC_YIELD, 0) &&
-                (err || w.want == CONC_DONE)) {
-                end_ns = err ? 0 : w.end_ns;
-                break;
-            }
-            err = green_park(s, co, &w);
-            if (err)
-                break;
-            memset(&w, 0, sizeof(w));
-        }
+#ifdef CONC_HAVE_BOOST_CONTEXT
+        if (s->fcontext)
+            err = green_steps(s, co, step, task, &w, &end_ns, true);
+        else
+#endif
+            err = green_steps(s, co, step, task, &w, &end_ns, false);
         co->inited = false;
         conc_task_finish_at(r, co->index, co->task, err, end_ns);
         /* A failure (of the step or of the task's result) sets the run's
@@ -484,7 +583,7 @@ void green_co_main(struct green_co *co)
         }
     }
     co->state = GREEN_DONE;
-    green_suspend(s, co, true);
+    green_suspend(s, co, true, false);
     abort(); /* a finished task is never resumed */
 }
 
@@ -661,7 +760,7 @@ static void green_sched_loop(struct green_sched *s)
         /* The round's tasks also switch to each other (green_switch_out):
            the budget counts what is left of it for both. */
         s->budget = s->nrunnable;
-        while (s->budget && !conc_interrupted) {
+        while (s->budget && s->head && !conc_interrupted) {
             struct green_co *co = green_pop(s);
             s->budget--;
             if (co->state == GREEN_NEW) {
@@ -673,6 +772,9 @@ static void green_sched_loop(struct green_sched *s)
                 co->state = GREEN_RUNNABLE;
             }
             green_after(s, green_resume(s, co));
+            /* Back here, a task ended, parked or made way for one to
+               start: an open round ends with the tasks queued now. */
+            green_round_cut(s);
         }
         s->budget = 0;
         if (s->done == s->ntasks)

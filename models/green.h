@@ -150,7 +150,7 @@ struct green_sched {
        it, the two decrements of a switch became one 16-byte load that
        waited for green_push's 8-byte store (a failed store forward). */
     size_t budget;
-    struct green_co *head, *tail; /* FIFO run queue */
+    struct green_co *head, *tail; /* FIFO run queue (tail: while head) */
     size_t nrunnable;
     struct conc_heap heap;      /* parked tasks by deadline_ns */
     unsigned nsync;             /* tasks in GREEN_WAIT_SYNC */
@@ -395,8 +395,8 @@ static inline void green_switch_unmake(struct green_co *co)
  * the one that left: each jump passes where the leaver keeps its context,
  * and the arrival stores it there (green_fc_entry on a task's first).
  */
-static inline void green_fc_jump(struct green_sched *s, struct green_co *from,
-                                 struct green_co *to)
+static inline __attribute__((always_inline)) void
+green_fc_jump(struct green_sched *s, struct green_co *from, struct green_co *to)
 {
     transfer_t t = jump_fcontext(to ? to->fctx : s->fctx,
                                  from ? &from->fctx : &s->fctx);
@@ -406,10 +406,11 @@ static inline void green_fc_jump(struct green_sched *s, struct green_co *from,
 #endif
 
 /* The switch itself, told to the sanitizers: from `from` to `to` (NULL:
-   the scheduler); `last` when from has finished for good. */
+   the scheduler); `last` when from has finished for good; fc when the
+   caller knows s's switch is fcontext's (else s->fcontext tells). */
 static inline __attribute__((always_inline)) void
 green_jump(struct green_sched *s, struct green_co *from, struct green_co *to,
-           bool last)
+           bool last, bool fc)
 {
 #ifdef GREEN_ASAN
     void **save = from ? (last ? NULL : &from->fake_stack) : &s->fake_stack;
@@ -420,13 +421,14 @@ green_jump(struct green_sched *s, struct green_co *from, struct green_co *to,
 #else
     (void)last;
 #endif
+    (void)fc;
 #ifdef GREEN_TSAN
     __tsan_switch_to_fiber(to ? to->tsan_fiber : s->tsan_fiber, 0);
 #endif
 #ifdef CONC_HAVE_BOOST_CONTEXT
     /* A direct call on the common path: the jump is a few ns, so is an
      * indirect call. */
-    if (__builtin_expect(s->fcontext, 1))
+    if (fc || __builtin_expect(s->fcontext, 1))
         green_fc_jump(s, from, to);
     else
 #endif
@@ -447,26 +449,27 @@ static inline struct green_co *green_resume(struct green_sched *s,
     struct green_co *back;
 
     green_cur = co;
-    green_jump(s, NULL, co, false);
+    green_jump(s, NULL, co, false, false);
     back = green_cur;
     green_cur = NULL;
     return back;
 }
 
-/* Task to scheduler; `last` when the task has finished for good. */
-static inline void green_suspend(struct green_sched *s, struct green_co *co,
-                                 bool last)
+/* Task to scheduler; `last` when the task has finished for good; fc: as
+   for green_jump. */
+static inline __attribute__((always_inline)) void
+green_suspend(struct green_sched *s, struct green_co *co, bool last, bool fc)
 {
-    green_jump(s, co, NULL, last);
+    green_jump(s, co, NULL, last, fc);
 }
 
 /* Task to task, past the scheduler: co leaves, next runs. */
-static inline void green_switch_direct(struct green_sched *s,
-                                       struct green_co *co,
-                                       struct green_co *next)
+static inline __attribute__((always_inline)) void
+green_switch_direct(struct green_sched *s, struct green_co *co,
+                    struct green_co *next, bool fc)
 {
     green_cur = next;
-    green_jump(s, co, next, false);
+    green_jump(s, co, next, false, fc);
 }
 
 #endif

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -44,6 +46,26 @@ conc_step_fn *conc_task_step(const struct conc_run *r, void *task)
 {
     return r->w->task_step ? r->w->task_step(task) : r->w->step;
 }
+
+#ifdef CONC_CHECKED
+void conc_wait_next_checked(struct conc_wait *w)
+{
+    if (w->deadline_ns || w->end_ns || w->start_ns) {
+        fprintf(stderr,
+                "concbench: a step that asked for a %s wrote %s "
+                "(docs/design.md: a step writes only what its want names)\n",
+                w->want == CONC_YIELD ? "yield" : "sync wait",
+                w->deadline_ns ? "deadline_ns"
+                : w->end_ns    ? "end_ns"
+                               : "start_ns");
+        abort();
+    }
+    w->want = (enum conc_want)0x5eed;
+    w->fd = -0x5eed;
+    w->q = (struct conc_waitq *)(uintptr_t)0x5eed;
+    w->seq = 0x5eed5eed;
+}
+#endif
 
 void conc_task_finish(const struct conc_run *r, unsigned index, void *task,
                       int err)

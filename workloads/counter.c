@@ -428,10 +428,10 @@ static __attribute__((noinline)) int counter_wait_end_timed(
 
 /*
  * What a step's path knows holds, told to the compiler so it drops the
- * tests: checked (abort) in a sanitizer's build, which CI runs counter
- * under, assumed otherwise.
+ * tests: checked (abort) in a checked build (CONC_CHECKED: a sanitizer's,
+ * which CI runs counter under), assumed otherwise.
  */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#ifdef CONC_CHECKED
 #define COUNTER_KNOWN(cond) ((cond) ? (void)0 : abort())
 #else
 #define COUNTER_KNOWN(cond) ((cond) ? (void)0 : __builtin_unreachable())

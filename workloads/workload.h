@@ -51,6 +51,43 @@ struct conc_wait {
 /* A step: see struct conc_workload's step. */
 typedef int conc_step_fn(void *task, struct conc_wait *w);
 
+/*
+ * A build with AddressSanitizer or ThreadSanitizer, which CI runs every
+ * workload under: it checks what a hot path may assume (conc_wait_next,
+ * counter's COUNTER_KNOWN) where another build only assumes it.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CONC_CHECKED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CONC_CHECKED 1
+#endif
+#endif
+
+#ifdef CONC_CHECKED
+void conc_wait_next_checked(struct conc_wait *w);
+#endif
+
+/*
+ * Readies w for the next step after one that asked for a yield or a sync
+ * wait, as it is: a step writes want and the fields its want names, and no
+ * other, so deadline_ns and end_ns are still 0 (and start_ns, once the
+ * first step is past), and a model reads no field a want does not name.
+ * A model may then call the step again with nothing reset (green does,
+ * on its hot path); after any other want it zeroes w. A checked build
+ * (CONC_CHECKED) aborts, naming the broken rule, when the step wrote one
+ * of those three, and fills want, fd, q and seq with garbage, so a step
+ * that read one fails its run.
+ */
+static inline void conc_wait_next(struct conc_wait *w)
+{
+#ifdef CONC_CHECKED
+    conc_wait_next_checked(w);
+#else
+    (void)w;
+#endif
+}
+
 /* Errors a task counts without failing itself; any nonzero fails the run. */
 enum conc_err_kind {
     CONC_ERR_REFUSED,

@@ -43,6 +43,21 @@ WORKLOADS=(
     "counter -o lock=mutex -o fair=on -o yield_inside=on -o increments=500 -t 4"
 )
 
+# The coordination workloads, whose tasks park on sync queues (and, over a
+# pipe, on fds). Sequential refuses event and a queue that could fill, and
+# runs the two below it.
+COORD=(
+    "queue -o items=2000 -o capacity=3 -o producers=2 -t 5"
+    "queue -o items=2000 -o capacity=3 -o channel=pipe -t 4"
+    "event -o rounds=20 -o delay=100us -t 4"
+    "philosophers -o strategy=waiter -o meals=20 -t 5"
+    "philosophers -o strategy=ordered -o meals=20 -t 5"
+)
+COORD_SEQUENTIAL=(
+    "queue -o items=500 -o capacity=500 -o producers=2 -t 4"
+    "philosophers -o strategy=ordered -o meals=20 -t 5"
+)
+
 # san_cell BIN ARGS...: one cell, one warmup and one timed run (so state
 # kept between runs is exercised); fails, showing stderr, on a nonzero exit
 # or any sanitizer report.
@@ -61,9 +76,10 @@ san_cell() {
 
 # san_model BIN MODEL-ARGS...: every workload under one model setting.
 san_model() {
-    local bin=$1 w
+    local bin=$1 w coord=("${COORD[@]}")
     shift
-    for w in "${WORKLOADS[@]}"; do
+    [ "$2" = sequential ] && coord=("${COORD_SEQUENTIAL[@]}")
+    for w in "${WORKLOADS[@]}" "${coord[@]}"; do
         # shellcheck disable=SC2086 # the rows are word lists
         san_cell "$bin" "$@" -w $w
     done
