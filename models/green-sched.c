@@ -527,13 +527,13 @@ green_steps(struct green_sched *s, struct green_co *co, conc_step_fn *step,
             /* A running task's state is GREEN_RUNNABLE already: each way
                onto the run queue set it, and a park that fails leaves
                it. */
-            conc_wait_next(w);
             green_switch_out(s, co, GREEN_RUNNABLE, fc);
-        } else if (w->want == CONC_WAIT_SYNC) {
             conc_wait_next(w);
+        } else if (w->want == CONC_WAIT_SYNC) {
             err = green_park_sync(s, co, w, fc);
             if (err)
                 return err;
+            conc_wait_next(w);
         } else if (w->want == CONC_DONE) {
             *end_ns = w->end_ns;
             return 0;

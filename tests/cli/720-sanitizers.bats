@@ -45,7 +45,10 @@ WORKLOADS=(
 
 # The coordination workloads, whose tasks park on sync queues (and, over a
 # pipe, on fds). Sequential refuses event and a queue that could fill, and
-# runs the two below it.
+# runs the two below it. A pool of OS threads or processes (workers=2,
+# fewer than the tasks) is given none: each worker runs a task to its
+# end, so two producers blocked on a full queue hold both, and the run
+# ends as the deadlock it is.
 COORD=(
     "queue -o items=2000 -o capacity=3 -o producers=2 -t 5"
     "queue -o items=2000 -o capacity=3 -o channel=pipe -t 4"
@@ -79,6 +82,9 @@ san_model() {
     local bin=$1 w coord=("${COORD[@]}")
     shift
     [ "$2" = sequential ] && coord=("${COORD_SEQUENTIAL[@]}")
+    case "$2 $*" in
+    threads*workers=* | fork*workers=*) coord=() ;;
+    esac
     for w in "${WORKLOADS[@]}" "${coord[@]}"; do
         # shellcheck disable=SC2086 # the rows are word lists
         san_cell "$bin" "$@" -w $w
