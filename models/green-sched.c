@@ -135,18 +135,27 @@ static void green_kick(struct green_sched *s)
 }
 
 /*
- * On co's scheduler thread: its sync park is over; the park returns err
- * (0: woken, the step tries again).
+ * On co's scheduler thread: its sync park is over, by a wake or an abort
+ * (green_sync_check). Either way the park returns 0 and the step runs
+ * again: after an abort, its next park fails (green_park_sync), unless
+ * what it waited for came after all. A wake a run of several schedulers
+ * counts (green_sync_woken).
  */
-static void green_sync_ready(struct green_sched *s, struct green_co *co,
-                             int err)
+static inline __attribute__((always_inline)) void
+green_sync_ready(struct green_sched *s, struct green_co *co)
 {
-    co->sync_err = err;
     co->state = GREEN_RUNNABLE;
     s->nsync--;
-    if (!err)
-        s->wakes++;
     green_push(s, co);
+}
+
+/* A wake ended co's park: counted for deadlock detection, which reads the
+   count only where the run has several schedulers (conc_sync_deadlocked),
+   so one alone in its run does not count (green_on_sync_wake_solo). */
+static void green_sync_woken(struct green_sched *s, struct green_co *co)
+{
+    s->wakes++;
+    green_sync_ready(s, co);
 }
 
 /*
@@ -189,7 +198,7 @@ static void green_on_sync_wake(struct conc_waiter *w)
     struct green_co *head;
 
     if (green_self == s) {
-        green_sync_ready(s, co, 0);
+        green_sync_woken(s, co);
         return;
     }
     head = atomic_load_explicit(&s->remote, memory_order_relaxed);
@@ -210,7 +219,7 @@ static void green_on_sync_wake_solo(struct conc_waiter *w)
 {
     struct green_co *co = green_of_waiter(w);
 
-    green_sync_ready(co->s, co, 0);
+    green_sync_ready(co->s, co);
 }
 
 /* Moves the tasks other threads woke onto the run queue, in wake order. */
@@ -230,7 +239,7 @@ static void green_drain(struct green_sched *s)
         next = co->rnext;
         co->rnext = NULL;
         if (co->state == GREEN_WAIT_SYNC)
-            green_sync_ready(s, co, 0);
+            green_sync_woken(s, co);
     }
 }
 
@@ -252,29 +261,28 @@ static void green_sync_alert(struct green_sched *s)
 
 /*
  * With tasks parked on sync queues: when the run was aborted (a task
- * failed) or, if nothing else is runnable, is deadlocked, their parks end
- * with the abort's error (-ECANCELED, -EDEADLK), each task on its own
- * stack. A task a waker already took out of its queue is left to that
- * wake: it steps again, and fails at its next park.
+ * failed) or, if nothing else is runnable, is deadlocked, their parks end,
+ * and each task, on its own stack, steps again and fails at its next park
+ * with the abort's error (-ECANCELED, -EDEADLK: green_park_sync). A task
+ * a waker already took out of its queue is left to that wake: it too
+ * steps again, and fails at its next park.
  */
 static void green_sync_check(struct green_sched *s)
 {
     const struct conc_run *r = s->g->r;
-    int err = atomic_load(&r->sync->abort);
 
-    if (!err) {
+    if (!atomic_load(&r->sync->abort)) {
         if (s->nrunnable ||
             !conc_sync_deadlocked(r, &s->dl_since, &s->dl_unparks))
             return;
-        err = atomic_load(&r->sync->abort);
         green_sync_alert(s);
     }
-    s->aborted = 1;
+    s->aborted = 1; /* before the parks end: each fails when made again */
     for (unsigned i = 0; i < s->ntasks && s->nsync; i++) {
         struct green_co *co = &s->cos[i];
         if (co->state == GREEN_WAIT_SYNC &&
             conc_waitq_unlink(co->sync_q, &co->waiter))
-            green_sync_ready(s, co, err);
+            green_sync_ready(s, co);
     }
 }
 
@@ -295,29 +303,27 @@ green_abort_seen(const struct green_sched *s)
                : 0;
 }
 
-/* A signal came (conc_interrupted): relaxed, as the handler's store needs
-   no order, and no barrier to the compiler, which would reload the
-   scheduler's fields after it. */
-static inline __attribute__((always_inline)) bool
+/* Whether a signal came (conc_interrupted, nonzero): relaxed, as the
+   handler's store needs no order. */
+static inline __attribute__((always_inline)) unsigned
 green_signalled(void)
 {
-    return atomic_load_explicit(&conc_interrupted, memory_order_relaxed);
+    return (unsigned)atomic_load_explicit(&conc_interrupted,
+                                          memory_order_relaxed);
 }
 
 /*
- * Whether nothing at all calls for the poll: a scheduler alone in its run
- * (multi 0) is on the run's only thread (its sync objects take no lock,
- * conc_sync_local): no other thread pushes onto its remote queue, its stop
- * is set only by its own loop, never while a task runs, and its abort is
- * in aborted. So its check is its own counts and the signal word, in one
- * test.
+ * Whether nothing at all calls for the poll, sig being the signal word
+ * (green_signalled): a scheduler alone in its run (multi 0) is on the
+ * run's only thread (its sync objects take no lock, conc_sync_local): no
+ * other thread pushes onto its remote queue, its stop is set only by its
+ * own loop, never while a task runs, and its abort is in aborted. So its
+ * check is its own counts and the signal word, in one test.
  */
 static inline __attribute__((always_inline)) bool
-green_poll_is_idle(const struct green_sched *s)
+green_poll_is_idle(const struct green_sched *s, unsigned sig)
 {
-    return !(s->poll_words[0] | s->poll_words[1] | s->heap.n |
-             (unsigned)atomic_load_explicit(&conc_interrupted,
-                                            memory_order_relaxed));
+    return !(s->poll_words[0] | s->poll_words[1] | s->heap.n | sig);
 }
 
 /*
@@ -329,7 +335,7 @@ green_poll_is_idle(const struct green_sched *s)
 static inline __attribute__((always_inline)) bool
 green_poll_is_noop(const struct green_sched *s)
 {
-    if (__builtin_expect(green_poll_is_idle(s), 1))
+    if (__builtin_expect(green_poll_is_idle(s, green_signalled()), 1))
         return true;
     if (s->nfd_waits | s->pub_parked | s->aborted | s->heap.n ||
         atomic_load_explicit(&conc_interrupted, memory_order_relaxed) ||
@@ -376,10 +382,13 @@ static inline __attribute__((always_inline)) void
 green_switch_out(struct green_sched *s, struct green_co *co,
                  enum green_state state, bool fc)
 {
+    /* A signal is looked at on every way out: in the round-end check, or
+       before a switch within the round. Its word is read first: the
+       compiler takes an atomic load for a barrier, and would read again
+       after it the fields read before. */
+    unsigned sig = green_signalled();
     struct green_co *next = s->head;
 
-    /* A signal is looked at on every way out: in the round-end check
-       (green_poll_is_noop), or before a switch within the round. */
     if (!next) {
         /* Alone and runnable, with nothing to poll: the scheduler would
            start a round of this one task. It runs on, with no switch. A
@@ -389,9 +398,9 @@ green_switch_out(struct green_sched *s, struct green_co *co,
         if (state != GREEN_RUNNABLE)
             goto hop;
         if (s->budget) {
-            if (!green_signalled())
+            if (!sig)
                 return;
-        } else if (green_poll_is_idle(s)) {
+        } else if (green_poll_is_idle(s, sig)) {
             s->budget = GREEN_ROUND_OPEN; /* a round of this one task */
             return;
         } else if (green_poll_is_noop(s)) {
@@ -402,7 +411,7 @@ green_switch_out(struct green_sched *s, struct green_co *co,
     if (__builtin_expect(next->state == GREEN_NEW, 0))
         goto hop;
     if (__builtin_expect(!s->budget, 0)) {
-        if (green_poll_is_idle(s)) {
+        if (green_poll_is_idle(s, sig)) {
             s->budget = GREEN_ROUND_OPEN;
         } else {
             if (!green_poll_is_noop(s))
@@ -412,7 +421,7 @@ green_switch_out(struct green_sched *s, struct green_co *co,
             s->budget = s->nrunnable + (state == GREEN_RUNNABLE) - 1;
         }
     } else {
-        if (green_signalled())
+        if (sig)
             goto hop;
         s->budget--;
     }
@@ -437,8 +446,8 @@ hop:
 /*
  * In the task: parks it on w's sync queue and switches away
  * (green_switch_out); it is switched back to when a wake or an abort ends
- * the park. 0 (the step runs again), or -errno when an abort ended it
- * (then the task ends with it).
+ * the park. 0 (the step runs again), or, once the run is aborted, the
+ * abort's -errno at once, with no park (then the task ends with it).
  */
 static inline __attribute__((always_inline)) int
 green_park_sync(struct green_sched *s, struct green_co *co,
@@ -464,8 +473,7 @@ green_park_sync(struct green_sched *s, struct green_co *co,
     co->state = GREEN_WAIT_SYNC;
     s->nsync++;
     green_switch_out(s, co, GREEN_WAIT_SYNC, fc);
-    /* Each way out of the park (green_sync_ready) wrote it. */
-    return co->sync_err;
+    return 0; /* woken, or aborted: the step runs again (green_sync_ready) */
 }
 
 /*

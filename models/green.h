@@ -109,8 +109,6 @@ struct green_co {
     enum green_state state;
     int reg_fd;              /* last fd it registered in epoll, or -1 */
     bool inited;             /* task_init done, task_finish not yet */
-    int sync_err;            /* what its sync park returns: 0, or the
-                                abort that ended the park */
     struct conc_waiter waiter; /* in sync_q while GREEN_WAIT_SYNC */
     struct conc_waitq *sync_q;
     struct green_co *rnext;  /* its scheduler's remote queue, once woken
