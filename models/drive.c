@@ -69,6 +69,7 @@ int conc_drive_wait(const struct conc_run *r, const struct conc_wait *w)
 
     switch (w->want) {
     case CONC_WAIT_SYNC:
+        conc_wait_wake(w); /* as the step's last act would have */
         return drive_wait_sync(r, w);
     case CONC_DONE:
     case CONC_YIELD:

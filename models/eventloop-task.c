@@ -273,6 +273,7 @@ bool eventloop_after_step(struct eventloop_task *t, int err,
             eventloop_ready_push(t);
         return true;
     case CONC_WAIT_SYNC:
+        conc_wait_wake(w); /* as the step's last act would have */
         err = eventloop_sync_park(t, w);
         if (err > 0)
             return false;

@@ -444,23 +444,68 @@ hop:
 }
 
 /*
+ * A sync park's handoff, on a scheduler alone in its run: co, parked
+ * (its waiter linked), makes way for b, a task of its own whose wait its
+ * step's release ended (conc_wait's wake, which its wake callback would
+ * have pushed onto the run queue). With nothing else queued, and a round
+ * that goes on, co switches straight to b, past the run queue: what a
+ * push and the pop after it would do. co's park and b's wake leave the
+ * count of parked tasks as it was.
+ */
+static inline __attribute__((always_inline)) void
+green_hand_over(struct green_sched *s, struct green_co *co,
+                struct green_co *b, bool fc)
+{
+    unsigned sig = green_signalled(); /* first: as in green_switch_out */
+
+    b->state = GREEN_RUNNABLE;
+    if (__builtin_expect(!s->head && s->budget && !sig, 1)) {
+        s->budget--;
+        green_switch_direct(s, co, b, fc);
+        return;
+    }
+    green_push(s, b);
+    green_switch_out(s, co, GREEN_WAIT_SYNC, fc);
+}
+
+/*
  * In the task: parks it on w's sync queue and switches away
  * (green_switch_out); it is switched back to when a wake or an abort ends
  * the park. 0 (the step runs again), or, once the run is aborted, the
- * abort's -errno at once, with no park (then the task ends with it).
+ * abort's -errno at once, with no park (then the task ends with it). A
+ * waiter the step left to wake (conc_wait's wake) is woken, or, where
+ * the scheduler is alone in its run, handed over to (green_hand_over).
  */
 static inline __attribute__((always_inline)) int
 green_park_sync(struct green_sched *s, struct green_co *co,
-                const struct conc_wait *w, bool fc)
+                struct conc_wait *w, bool fc)
 {
+    struct conc_waiter *x = w->wake;
     int err;
 
     if (__builtin_expect(!s->poll_words[1], 1)) {
         /* Alone in the run, which is then on this thread
            (conc_sync_local), and no abort seen. */
-        if (!conc_waitq_link_local(w->q, w->seq, &co->waiter))
+        if (!conc_waitq_link_local(w->q, w->seq, &co->waiter)) {
+            conc_wait_wake(w);
+            w->wake = NULL;
             return 0; /* the number moved since the step saw it */
+        }
+        co->sync_q = w->q;
+        co->state = GREEN_WAIT_SYNC;
+        if (x) {
+            /* Every waiter in a queue of this run is a task of this
+               scheduler's: only a park links one. */
+            CONC_KNOWN(x->wake == green_on_sync_wake_solo);
+            w->wake = NULL;
+            green_hand_over(s, co, green_of_waiter(x), fc);
+            return 0;
+        }
+        s->nsync++;
     } else {
+        /* Woken before the wait is made, as by the step's last act. */
+        conc_wait_wake(w);
+        w->wake = NULL;
         /* After an abort, a park fails at once (unless the number
            moved: then the step tries again, as for any wait). */
         err = green_abort_seen(s);
@@ -468,10 +513,10 @@ green_park_sync(struct green_sched *s, struct green_co *co,
             return conc_waitq_seq(w->q) != w->seq ? 0 : err;
         if (!conc_waitq_link(w->q, w->seq, &co->waiter))
             return 0; /* the number moved since the step saw it */
+        co->sync_q = w->q;
+        co->state = GREEN_WAIT_SYNC;
+        s->nsync++;
     }
-    co->sync_q = w->q;
-    co->state = GREEN_WAIT_SYNC;
-    s->nsync++;
     green_switch_out(s, co, GREEN_WAIT_SYNC, fc);
     return 0; /* woken, or aborted: the step runs again (green_sync_ready) */
 }

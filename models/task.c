@@ -50,14 +50,16 @@ conc_step_fn *conc_task_step(const struct conc_run *r, void *task)
 #ifdef CONC_CHECKED
 void conc_wait_next_checked(struct conc_wait *w)
 {
-    if (w->deadline_ns || w->end_ns || w->start_ns) {
+    if (w->deadline_ns || w->end_ns || w->start_ns || w->wake) {
         fprintf(stderr,
-                "concbench: a step that asked for a %s wrote %s "
-                "(docs/design.md: a step writes only what its want names)\n",
+                "concbench: after a step that asked for a %s, %s is set "
+                "(docs/design.md: a step writes only what its want names, "
+                "and a model clears a sync wait's wake once made)\n",
                 w->want == CONC_YIELD ? "yield" : "sync wait",
                 w->deadline_ns ? "deadline_ns"
                 : w->end_ns    ? "end_ns"
-                               : "start_ns");
+                : w->start_ns  ? "start_ns"
+                               : "wake");
         abort();
     }
     w->want = (enum conc_want)0x5eed;

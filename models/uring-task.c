@@ -291,6 +291,7 @@ static void uring_after_step(struct uring_task *t, int err,
         uring_ready_push(t);
         return;
     case CONC_WAIT_SYNC:
+        conc_wait_wake(w); /* as the step's last act would have */
         err = uring_park(t, w);
         break;
     case CONC_WAIT_UNTIL:

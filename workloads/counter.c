@@ -300,9 +300,8 @@ static uint32_t counter_draw_skip(struct counter_task *t, uint64_t waited)
 
 /*
  * Wakes the waiter a release served and handed back (conc_fifo_serve_local),
- * if any. A step on one thread wakes it as its last act, or just before
- * its last call, a jump (the helpers below that take `next`), so it keeps
- * nothing across the call.
+ * if any, where the step ends (counter_finish); a step that parks leaves
+ * it to the model (conc_wait's wake, counter_park).
  */
 static inline __attribute__((always_inline)) void
 counter_wake(struct conc_waiter *next)
@@ -341,13 +340,10 @@ static void counter_flush_waits(struct counter_task *t, bool last)
  * The timed ends of a wait, out of line (a clock read may be a call) and
  * returning a step's 0: a step can end with one as a jump, and its own
  * path then makes no call and saves no register (counter_take_yield_as).
- * Each first wakes next (counter_wake), a waiter the step's release
- * served, as do the untimed ends and counter_finish.
  */
-static __attribute__((noinline)) int counter_wait_begin_timed(
-    struct counter_task *t, struct conc_waiter *next)
+static __attribute__((noinline)) int
+counter_wait_begin_timed(struct counter_task *t)
 {
-    counter_wake(next);
     /* Not holding the lock (its try failed), and before the clock read:
        the buffer's adds are in no critical section and no wait. A timed
        wait's end pushes at most one, and each comes after a begin. */
@@ -358,21 +354,17 @@ static __attribute__((noinline)) int counter_wait_begin_timed(
     return 0;
 }
 
-static int counter_wait_end_timed(struct counter_task *t,
-                                  struct conc_waiter *next);
+static int counter_wait_end_timed(struct counter_task *t);
 
-/* A contended acquire begins to wait. 0, for a step to return; next:
-   as for counter_wait_begin_timed. */
-static inline int counter_wait_begin(struct counter_task *t,
-                                     struct conc_waiter *next)
+/* A contended acquire begins to wait. 0, for a step to return. */
+static inline int counter_wait_begin(struct counter_task *t)
 {
     if (__builtin_expect(t->skip != 0, 1)) { /* all but one in 32 */
         t->skip--;
         t->wait = COUNTER_WAIT_UNTIMED;
-        counter_wake(next);
         return 0;
     }
-    return counter_wait_begin_timed(t, next);
+    return counter_wait_begin_timed(t);
 }
 
 /*
@@ -384,29 +376,25 @@ static inline int counter_wait_begin(struct counter_task *t,
  * update; counter_flush_waits adds a buffer's worth at once, outside
  * the lock, as a later timed wait begins. 0, for a step to return.
  */
-static inline int counter_wait_end_untimed(struct counter_task *t,
-                                           struct conc_waiter *next)
+static inline int counter_wait_end_untimed(struct counter_task *t)
 {
     t->wait = COUNTER_NO_WAIT;
     t->last_reps++;
-    counter_wake(next);
     return 0;
 }
 
-static inline int counter_wait_end(struct counter_task *t,
-                                   struct conc_waiter *next)
+static inline int counter_wait_end(struct counter_task *t)
 {
     if (t->wait == COUNTER_WAIT_UNTIMED)
-        return counter_wait_end_untimed(t, next);
-    return counter_wait_end_timed(t, next);
+        return counter_wait_end_untimed(t);
+    return counter_wait_end_timed(t);
 }
 
-static __attribute__((noinline)) int counter_wait_end_timed(
-    struct counter_task *t, struct conc_waiter *next)
+static __attribute__((noinline)) int
+counter_wait_end_timed(struct counter_task *t)
 {
     uint64_t d;
 
-    counter_wake(next);
     t->wait = COUNTER_NO_WAIT;
     d = conc_ticks() - t->wait_from;
     if (t->last_reps)
@@ -426,16 +414,6 @@ static __attribute__((noinline)) int counter_wait_end_timed(
  */
 #define COUNTER_INLINE static inline __attribute__((always_inline))
 
-/*
- * What a step's path knows holds, told to the compiler so it drops the
- * tests: checked (abort) in a checked build (CONC_CHECKED: a sanitizer's,
- * which CI runs counter under), assumed otherwise.
- */
-#ifdef CONC_CHECKED
-#define COUNTER_KNOWN(cond) ((cond) ? (void)0 : abort())
-#else
-#define COUNTER_KNOWN(cond) ((cond) ? (void)0 : __builtin_unreachable())
-#endif
 
 /* Tries the sync layer's lock (FIFO or not); seq: what a wait waits on;
    local: the run is on one thread (conc_sync_local()). */
@@ -449,34 +427,33 @@ COUNTER_INLINE bool counter_mutex_try(struct counter_task *t,
 
 /* The try took it: the wait it had, if any, ends. 0, for a step to
    return. */
-COUNTER_INLINE int counter_took(struct counter_task *t,
-                                struct conc_waiter *next)
+COUNTER_INLINE int counter_took(struct counter_task *t)
 {
     /* The untimed end first: the common one where a task waits at each
        acquire. */
     if (t->wait == COUNTER_WAIT_UNTIMED)
-        return counter_wait_end_untimed(t, next);
+        return counter_wait_end_untimed(t);
     if (t->wait != COUNTER_NO_WAIT)
-        return counter_wait_end_timed(t, next);
+        return counter_wait_end_timed(t);
     t->free_takes++;
-    counter_wake(next);
     return 0;
 }
 
 /* The try failed: w says what to wait on, and the wait begins unless it
-   has; next, if any, is woken (counter_wake). 0, for a step to return;
-   last, since its clock read may be a call. */
+   has; next, a waiter the step's release served (NULL: none), is left
+   to the model to wake (conc_wait's wake). 0, for a step to return; last,
+   since its clock read may be a call. */
 COUNTER_INLINE int counter_park(struct counter_task *t, struct conc_wait *w,
                                 uint32_t seq, struct conc_waiter *next)
 {
     w->want = CONC_WAIT_SYNC;
     w->q = t->q;
     w->seq = seq;
+    w->wake = next;
     /* Its acquire's first failed try, a wait that begins, is the common
        one (each park of a handoff's). */
     if (__builtin_expect(t->wait == COUNTER_NO_WAIT, 1))
-        return counter_wait_begin(t, next);
-    counter_wake(next);
+        return counter_wait_begin(t);
     return 0;
 }
 
@@ -494,7 +471,7 @@ COUNTER_INLINE bool counter_acquire(struct counter_task *t,
     switch (lock) {
     case COUNTER_MUTEX:
         if (counter_mutex_try(t, m, fair, &seq, conc_sync_local())) {
-            counter_took(t, NULL);
+            counter_took(t);
             return true;
         }
         counter_park(t, w, seq, NULL);
@@ -513,14 +490,14 @@ COUNTER_INLINE bool counter_acquire(struct counter_task *t,
             return true;
         }
         /* A spinlock spins right here, in the step: that is what it is. */
-        counter_wait_begin(t, NULL);
+        counter_wait_begin(t);
         if (lock == COUNTER_SPIN)
             ck_spinlock_fas_lock(&m->spin);
         else if (lock == COUNTER_TICKET)
             ck_spinlock_ticket_lock(&m->ticket);
         else
             ck_spinlock_mcs_lock(&m->mcs, node);
-        counter_wait_end(t, NULL);
+        counter_wait_end(t);
         return true;
     }
 #endif
@@ -667,8 +644,9 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
  * so the step that only takes saves no register. That one reads the
  * counter before its wait's end is timed: the wait includes one load.
  * next: a waiter the write back's release served and left to it to wake
- * (one thread's FIFO lock, counter_put_fifo_yield_local), NULL for none;
- * local: the run is on one thread.
+ * (one thread's FIFO lock, counter_put_fifo_yield_local), NULL for none:
+ * the step's park leaves it to the model, its end wakes it; local: the
+ * run is on one thread.
  */
 COUNTER_INLINE int counter_take_yield_as(struct counter_task *t,
                                          struct conc_wait *w, bool fair,
@@ -682,9 +660,12 @@ COUNTER_INLINE int counter_take_yield_as(struct counter_task *t,
         return counter_finish(t, w, next);
     if (!counter_mutex_try(t, m, fair, &seq, local))
         return counter_park(t, w, seq, next); /* this step runs again */
+    /* A waiter served holds the turn: the try takes the lock only where
+       there was none. */
+    CONC_KNOWN(!next);
     counter_read(t, m);
     w->want = CONC_YIELD; /* between the read and the write */
-    return counter_took(t, next);
+    return counter_took(t);
 }
 
 /* The write back and the take. */
@@ -718,9 +699,10 @@ COUNTER_STEP_FN(counter_put_fifo_yield, counter_put_yield_as(t, w, true))
 /*
  * The FIFO lock's write back and take where the run is on one thread
  * (chosen at the task's init, when conc_sync_local() is already set for
- * the run): it makes its release's wake, a call, last, after this task's
- * own try and park (the same wake: nothing else runs meanwhile), so the
- * step keeps nothing across it and saves no register.
+ * the run): its release's wake, a call, is left to the model with the
+ * park that follows (the same wake: nothing else runs meanwhile), which
+ * may switch straight to the waiter, so the step makes no call, keeps
+ * nothing and saves no register.
  */
 static __attribute__((noinline)) int
 counter_put_fifo_yield_local(void *task, struct conc_wait *w)
@@ -735,7 +717,7 @@ counter_put_fifo_yield_local(void *task, struct conc_wait *w)
     /* The holder's turn was served and its acquire ended (the try that
        took the lock cleared both): the take below draws a new ticket, and
        a wait, if it has one, begins. */
-    COUNTER_KNOWN(!t->turn.queued && t->wait == COUNTER_NO_WAIT);
+    CONC_KNOWN(!t->turn.queued && t->wait == COUNTER_NO_WAIT);
     return counter_take_yield_as(t, w, true, true, next);
 }
 COUNTER_STEP_FN(counter_put_mutex_yield, counter_put_yield_as(t, w, false))

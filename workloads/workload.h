@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "lib/hist.h"
 #include "lib/opts.h"
@@ -34,6 +35,15 @@ struct conc_wait {
     uint32_t seq;         /* CONC_WAIT_SYNC: the number seen before the
                              check that failed (conc_lock_try & co.) */
     /*
+     * CONC_WAIT_SYNC, optional: a waiter the step's release served and
+     * left to the model to wake (one thread's FIFO lock hands it back,
+     * conc_fifo_serve_local), NULL for none. The model wakes it before it
+     * makes the wait, as the step's last act would have (conc_wait_wake).
+     * One that runs the tasks of a thread may instead make the wait and
+     * then run it next (green): on one thread nothing runs between.
+     */
+    struct conc_waiter *wake;
+    /*
      * One clock read shared, where a model and a step would make two back
      * to back (28 ns each on a VM's kvm-clock: a quarter of a sleep's
      * start or wake with 100,000 tasks).
@@ -54,7 +64,7 @@ typedef int conc_step_fn(void *task, struct conc_wait *w);
 /*
  * A build with AddressSanitizer or ThreadSanitizer, which CI runs every
  * workload under: it checks what a hot path may assume (conc_wait_next,
- * counter's COUNTER_KNOWN) where another build only assumes it.
+ * CONC_KNOWN) where another build only assumes it.
  */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define CONC_CHECKED 1
@@ -64,20 +74,38 @@ typedef int conc_step_fn(void *task, struct conc_wait *w);
 #endif
 #endif
 
+/*
+ * What a hot path knows holds, told to the compiler so it drops the
+ * tests: checked (abort) in a checked build, assumed otherwise.
+ */
+#ifdef CONC_CHECKED
+#define CONC_KNOWN(cond) ((cond) ? (void)0 : abort())
+#else
+#define CONC_KNOWN(cond) ((cond) ? (void)0 : __builtin_unreachable())
+#endif
+
 #ifdef CONC_CHECKED
 void conc_wait_next_checked(struct conc_wait *w);
 #endif
+
+/* Wakes the waiter a step's sync wait left to the model (wake), if any. */
+static inline void conc_wait_wake(const struct conc_wait *w)
+{
+    if (w->wake)
+        w->wake->wake(w->wake);
+}
 
 /*
  * Readies w for the next step after one that asked for a yield or a sync
  * wait, as it is: a step writes want and the fields its want names, and no
  * other, so deadline_ns and end_ns are still 0 (and start_ns, once the
  * first step is past), and a model reads no field a want does not name.
- * A model may then call the step again with nothing reset (green does,
- * on its hot path); after any other want it zeroes w. A checked build
- * (CONC_CHECKED) aborts, naming the broken rule, when the step wrote one
- * of those three, and fills want, fd, q and seq with garbage, so a step
- * that read one fails its run.
+ * A model may then call the step again with nothing reset but a sync
+ * wait's wake, once made (green does, on its hot path); after any other
+ * want it zeroes w. A checked build (CONC_CHECKED) aborts, naming the
+ * broken rule, when the step wrote one of those three or wake is set,
+ * and fills want, fd, q and seq with garbage, so a step that read one
+ * fails its run.
  */
 static inline void conc_wait_next(struct conc_wait *w)
 {
