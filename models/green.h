@@ -394,7 +394,8 @@ static inline void green_switch_unmake(struct green_co *co)
  * and the arrival stores it there (green_fc_entry on a task's first).
  */
 static inline __attribute__((always_inline)) void
-green_fc_jump(struct green_sched *s, struct green_co *from, struct green_co *to)
+green_fc_jump(struct green_sched *s, struct green_co *from,
+              struct green_co *to)
 {
     transfer_t t = jump_fcontext(to ? to->fctx : s->fctx,
                                  from ? &from->fctx : &s->fctx);

@@ -643,17 +643,17 @@ COUNTER_INLINE int counter_step_as(struct counter_task *t,
  * (a timed wait's clock reads, the end) it makes as its last act, a jump,
  * so the step that only takes saves no register. That one reads the
  * counter before its wait's end is timed: the wait includes one load.
- * next: a waiter the write back's release served and left to it to wake
- * (one thread's FIFO lock, counter_put_fifo_yield_local), NULL for none:
- * the step's park leaves it to the model, its end wakes it; local: the
- * run is on one thread.
+ * m: t->mut (as for counter_read). next: a waiter the write back's
+ * release served and left to it to wake (one thread's FIFO lock,
+ * counter_put_fifo_yield_local), NULL for none: the step's park leaves it
+ * to the model, its end wakes it. local: the run is on one thread.
  */
 COUNTER_INLINE int counter_take_yield_as(struct counter_task *t,
+                                         struct counter_mut *m,
                                          struct conc_wait *w, bool fair,
                                          bool local,
                                          struct conc_waiter *next)
 {
-    struct counter_mut *m = t->mut;
     uint32_t seq;
 
     if (!t->left)
@@ -673,7 +673,8 @@ COUNTER_INLINE int counter_put_yield_as(struct counter_task *t,
                                         struct conc_wait *w, bool fair)
 {
     counter_put(t, COUNTER_MUTEX, fair, true);
-    return counter_take_yield_as(t, w, fair, conc_sync_local(), NULL);
+    return counter_take_yield_as(t, t->mut, w, fair, conc_sync_local(),
+                                 NULL);
 }
 
 /* The step for any options, and one for each sync-layer lock without
@@ -718,19 +719,20 @@ counter_put_fifo_yield_local(void *task, struct conc_wait *w)
        took the lock cleared both): the take below draws a new ticket, and
        a wait, if it has one, begins. */
     CONC_KNOWN(!t->turn.queued && t->wait == COUNTER_NO_WAIT);
-    return counter_take_yield_as(t, w, true, true, next);
+    return counter_take_yield_as(t, m, w, true, true, next);
 }
 COUNTER_STEP_FN(counter_put_mutex_yield, counter_put_yield_as(t, w, false))
 COUNTER_STEP_FN(counter_step_fifo_yield,
                 t->holding ? counter_put_fifo_yield(t, w)
-                           : counter_take_yield_as(t, w, true,
+                           : counter_take_yield_as(t, t->mut, w, true,
                                                    conc_sync_local(), NULL))
 COUNTER_STEP_FN(counter_step_fifo_yield_local,
                 t->holding ? counter_put_fifo_yield_local(t, w)
-                           : counter_take_yield_as(t, w, true, true, NULL))
+                           : counter_take_yield_as(t, t->mut, w, true, true,
+                                                   NULL))
 COUNTER_STEP_FN(counter_step_mutex_yield,
                 t->holding ? counter_put_mutex_yield(t, w)
-                           : counter_take_yield_as(t, w, false,
+                           : counter_take_yield_as(t, t->mut, w, false,
                                                    conc_sync_local(), NULL))
 
 /* The one of those made for the run's options: "plain" is no hold, no
