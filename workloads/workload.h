@@ -39,8 +39,9 @@ struct conc_wait {
      * left to the model to wake (one thread's FIFO lock hands it back,
      * conc_fifo_serve_local), NULL for none. The model wakes it before it
      * makes the wait, as the step's last act would have (conc_wait_wake).
-     * One that runs the tasks of a thread may instead make the wait and
-     * then run it next (green): on one thread nothing runs between.
+     * One that runs the tasks of a thread may instead make the wait first
+     * (on one thread nothing runs between), and then switch straight to
+     * it when nothing else is queued (green).
      */
     struct conc_waiter *wake;
     /*

@@ -216,6 +216,31 @@ lost() {
     done
 }
 
+# Beside tasks that only yield, the run queue is seldom empty when a lock
+# is handed over: green's park then queues the woken waiter behind them
+# rather than switching straight to it (its handoff's other path).
+@test "a fair handoff beside yielding tasks in one run: every update lands, under green, eventloop, uring and sequential" {
+    local args
+    for args in green "green -o workers=2" eventloop uring sequential; do
+        # shellcheck disable=SC2086 # the rows are word lists
+        # (a lost handoff would hang: a task neither queued nor parked)
+        timeout 60 "$CONCBENCH" -m $args -w counter:3+yield:2 -t 5 --runs 2 \
+            --warmup 0 -o counter.fair=on -o counter.yield_inside=on \
+            -o counter.increments=20000 -o yield.count=20000 \
+            --json m.json >/dev/null 2>m.err || {
+            echo "$args failed: $(cat m.err)"
+            return 1
+        }
+        jq -e '.results[0].runs | length == 2 and all(.failed == false and
+               .result_ok and .result == 100000 and .op_count == 60000 and
+               ."counter.expected" == 60000 and
+               ."counter.lost_updates" == 0)' m.json >/dev/null || {
+            echo "$args: $(jq -c '.results[0].runs[0]' m.json | cut -c1-400)"
+            return 1
+        }
+    done
+}
+
 @test "fair=on hands the lock to the longest waiter: tasks take turns, under every model, and nothing is lost" {
     local m w n
     # threads and fork: every handoff is a wake and a sleep (a convoy), a
