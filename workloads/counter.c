@@ -414,7 +414,6 @@ counter_wait_end_timed(struct counter_task *t)
  */
 #define COUNTER_INLINE static inline __attribute__((always_inline))
 
-
 /* Tries the sync layer's lock (FIFO or not); seq: what a wait waits on;
    local: the run is on one thread (conc_sync_local()). */
 COUNTER_INLINE bool counter_mutex_try(struct counter_task *t,

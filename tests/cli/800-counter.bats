@@ -222,8 +222,8 @@ lost() {
 @test "a fair handoff beside yielding tasks in one run: every update lands, under green, eventloop, uring and sequential" {
     local args
     for args in green "green -o workers=2" eventloop uring sequential; do
-        # shellcheck disable=SC2086 # the rows are word lists
         # (a lost handoff would hang: a task neither queued nor parked)
+        # shellcheck disable=SC2086 # the rows are word lists
         timeout 60 "$CONCBENCH" -m $args -w counter:3+yield:2 -t 5 --runs 2 \
             --warmup 0 -o counter.fair=on -o counter.yield_inside=on \
             -o counter.increments=20000 -o yield.count=20000 \

@@ -21,8 +21,8 @@
 struct stamp_task {
     unsigned steps;
     uint64_t first_start, end_ns;
-    uint64_t later_dirty; /* start_ns, deadline_ns and end_ns or'd over
-                             the later steps: 0 by the contract */
+    uint64_t later_dirty; /* start_ns, deadline_ns, end_ns and wake or'd
+                             over the later steps: 0 by the contract */
 };
 
 static int stamp_task_init(void *task, void *shared, unsigned index,
@@ -39,8 +39,8 @@ static int stamp_task_init(void *task, void *shared, unsigned index,
 }
 
 /* Three steps: a yield, a 1 ms sleep, then the end, stamped by hand.
-   Each later step is handed no start_ns, and deadline_ns and end_ns 0
-   (after the sleep's deadline too). */
+   Each later step is handed no start_ns, and deadline_ns, end_ns and
+   wake 0 (after the sleep's deadline too). */
 static int stamp_step(void *task, struct conc_wait *w)
 {
     struct stamp_task *t = task;
@@ -50,7 +50,8 @@ static int stamp_step(void *task, struct conc_wait *w)
         w->want = CONC_YIELD;
         return 0;
     }
-    t->later_dirty |= w->start_ns | w->deadline_ns | w->end_ns;
+    t->later_dirty |= w->start_ns | w->deadline_ns | w->end_ns |
+                      (uintptr_t)w->wake;
     if (t->steps == 2) {
         w->want = CONC_WAIT_UNTIL;
         w->deadline_ns = conc_now_ns() + 1000000;
