@@ -338,8 +338,7 @@ green_poll_is_noop(const struct green_sched *s)
     if (__builtin_expect(green_poll_is_idle(s, green_signalled()), 1))
         return true;
     if (s->nfd_waits | s->pub_parked | s->aborted | s->heap.n ||
-        atomic_load_explicit(&conc_interrupted, memory_order_relaxed) ||
-        !s->multi)
+        green_signalled() || !s->multi)
         return false;
     if (atomic_load_explicit(&s->remote, memory_order_relaxed) ||
         atomic_load_explicit(s->stop, memory_order_relaxed))
@@ -481,42 +480,41 @@ green_park_sync(struct green_sched *s, struct green_co *co,
                 struct conc_wait *w, bool fc)
 {
     struct conc_waiter *x = w->wake;
+    bool linked;
     int err;
 
+    w->wake = NULL; /* as the next step is handed it */
     if (__builtin_expect(!s->poll_words[1], 1)) {
         /* Alone in the run, which is then on this thread
            (conc_sync_local), and no abort seen. */
-        if (!conc_waitq_link_local(w->q, w->seq, &co->waiter)) {
-            conc_wait_wake(w);
-            w->wake = NULL;
-            return 0; /* the number moved since the step saw it */
-        }
-        co->sync_q = w->q;
-        co->state = GREEN_WAIT_SYNC;
-        if (x) {
-            /* Every waiter in a queue of this run is a task of this
-               scheduler's: only a park links one. */
-            CONC_KNOWN(x->wake == green_on_sync_wake_solo);
-            w->wake = NULL;
-            green_hand_over(s, co, green_of_waiter(x), fc);
-            return 0;
-        }
-        s->nsync++;
+        linked = conc_waitq_link_local(w->q, w->seq, &co->waiter);
     } else {
         /* Woken before the wait is made, as by the step's last act. */
-        conc_wait_wake(w);
-        w->wake = NULL;
+        if (x)
+            x->wake(x);
+        x = NULL;
         /* After an abort, a park fails at once (unless the number
            moved: then the step tries again, as for any wait). */
         err = green_abort_seen(s);
         if (err)
             return conc_waitq_seq(w->q) != w->seq ? 0 : err;
-        if (!conc_waitq_link(w->q, w->seq, &co->waiter))
-            return 0; /* the number moved since the step saw it */
-        co->sync_q = w->q;
-        co->state = GREEN_WAIT_SYNC;
-        s->nsync++;
+        linked = conc_waitq_link(w->q, w->seq, &co->waiter);
     }
+    if (!linked) {
+        if (x)
+            x->wake(x);
+        return 0; /* the number moved since the step saw it */
+    }
+    co->sync_q = w->q;
+    co->state = GREEN_WAIT_SYNC;
+    if (x) {
+        /* Every waiter in a queue of this run is a task of this
+           scheduler's: only a park links one. */
+        CONC_KNOWN(x->wake == green_on_sync_wake_solo);
+        green_hand_over(s, co, green_of_waiter(x), fc);
+        return 0;
+    }
+    s->nsync++;
     green_switch_out(s, co, GREEN_WAIT_SYNC, fc);
     return 0; /* woken, or aborted: the step runs again (green_sync_ready) */
 }

@@ -298,18 +298,6 @@ static uint32_t counter_draw_skip(struct counter_task *t, uint64_t waited)
     return x % (2 * COUNTER_TIME_ONE_IN - 1);
 }
 
-/*
- * Wakes the waiter a release served and handed back (conc_fifo_serve_local),
- * if any, where the step ends (counter_finish); a step that parks leaves
- * it to the model (conc_wait's wake, counter_park).
- */
-static inline __attribute__((always_inline)) void
-counter_wake(struct conc_waiter *next)
-{
-    if (next)
-        next->wake(next);
-}
-
 /* The latest timed wait, with the untimed ones it stood for, into the
    task's buffer. */
 static inline void counter_push_last(struct counter_task *t)
@@ -579,13 +567,16 @@ COUNTER_INLINE void counter_put(struct counter_task *t,
         counter_busy(t->sh->outside_ns);
 }
 
-/* The task is done: its last waits to the histogram (next woken first).
-   Out of line: a step ends with it as a jump. */
+/* The task is done: its last waits to the histogram, next woken first
+   (a waiter the step's release served and handed back,
+   conc_fifo_serve_local; a step that parks leaves it to the model:
+   counter_park). Out of line: a step ends with it as a jump. */
 static __attribute__((noinline)) int counter_finish(struct counter_task *t,
                                                     struct conc_wait *w,
                                                     struct conc_waiter *next)
 {
-    counter_wake(next);
+    if (next)
+        next->wake(next);
     counter_flush_waits(t, true);
     w->want = CONC_DONE;
     return 0;
